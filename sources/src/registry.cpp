@@ -1,5 +1,29 @@
+// The catalogue of feed formats: one line per parser.
+#include "anondb/sources/formats.hpp"
 #include "anondb/sources/parse.hpp"
+
 namespace anondb::sources {
-std::span<const FormatInfo> formats() { return {}; }
-const FormatInfo* find_format(std::string_view) { return nullptr; }
+namespace {
+
+constexpr FormatInfo kFormats[] = {
+    {"plain", &parse_plain,
+     "one address, CIDR prefix or range per line; '#' and ';' comments (FireHOL, Cloudflare, "
+     "X4BNet, Tor bulk exit list)"},
+    {"tor-exit-addresses", &parse_tor_exit_addresses,
+     "TorDNSEL exit list (check.torproject.org/exit-addresses, CollecTor exit-lists)"},
+    {"aws-ip-ranges", &parse_aws_ip_ranges,
+     "AWS ip-ranges.json (prefixes[].ip_prefix, ipv6_prefixes[].ipv6_prefix)"},
+    {"geofeed", &parse_geofeed, "RFC 8805 geofeed CSV (prefix,alpha2code,region,city,postal)"},
+};
+
+}  // namespace
+
+std::span<const FormatInfo> formats() { return kFormats; }
+
+const FormatInfo* find_format(std::string_view name) {
+    for (const FormatInfo& f : kFormats)
+        if (f.name == name) return &f;
+    return nullptr;
 }
+
+}  // namespace anondb::sources

@@ -1,0 +1,83 @@
+#include "lines.hpp"
+
+#include "anondb/ip.hpp"
+
+namespace anondb::sources::detail {
+
+bool LineCursor::next(Line& out) noexcept {
+    if (pos_ >= body_.size()) return false;
+    const std::size_t end = body_.find('\n', pos_);
+    std::string_view text = end == std::string_view::npos ? body_.substr(pos_)
+                                                          : body_.substr(pos_, end - pos_);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    pos_ = end == std::string_view::npos ? body_.size() : end + 1;
+    out.text = text;
+    out.number = ++number_;
+    return true;
+}
+
+std::string_view first_word(std::string_view s, std::string_view& rest) noexcept {
+    s = trim_blanks(s);
+    const std::size_t end = s.find_first_of(" \t");
+    if (end == std::string_view::npos) {
+        rest = {};
+        return s;
+    }
+    rest = trim_blanks(s.substr(end));
+    return s.substr(0, end);
+}
+
+std::string issue_text(std::string_view s) {
+    if (s.size() <= kIssueTextMax) return std::string(s);
+    std::size_t n = kIssueTextMax;
+    // s[n] is the first byte left out; back off over a split UTF-8 sequence
+    // (at most three continuation bytes).
+    for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80; ++k) --n;
+    return std::string(s.substr(0, n));
+}
+
+void add_issue(std::vector<LineIssue>& to, std::uint32_t line, std::string_view reason,
+               std::string_view text) {
+    to.push_back(LineIssue{line, std::string(reason), issue_text(text)});
+}
+
+TokenParse parse_token(std::string_view token, Shape shape) noexcept {
+    token = trim_blanks(token);
+    if (shape == Shape::address) {
+        const auto ip = parse_ip(token);
+        if (!ip) return {std::nullopt, ip_error_text(ip.error)};
+        return {ParsedRange{Range{ip->ip, ip->ip}, false}, {}};
+    }
+    if (shape == Shape::prefix && token.find('-') != std::string_view::npos)
+        return {std::nullopt, reasons::kRangeNotPrefix};
+    const auto r = parse_range(token);
+    if (!r) return {std::nullopt, ip_error_text(r.error)};
+    return {*r, {}};
+}
+
+void accept(ParseResult& out, std::string_view body, std::uint32_t line, const ParsedRange& parsed,
+            std::string_view quote) {
+    if (parsed.host_bits_cleared) add_issue(out.warnings, line, reasons::kHostBits, quote);
+    out.entries.push_back(ParsedEntry{parsed.range, line,
+                                      static_cast<std::size_t>(quote.data() - body.data()),
+                                      quote.size()});
+}
+
+bool record(ParseResult& out, std::string_view body, std::uint32_t line, std::string_view token,
+            std::string_view quote, Shape shape) {
+    const TokenParse t = parse_token(token, shape);
+    if (!t.value) {
+        add_issue(out.rejects, line, t.reason, quote);
+        return false;
+    }
+    accept(out, body, line, *t.value, quote);
+    return true;
+}
+
+bool refuse_oversized(std::string_view body, ParseResult& out) {
+    if (body.size() < kMaxBodyBytes) return false;
+    add_issue(out.rejects, 1, reasons::kBodyTooLarge, body.substr(0, kIssueTextMax));
+    return true;
+}
+
+}  // namespace anondb::sources::detail

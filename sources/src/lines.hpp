@@ -1,0 +1,96 @@
+// Helpers shared by the parsers: line splitting, comments, recording entries
+// and issues. Private to sources/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anondb/sources/formats.hpp"
+#include "anondb/sources/parse.hpp"
+
+namespace anondb::sources::detail {
+
+inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// Length of the UTF-8 byte order mark at the start of `body` (0 or 3).
+constexpr std::size_t bom_length(std::string_view body) noexcept {
+    return body.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
+}
+
+struct Line {
+    std::string_view text;  // a view into the body, without "\n" or "\r\n"
+    std::uint32_t number = 0;  // 1-based
+};
+
+// Walks the lines of a body. Line 1 starts after a UTF-8 BOM, if any; a
+// final line without '\n' is still a line. The caller makes sure the body is
+// smaller than kMaxBodyBytes so line numbers fit.
+class LineCursor {
+public:
+    explicit LineCursor(std::string_view body) noexcept : body_(body), pos_(bom_length(body)) {}
+
+    bool next(Line& out) noexcept;
+
+private:
+    std::string_view body_;
+    std::size_t pos_;
+    std::uint32_t number_ = 0;
+};
+
+// Strips spaces and tabs at both ends.
+constexpr std::string_view trim_blanks(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// The part of `s` before the first character that is one of `markers`.
+constexpr std::string_view before_comment(std::string_view s, std::string_view markers) noexcept {
+    return s.substr(0, s.find_first_of(markers));
+}
+
+// Splits off the first blank-separated word; `rest` gets the remainder with
+// leading blanks removed.
+std::string_view first_word(std::string_view s, std::string_view& rest) noexcept;
+
+// `s` cut to kIssueTextMax bytes, not splitting a UTF-8 sequence when the
+// cut falls inside one.
+std::string issue_text(std::string_view s);
+
+void add_issue(std::vector<LineIssue>& to, std::uint32_t line, std::string_view reason,
+               std::string_view text);
+
+// What a token may be.
+enum class Shape {
+    address,  // one address (parse_ip)
+    prefix,   // one address or ADDR/LEN, not a range
+    any,      // address, prefix or range (parse_range)
+};
+
+// A token parsed as `shape`: the range, or why it is not one (a fixed
+// reason: ip_error_text or kRangeNotPrefix).
+struct TokenParse {
+    std::optional<ParsedRange> value;
+    std::string_view reason;
+};
+TokenParse parse_token(std::string_view token, Shape shape) noexcept;
+
+// Adds an entry quoting `quote` (a view into `body`), plus a kHostBits
+// warning when host bits were cleared.
+void accept(ParseResult& out, std::string_view body, std::uint32_t line, const ParsedRange& parsed,
+            std::string_view quote);
+
+// parse_token, then accept or a reject quoting `quote`. Returns whether an
+// entry was added.
+bool record(ParseResult& out, std::string_view body, std::uint32_t line, std::string_view token,
+            std::string_view quote, Shape shape);
+
+// A body too large for 32-bit line numbers: records the reject and returns
+// true; the parser then returns at once.
+bool refuse_oversized(std::string_view body, ParseResult& out);
+
+}  // namespace anondb::sources::detail
