@@ -114,15 +114,17 @@ template <class T>
 struct IpParse {
     std::optional<T> value;
     IpError error = IpError::empty;
-    explicit operator bool() const noexcept { return value.has_value(); }
-    const T& operator*() const { return *value; }
-    const T* operator->() const { return &*value; }
+    constexpr explicit operator bool() const noexcept { return value.has_value(); }
+    constexpr const T& operator*() const { return *value; }
+    constexpr const T* operator->() const { return &*value; }
 };
 
 // A parsed address with the family it was written in.
 struct ParsedIp {
     Ip ip;
-    bool written_v4;  // dotted quad (or a v4-mapped v6 that we fold to v4)
+    // Written as a dotted quad. "::ffff:1.2.3.4" gives the same ip but counts
+    // as IPv6 text (prefix lengths 0..128; format_range relies on this).
+    bool written_v4;
 };
 
 // A parsed prefix or range. `host_bits_cleared` is set when a prefix was

@@ -1,0 +1,54 @@
+// Merge with provenance: many overlapping input ranges in, the coarsest
+// disjoint ranges out, each knowing every input that covers it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "anondb/ip.hpp"
+
+namespace anondb::builder {
+
+// One input entry after parsing and classification.
+struct MergeInput {
+    Range range;
+    std::uint32_t origin = 0;      // id of the entry in the build's origin table
+    std::uint32_t categories = 0;  // Category bits
+    std::uint32_t provider = 0;    // provider id, 0 = none
+};
+
+// One output range: every address in it is covered by exactly the same set
+// of inputs.
+struct MergedRange {
+    Range range;
+    std::uint32_t categories = 0;  // union of the covering inputs' categories
+    std::uint32_t provider = 0;    // primary provider, see merge()
+    std::uint32_t provenance = 0;  // index of its list in MergedSet
+};
+
+struct MergedSet {
+    // Disjoint, sorted by address. No two touching ranges have equal
+    // (categories, provider, provenance).
+    std::vector<MergedRange> ranges;
+    // Provenance list i is list_origins[list_offsets[i] .. list_offsets[i+1]),
+    // origin ids ascending. Identical lists are stored once and shared.
+    // list_offsets.size() == number of lists + 1.
+    std::vector<std::uint32_t> list_offsets{0};
+    std::vector<std::uint32_t> list_origins;
+
+    std::span<const std::uint32_t> list(std::uint32_t i) const {
+        return {list_origins.data() + list_offsets[i], list_offsets[i + 1] - list_offsets[i]};
+    }
+};
+
+// Sweeps the inputs in O(n log n + output). For each output range:
+// - categories = OR of the categories of all inputs covering it;
+// - provenance = the ascending, duplicate-free origin ids of those inputs;
+// - provider = the provider of the narrowest covering input that has one
+//   (ties: lowest provider id); 0 when none has one.
+// Addresses covered by no input appear in no range. Deterministic: the
+// result depends only on the multiset of inputs, not on their order.
+MergedSet merge(std::span<const MergeInput> inputs);
+
+}  // namespace anondb::builder
