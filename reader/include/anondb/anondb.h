@@ -1,0 +1,77 @@
+/* anondb C API: open a .anondb file, look addresses up, close it.
+ *
+ * The caller owns the handle. Every call returns an anondb_status;
+ * anondb_strerror() turns one into text. A handle may be shared by threads
+ * for lookups (it is read-only after open). Do not add fields to the public
+ * structs without bumping the library's SONAME.
+ */
+#ifndef ANONDB_H
+#define ANONDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct anondb_db anondb_db;
+
+/* Same numbers as anondb::Status in reader.hpp. */
+typedef enum {
+    ANONDB_OK = 0,
+    ANONDB_ERR_IO = 1,
+    ANONDB_ERR_NOT_ANONDB = 2,
+    ANONDB_ERR_UNSUPPORTED_VERSION = 3,
+    ANONDB_ERR_TRUNCATED = 4,
+    ANONDB_ERR_CORRUPT = 5,
+    ANONDB_ERR_CHECKSUM = 6,
+    ANONDB_ERR_MISSING_SECTION = 7,
+    ANONDB_ERR_BAD_ADDRESS = 8,
+    ANONDB_ERR_DECOMPRESS = 9,
+    ANONDB_ERR_BAD_SIGNATURE = 10,
+    ANONDB_ERR_INVALID_ARGUMENT = 11
+} anondb_status;
+
+/* Category bits (docs/FORMAT.md). */
+#define ANONDB_TOR_EXIT (1u << 0)
+#define ANONDB_VPN (1u << 1)
+#define ANONDB_PROXY (1u << 2)
+#define ANONDB_RELAY (1u << 3)
+#define ANONDB_HOSTING (1u << 4)
+#define ANONDB_RESIDENTIAL_PROXY (1u << 5)
+
+typedef struct {
+    uint32_t categories;  /* ANONDB_* bits; 0 when not flagged */
+    uint32_t record;      /* record id; 0 = not flagged */
+    int anonymous;        /* 1 when any category other than hosting is set */
+    const char *provider; /* primary provider, NOT NUL-terminated; valid while the handle is open */
+    size_t provider_len;  /* 0 when none */
+} anondb_result;
+
+/* Opens and validates `path`. On failure *db is NULL and, if errbuf is not
+ * NULL, a message with the reason (file, section, offset) is written to it. */
+int anondb_open(const char *path, anondb_db **db, char *errbuf, size_t errbuf_size);
+
+/* Looks up an address given as text ("192.0.2.1", "2001:db8::1"). */
+int anondb_lookup(const anondb_db *db, const char *ip, anondb_result *out);
+
+/* Looks up an IPv4 address in host byte order (0xC0000201 = 192.0.2.1). */
+int anondb_lookup_v4(const anondb_db *db, uint32_t ip, anondb_result *out);
+
+/* Looks up an IPv6 address given as 16 bytes in network order. */
+int anondb_lookup_v6(const anondb_db *db, const uint8_t ip[16], anondb_result *out);
+
+/* Database facts. */
+uint64_t anondb_data_version(const anondb_db *db);
+int64_t anondb_build_time(const anondb_db *db);
+
+void anondb_close(anondb_db *db);
+
+const char *anondb_strerror(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANONDB_H */

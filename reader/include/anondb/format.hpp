@@ -1,0 +1,164 @@
+// The .anondb on-disk layout. docs/FORMAT.md is the specification; this
+// header mirrors it field by field and asserts every size and offset, so the
+// compiler cannot insert padding the spec does not describe.
+//
+// All integers are little-endian. The reader uses these structs in place in
+// the mapped file; it refuses to build on big-endian hosts.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace anondb::format {
+
+static_assert(std::endian::native == std::endian::little,
+              "the .anondb reader maps little-endian data in place");
+
+inline constexpr unsigned char kMagic[8] = {0x89, 'A', 'N', 'O', 'N', 'D', 'B', '\n'};
+inline constexpr std::uint16_t kMajor = 1;  // readers refuse other majors
+inline constexpr std::uint16_t kMinor = 0;  // additions only; readers accept any minor
+inline constexpr std::uint64_t kSectionAlign = 64;
+
+struct Header {
+    unsigned char magic[8];
+    std::uint16_t major;
+    std::uint16_t minor;
+    std::uint32_t header_size;         // sizeof(Header)
+    std::uint64_t file_size;           // exact size of the whole file
+    std::uint64_t data_version;        // monotonic build serial
+    std::int64_t build_time;           // Unix seconds, UTC
+    std::uint32_t section_count;
+    std::uint32_t section_entry_size;  // sizeof(SectionEntry)
+    std::uint64_t section_table_offset;
+    std::uint64_t table_checksum;      // XXH64 of bytes [0,56) then the section table
+};
+static_assert(sizeof(Header) == 64);
+static_assert(offsetof(Header, file_size) == 16);
+static_assert(offsetof(Header, build_time) == 32);
+static_assert(offsetof(Header, section_count) == 40);
+static_assert(offsetof(Header, section_table_offset) == 48);
+static_assert(offsetof(Header, table_checksum) == 56);
+
+enum class Encoding : std::uint32_t { raw = 0, zstd = 1 };
+
+struct SectionEntry {
+    std::uint32_t kind;       // SectionKind
+    std::uint32_t encoding;   // Encoding
+    std::uint64_t offset;     // from file start, multiple of kSectionAlign
+    std::uint64_t stored_size;
+    std::uint64_t raw_size;   // == stored_size when raw
+    std::uint64_t checksum;   // XXH64 (seed 0) of the stored bytes
+    std::uint64_t reserved;   // 0
+};
+static_assert(sizeof(SectionEntry) == 48);
+static_assert(offsetof(SectionEntry, offset) == 8);
+static_assert(offsetof(SectionEntry, checksum) == 32);
+
+enum class SectionKind : std::uint32_t {
+    v4_index = 1,      // u32[65537]       hot
+    v4_starts = 2,     // u32[n4]          hot
+    v4_records = 3,    // u32[n4]          hot
+    v6_index = 4,      // u32[65537]       hot
+    v6_starts = 5,     // Ip128[n6]        hot
+    v6_records = 6,    // u32[n6]          hot
+    records = 7,       // Record[nrec]     hot
+    providers = 8,     // StrRef[nprov]    hot
+    strings = 9,       // bytes            hot
+    feeds = 10,        // FeedEntry[nfeed] hot
+    prov_offsets = 11, // u32[nrec+1]      cold
+    prov_origins = 12, // u32[]            cold
+    origins = 13,      // OriginEntry[]    cold
+    origin_text = 14,  // bytes            cold
+    metadata = 15,     // UTF-8 JSON       cold
+};
+inline constexpr std::uint32_t kMaxKnownKind = 15;
+
+constexpr bool is_hot(SectionKind k) noexcept {
+    return static_cast<std::uint32_t>(k) >= 1 && static_cast<std::uint32_t>(k) <= 10;
+}
+
+constexpr std::string_view section_name(std::uint32_t kind) noexcept {
+    switch (static_cast<SectionKind>(kind)) {
+        case SectionKind::v4_index: return "v4_index";
+        case SectionKind::v4_starts: return "v4_starts";
+        case SectionKind::v4_records: return "v4_records";
+        case SectionKind::v6_index: return "v6_index";
+        case SectionKind::v6_starts: return "v6_starts";
+        case SectionKind::v6_records: return "v6_records";
+        case SectionKind::records: return "records";
+        case SectionKind::providers: return "providers";
+        case SectionKind::strings: return "strings";
+        case SectionKind::feeds: return "feeds";
+        case SectionKind::prov_offsets: return "prov_offsets";
+        case SectionKind::prov_origins: return "prov_origins";
+        case SectionKind::origins: return "origins";
+        case SectionKind::origin_text: return "origin_text";
+        case SectionKind::metadata: return "metadata";
+    }
+    return "unknown";
+}
+
+inline constexpr std::uint32_t kIndexEntries = 65537;  // top-16-bit buckets + end
+
+struct Ip128 {
+    std::uint64_t hi;
+    std::uint64_t lo;
+};
+static_assert(sizeof(Ip128) == 16);
+
+struct StrRef {
+    std::uint32_t offset;  // into the strings section
+    std::uint32_t length;
+};
+static_assert(sizeof(StrRef) == 8);
+
+// Record 0 is "not flagged": all fields zero. Record r > 0 has the
+// provenance list r of prov_offsets/prov_origins.
+struct Record {
+    std::uint32_t categories;  // Category bits
+    std::uint32_t provider;    // index into providers; 0 = none
+};
+static_assert(sizeof(Record) == 8);
+
+enum FeedFlags : std::uint32_t {
+    kFeedSnapshot = 1u << 0,   // bytes came from the bundled offline snapshot
+    kFeedFromCache = 1u << 1,  // an HTTP 304 reused the cached body
+    kFeedStale = 1u << 2,      // the fetch failed; the last good copy was used
+};
+
+struct FeedEntry {
+    StrRef name;
+    StrRef url;          // catalogue URL
+    StrRef source;       // what was read: final URL after redirects, or snapshot path
+    StrRef format;
+    std::uint32_t categories;
+    std::uint32_t provider;  // index into providers; 0 = none
+    std::int64_t fetched_at; // Unix seconds, UTC
+    std::uint64_t bytes;
+    std::uint64_t accepted;
+    std::uint64_t rejected;
+    std::uint8_t sha256[32];
+    std::uint32_t flags;     // FeedFlags
+    std::uint32_t reserved0;
+    std::uint64_t reserved1[2];
+};
+static_assert(sizeof(FeedEntry) == 128);
+static_assert(offsetof(FeedEntry, fetched_at) == 40);
+static_assert(offsetof(FeedEntry, sha256) == 72);
+static_assert(offsetof(FeedEntry, flags) == 104);
+
+struct OriginEntry {
+    std::uint32_t feed;        // index into feeds
+    std::uint32_t line;        // 1-based line in the feed body
+    std::uint32_t categories;
+    std::uint32_t provider;
+    std::uint64_t text_offset; // into origin_text
+    std::uint32_t text_length;
+    std::uint32_t reserved;
+};
+static_assert(sizeof(OriginEntry) == 32);
+static_assert(offsetof(OriginEntry, text_offset) == 16);
+
+}  // namespace anondb::format

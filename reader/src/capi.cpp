@@ -1,0 +1,80 @@
+// The C ABI over the header-only reader.
+#include "anondb/anondb.h"
+
+#include <cstring>
+#include <new>
+
+#include "anondb/reader.hpp"
+
+struct anondb_db {
+    anondb::Database db;
+};
+
+namespace {
+
+void fill(const anondb::LookupResult& r, anondb_result* out) {
+    out->categories = r.categories;
+    out->record = r.record;
+    out->anonymous = r.anonymous() ? 1 : 0;
+    out->provider = r.provider.data();
+    out->provider_len = r.provider.size();
+}
+
+}  // namespace
+
+extern "C" {
+
+int anondb_open(const char* path, anondb_db** db, char* errbuf, size_t errbuf_size) {
+    if (db) *db = nullptr;
+    auto report = [&](int status, const std::string& msg) {
+        if (errbuf && errbuf_size) {
+            const std::size_t n = std::min(msg.size(), errbuf_size - 1);
+            std::memcpy(errbuf, msg.data(), n);
+            errbuf[n] = '\0';
+        }
+        return status;
+    };
+    if (!path || !db) return report(ANONDB_ERR_INVALID_ARGUMENT, "path and db must not be NULL");
+    try {
+        auto opened = anondb::Database::open(path);
+        if (!opened) return report(static_cast<int>(opened.error().status), opened.error().message);
+        *db = new anondb_db{std::move(opened).value()};
+        return ANONDB_OK;
+    } catch (const std::bad_alloc&) {
+        return report(ANONDB_ERR_IO, "out of memory");
+    }
+}
+
+int anondb_lookup(const anondb_db* db, const char* ip, anondb_result* out) {
+    if (!db || !ip || !out) return ANONDB_ERR_INVALID_ARGUMENT;
+    const auto parsed = anondb::parse_ip(ip);
+    if (!parsed) return ANONDB_ERR_BAD_ADDRESS;
+    fill(db->db.lookup(parsed->ip), out);
+    return ANONDB_OK;
+}
+
+int anondb_lookup_v4(const anondb_db* db, uint32_t ip, anondb_result* out) {
+    if (!db || !out) return ANONDB_ERR_INVALID_ARGUMENT;
+    fill(db->db.lookup(anondb::Ip::from_v4(ip)), out);
+    return ANONDB_OK;
+}
+
+int anondb_lookup_v6(const anondb_db* db, const uint8_t ip[16], anondb_result* out) {
+    if (!db || !ip || !out) return ANONDB_ERR_INVALID_ARGUMENT;
+    std::array<std::uint8_t, 16> b;
+    std::memcpy(b.data(), ip, 16);
+    fill(db->db.lookup(anondb::Ip::from_bytes(b)), out);
+    return ANONDB_OK;
+}
+
+uint64_t anondb_data_version(const anondb_db* db) { return db ? db->db.header().data_version : 0; }
+int64_t anondb_build_time(const anondb_db* db) { return db ? db->db.header().build_time : 0; }
+
+void anondb_close(anondb_db* db) { delete db; }
+
+const char* anondb_strerror(int status) {
+    if (status < 0 || status > static_cast<int>(anondb::Status::invalid_argument)) return "unknown error";
+    return anondb::status_text(static_cast<anondb::Status>(status));
+}
+
+}  // extern "C"

@@ -1,0 +1,77 @@
+// .anondb writer: a merged, attributed set of ranges in, the file of
+// docs/FORMAT.md out. Knows the format, not where the data came from.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anondb/format.hpp"
+#include "anondb/ip.hpp"
+#include "anondb/reader.hpp"  // Error, Expected
+
+namespace anondb::writer {
+
+struct FeedInfo {
+    std::string name;
+    std::string url;     // catalogue URL
+    std::string source;  // final URL after redirects, or the snapshot path read
+    std::string format;
+    std::uint32_t categories = 0;
+    std::uint32_t provider = 0;  // index into DatabaseContent::providers
+    std::int64_t fetched_at = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;
+    std::array<std::uint8_t, 32> sha256{};
+    std::uint32_t flags = 0;  // format::FeedFlags
+};
+
+// One input entry; `text` must stay alive until the file is serialised.
+struct OriginInfo {
+    std::uint32_t feed = 0;
+    std::uint32_t line = 0;
+    std::uint32_t categories = 0;
+    std::uint32_t provider = 0;
+    std::string_view text;
+};
+
+struct RangeRecord {
+    Range range;
+    std::uint32_t record = 0;  // > 0
+};
+
+struct DatabaseContent {
+    std::int64_t build_time = 0;
+    std::uint64_t data_version = 0;
+    std::vector<std::string> providers{std::string()};   // [0] = none
+    std::vector<FeedInfo> feeds;
+    std::vector<OriginInfo> origins;
+    std::vector<format::Record> records{format::Record{}};  // [0] = not flagged
+    // Provenance of record r: prov_origins[prov_offsets[r] .. prov_offsets[r+1]).
+    std::vector<std::uint32_t> prov_offsets{0, 0};
+    std::vector<std::uint32_t> prov_origins;
+    std::vector<RangeRecord> ranges;  // sorted, disjoint
+    std::string metadata_json = "{}";
+};
+
+struct WriteOptions {
+    bool compress_cold = true;  // zstd for cold sections (default true)
+    int zstd_level = 3;         // default 3: zstd's own default, fast at nightly sizes
+};
+
+// The whole file as bytes. Fails (never throws) on content that cannot be
+// represented: unsorted or overlapping ranges, ids out of range, counts
+// past 32 bits.
+Expected<std::vector<std::byte>> serialize(const DatabaseContent& content, const WriteOptions& options = {});
+
+// Writes `bytes` to `path` atomically: a temporary file in the same
+// directory, fsync, rename over `path`, fsync of the directory. A reader
+// that has the old file mapped keeps its old version. On failure the
+// temporary file is removed and `path` is untouched.
+Expected<Ok> write_file_atomic(const std::string& path, const std::vector<std::byte>& bytes);
+
+}  // namespace anondb::writer

@@ -1,0 +1,336 @@
+#include "anondb/writer.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+namespace anondb::writer {
+namespace {
+
+using format::SectionKind;
+
+Error fail(std::string_view why) { return make_error(Status::invalid_argument, why); }
+
+// One address partition table (IPv4 or IPv6) being built: segment starts
+// and their record ids, with touching equal-record segments folded.
+template <class Start>
+struct Partition {
+    std::vector<Start> starts;
+    std::vector<std::uint32_t> records;
+    bool fold = true;  // false right after a zone boundary (see push_boundary)
+
+    void push(Start start, std::uint32_t record) {
+        if (fold && !records.empty() && records.back() == record) return;
+        starts.push_back(start);
+        records.push_back(record);
+        fold = true;
+    }
+    void push_boundary(Start start, std::uint32_t record) {
+        starts.push_back(start);
+        records.push_back(record);
+        fold = false;
+    }
+};
+
+format::Ip128 to128(Ip ip) { return {ip.hi, ip.lo}; }
+
+// Covers [lo, hi] with segments: the parts of `ranges` inside it and record-0
+// gaps between them. `ranges` is sorted and disjoint.
+void cover_zone(const std::vector<RangeRecord>& ranges, Ip lo, Ip hi, Partition<format::Ip128>& out) {
+    Ip cursor = lo;
+    bool done = false;  // cursor passed hi
+    auto begin = std::lower_bound(ranges.begin(), ranges.end(), lo,
+                                  [](const RangeRecord& r, Ip a) { return r.range.last < a; });
+    for (auto it = begin; it != ranges.end() && it->range.first <= hi && !done; ++it) {
+        const Ip a = std::max(it->range.first, lo);
+        const Ip b = std::min(it->range.last, hi);
+        if (cursor < a) out.push(to128(cursor), 0);
+        out.push(to128(a), it->record);
+        if (b == hi) done = true;
+        else cursor = ip_next(b);
+    }
+    if (!done) out.push(to128(cursor), 0);
+}
+
+void cover_v4(const std::vector<RangeRecord>& ranges, Partition<std::uint32_t>& out) {
+    std::uint64_t cursor = 0;  // next IPv4 address not yet covered; 2^32 = done
+    auto begin = std::lower_bound(ranges.begin(), ranges.end(), kV4First,
+                                  [](const RangeRecord& r, Ip a) { return r.range.last < a; });
+    for (auto it = begin; it != ranges.end() && it->range.first <= kV4Last; ++it) {
+        const std::uint32_t a = std::max(it->range.first, kV4First).v4();
+        const std::uint32_t b = std::min(it->range.last, kV4Last).v4();
+        if (cursor < a) out.push(static_cast<std::uint32_t>(cursor), 0);
+        out.push(a, it->record);
+        cursor = std::uint64_t{b} + 1;
+    }
+    if (cursor <= 0xffffffffu) out.push(static_cast<std::uint32_t>(cursor), 0);
+}
+
+template <class Start, class Key>
+std::vector<std::uint32_t> bucket_index(const std::vector<Start>& starts, Key key) {
+    std::vector<std::uint32_t> index(format::kIndexEntries);
+    std::size_t i = 0;
+    for (std::uint32_t b = 0; b < format::kIndexEntries; ++b) {
+        while (i < starts.size() && key(starts[i]) < b) ++i;
+        index[b] = static_cast<std::uint32_t>(i);
+    }
+    return index;
+}
+
+template <class T>
+std::vector<std::byte> as_bytes(const std::vector<T>& v) {
+    std::vector<std::byte> out(v.size() * sizeof(T));
+    if (!out.empty()) std::memcpy(out.data(), v.data(), out.size());
+    return out;
+}
+
+// Deduplicating builder of the strings section.
+class StringPool {
+public:
+    Expected<format::StrRef> add(std::string_view s) {
+        if (auto it = index_.find(std::string(s)); it != index_.end()) return it->second;
+        if (bytes_.size() + s.size() > 0xffffffffu) return fail("strings section past 4 GiB");
+        const format::StrRef ref{static_cast<std::uint32_t>(bytes_.size()), static_cast<std::uint32_t>(s.size())};
+        bytes_.append(s);
+        index_.emplace(std::string(s), ref);
+        return ref;
+    }
+    std::vector<std::byte> bytes() const {
+        std::vector<std::byte> out(bytes_.size());
+        if (!out.empty()) std::memcpy(out.data(), bytes_.data(), out.size());  // data() may be null when empty
+        return out;
+    }
+
+private:
+    std::string bytes_;
+    std::map<std::string, format::StrRef> index_;
+};
+
+struct PendingSection {
+    SectionKind kind;
+    std::vector<std::byte> raw;
+    bool compressible;
+};
+
+Error check_content(const DatabaseContent& c) {
+    const auto nrec = c.records.size();
+    const auto nprov = c.providers.size();
+    if (nrec == 0 || nrec > 0xfffffffeu) return fail("record count");
+    if (c.records[0].categories != 0 || c.records[0].provider != 0) return fail("record 0 must be empty");
+    if (nprov == 0 || !c.providers[0].empty()) return fail("provider 0 must be the empty name");
+    for (const auto& r : c.records)
+        if (r.provider >= nprov) return fail("record provider out of range");
+    if (c.prov_offsets.size() != nrec + 1) return fail("prov_offsets must have records + 1 entries");
+    for (std::size_t i = 1; i < c.prov_offsets.size(); ++i)
+        if (c.prov_offsets[i] < c.prov_offsets[i - 1]) return fail("prov_offsets not ascending");
+    if (c.prov_offsets.front() != 0 || c.prov_offsets.back() != c.prov_origins.size())
+        return fail("prov_offsets do not span prov_origins");
+    for (auto o : c.prov_origins)
+        if (o >= c.origins.size()) return fail("provenance names an unknown origin");
+    for (const auto& o : c.origins)
+        if (o.feed >= c.feeds.size() || o.provider >= nprov) return fail("origin refers to unknown feed or provider");
+    for (const auto& f : c.feeds)
+        if (f.provider >= nprov) return fail("feed provider out of range");
+    for (std::size_t i = 0; i < c.ranges.size(); ++i) {
+        const auto& r = c.ranges[i];
+        if (r.range.last < r.range.first) return fail("range end before start");
+        if (r.record == 0 || r.record >= nrec) return fail("range record out of range");
+        if (i > 0 && !(c.ranges[i - 1].range.last < r.range.first)) return fail("ranges not sorted and disjoint");
+    }
+    return {};
+}
+
+}  // namespace
+
+Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const WriteOptions& options) {
+    if (auto e = check_content(c); e.status != Status::ok) return e;
+
+    // Address partitions. The IPv6 table marks the IPv4-mapped block as one
+    // record-0 segment of its own; IPv4 addresses are answered by the IPv4 table.
+    Partition<std::uint32_t> v4;
+    cover_v4(c.ranges, v4);
+    Partition<format::Ip128> v6;
+    cover_zone(c.ranges, kIpMin, ip_prev(kV4First), v6);
+    v6.push_boundary(to128(kV4First), 0);
+    cover_zone(c.ranges, ip_next(kV4Last), kIpMax, v6);
+    if (v4.starts.size() > 0xffffffffu || v6.starts.size() > 0xffffffffu) return fail("too many segments");
+
+    const auto v4_index = bucket_index(v4.starts, [](std::uint32_t s) { return s >> 16; });
+    const auto v6_index = bucket_index(v6.starts, [](const format::Ip128& s) { return static_cast<std::uint32_t>(s.hi >> 48); });
+
+    StringPool pool;
+    std::vector<format::StrRef> providers;
+    for (const auto& p : c.providers) {
+        auto ref = pool.add(p);
+        if (!ref) return ref.error();
+        providers.push_back(*ref);
+    }
+    std::vector<format::FeedEntry> feeds;
+    for (const auto& f : c.feeds) {
+        format::FeedEntry e{};
+        for (auto [dst, src] : {std::pair{&e.name, &f.name}, {&e.url, &f.url}, {&e.source, &f.source}, {&e.format, &f.format}}) {
+            auto ref = pool.add(*src);
+            if (!ref) return ref.error();
+            *dst = *ref;
+        }
+        e.categories = f.categories;
+        e.provider = f.provider;
+        e.fetched_at = f.fetched_at;
+        e.bytes = f.bytes;
+        e.accepted = f.accepted;
+        e.rejected = f.rejected;
+        std::memcpy(e.sha256, f.sha256.data(), 32);
+        e.flags = f.flags;
+        feeds.push_back(e);
+    }
+
+    std::vector<format::OriginEntry> origins;
+    origins.reserve(c.origins.size());
+    std::vector<std::byte> origin_text;
+    for (const auto& o : c.origins) {
+        if (o.text.size() > 0xffffffffu) return fail("origin text over 4 GiB");
+        format::OriginEntry e{};
+        e.feed = o.feed;
+        e.line = o.line;
+        e.categories = o.categories;
+        e.provider = o.provider;
+        e.text_offset = origin_text.size();
+        e.text_length = static_cast<std::uint32_t>(o.text.size());
+        const auto* p = reinterpret_cast<const std::byte*>(o.text.data());
+        origin_text.insert(origin_text.end(), p, p + o.text.size());
+        origins.push_back(e);
+    }
+
+    std::vector<PendingSection> sections;
+    sections.push_back({SectionKind::v4_index, as_bytes(v4_index), false});
+    sections.push_back({SectionKind::v4_starts, as_bytes(v4.starts), false});
+    sections.push_back({SectionKind::v4_records, as_bytes(v4.records), false});
+    sections.push_back({SectionKind::v6_index, as_bytes(v6_index), false});
+    sections.push_back({SectionKind::v6_starts, as_bytes(v6.starts), false});
+    sections.push_back({SectionKind::v6_records, as_bytes(v6.records), false});
+    sections.push_back({SectionKind::records, as_bytes(c.records), false});
+    sections.push_back({SectionKind::providers, as_bytes(providers), false});
+    sections.push_back({SectionKind::strings, pool.bytes(), false});
+    sections.push_back({SectionKind::feeds, as_bytes(feeds), false});
+    sections.push_back({SectionKind::prov_offsets, as_bytes(c.prov_offsets), true});
+    sections.push_back({SectionKind::prov_origins, as_bytes(c.prov_origins), true});
+    sections.push_back({SectionKind::origins, as_bytes(origins), true});
+    sections.push_back({SectionKind::origin_text, std::move(origin_text), true});
+    {
+        std::vector<std::byte> meta(c.metadata_json.size());
+        if (!meta.empty()) std::memcpy(meta.data(), c.metadata_json.data(), meta.size());
+        sections.push_back({SectionKind::metadata, std::move(meta), true});
+    }
+
+    // Lay out: header, table, then each section at the next 64-byte boundary.
+    const std::uint64_t table_offset = sizeof(format::Header);
+    const std::uint64_t table_bytes = sections.size() * sizeof(format::SectionEntry);
+    auto align = [](std::uint64_t x) { return (x + format::kSectionAlign - 1) / format::kSectionAlign * format::kSectionAlign; };
+    std::vector<format::SectionEntry> table;
+    std::vector<std::vector<std::byte>> stored;
+    std::uint64_t cursor = align(table_offset + table_bytes);
+    for (auto& s : sections) {
+        format::SectionEntry e{};
+        e.kind = static_cast<std::uint32_t>(s.kind);
+        e.raw_size = s.raw.size();
+        std::vector<std::byte> bytes = std::move(s.raw);
+        if (s.compressible && options.compress_cold && !bytes.empty()) {
+            std::vector<std::byte> z(ZSTD_compressBound(bytes.size()));
+            const std::size_t n = ZSTD_compress(z.data(), z.size(), bytes.data(), bytes.size(), options.zstd_level);
+            if (ZSTD_isError(n)) return make_error(Status::invalid_argument, std::string("zstd: ") + ZSTD_getErrorName(n));
+            if (n < bytes.size()) {
+                z.resize(n);
+                bytes = std::move(z);
+                e.encoding = static_cast<std::uint32_t>(format::Encoding::zstd);
+            }
+        }
+        e.offset = cursor;
+        e.stored_size = bytes.size();
+        e.checksum = XXH64(bytes.data(), bytes.size(), 0);
+        cursor = align(cursor + bytes.size());
+        table.push_back(e);
+        stored.push_back(std::move(bytes));
+    }
+    const std::uint64_t file_size = table.back().offset + table.back().stored_size;
+
+    std::vector<std::byte> out(file_size, std::byte{0});
+    format::Header h{};
+    std::memcpy(h.magic, format::kMagic, sizeof h.magic);
+    h.major = format::kMajor;
+    h.minor = format::kMinor;
+    h.header_size = sizeof(format::Header);
+    h.file_size = file_size;
+    h.data_version = c.data_version;
+    h.build_time = c.build_time;
+    h.section_count = static_cast<std::uint32_t>(table.size());
+    h.section_entry_size = sizeof(format::SectionEntry);
+    h.section_table_offset = table_offset;
+    std::memcpy(out.data(), &h, sizeof h);
+    std::memcpy(out.data() + table_offset, table.data(), table_bytes);
+    for (std::size_t i = 0; i < table.size(); ++i)
+        if (!stored[i].empty()) std::memcpy(out.data() + table[i].offset, stored[i].data(), stored[i].size());
+
+    // The table checksum covers the header up to the checksum field, then the table.
+    XXH64_state_t* st = XXH64_createState();
+    XXH64_reset(st, 0);
+    XXH64_update(st, out.data(), offsetof(format::Header, table_checksum));
+    XXH64_update(st, out.data() + table_offset, table_bytes);
+    h.table_checksum = XXH64_digest(st);
+    XXH64_freeState(st);
+    std::memcpy(out.data(), &h, sizeof h);
+    return out;
+}
+
+Expected<Ok> write_file_atomic(const std::string& path, const std::vector<std::byte>& bytes) {
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    // Hidden name in the target's directory, so rename() stays on one filesystem.
+    std::string name = ".";
+    name += target.filename().string();
+    name += ".tmp.XXXXXX";
+    std::string tmpl = (dir / name).string();
+    const int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) return make_error(Status::io, "create temporary file in " + dir.string() + ": " + std::strerror(errno));
+    auto abandon = [&](const std::string& what) {
+        const int e = errno;
+        ::close(fd);
+        ::unlink(tmpl.c_str());
+        return make_error(Status::io, what + " " + tmpl + ": " + std::strerror(e));
+    };
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return abandon("write");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fchmod(fd, 0644) != 0) return abandon("chmod");
+    if (::fsync(fd) != 0) return abandon("fsync");
+    if (::close(fd) != 0) {
+        ::unlink(tmpl.c_str());
+        return make_error(Status::io, "close " + tmpl + ": " + std::strerror(errno));
+    }
+    if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        ::unlink(tmpl.c_str());
+        return make_error(Status::io, "rename to " + path + ": " + std::strerror(e));
+    }
+    // Make the rename itself durable.
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return Ok{};
+}
+
+}  // namespace anondb::writer
