@@ -1,0 +1,47 @@
+// feeds.yaml: the catalogue of feeds a build reads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anondb/reader.hpp"  // Error, Expected
+
+namespace anondb::builder {
+
+struct FeedConfig {
+    std::string name;         // unique; [a-z0-9._-]
+    std::string url;          // live public URL (http, https or file)
+    std::string format;       // a sources:: format name
+    std::uint32_t categories = 0;
+    std::string provider;     // "" when the feed is not one provider's
+    std::string license;      // license or terms, with attribution
+    std::string description;
+    std::string snapshot;           // as written: path relative to the catalogue's folder
+    std::string snapshot_path;      // resolved for reading
+    std::optional<std::int64_t> snapshot_date;  // when the snapshot was fetched (Unix s)
+    int line = 0;                   // where the feed starts in feeds.yaml
+};
+
+struct Catalogue {
+    std::string path;
+    std::vector<FeedConfig> feeds;
+};
+
+// Reads and validates a catalogue. Unknown keys, missing keys, bad values and
+// duplicate names are errors of the form "feeds.yaml:LINE: feed 'NAME': ...".
+Expected<Catalogue> load_catalogue(const std::string& path);
+
+// Same, from text; `path` is used in messages and to resolve snapshot paths.
+Expected<Catalogue> parse_catalogue(std::string_view yaml, const std::string& path);
+
+// "2024-03-12", "2024-03-12T14:00:00Z" or Unix seconds ("1710252000") to
+// Unix seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_time(std::string_view text);
+
+// Unix seconds to "YYYY-MM-DDTHH:MM:SSZ".
+std::string format_time(std::int64_t unix_seconds);
+
+}  // namespace anondb::builder

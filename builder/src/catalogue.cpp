@@ -1,0 +1,239 @@
+#include "anondb/builder/catalogue.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "anondb/category.hpp"
+#include "anondb/sources/parse.hpp"
+
+namespace anondb::builder {
+namespace {
+
+constexpr std::string_view kFeedKeys[] = {"name",    "url",      "format",        "category",   "provider",
+                                          "license", "snapshot", "snapshot_date", "description"};
+
+// Errors carry "PATH:LINE: " so an editor can jump to the spot.
+Error at(const std::string& path, const YAML::Mark& mark, const std::string& what) {
+    const int line = mark.line >= 0 ? mark.line + 1 : 0;
+    return make_error(Status::invalid_argument, path + ":" + std::to_string(line) + ": " + what);
+}
+
+std::optional<std::string> scalar(const YAML::Node& n) {
+    if (!n.IsScalar()) return std::nullopt;
+    return n.Scalar();
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    });
+}
+
+bool valid_url(std::string_view s) {
+    for (std::string_view scheme : {"https://", "http://", "file://"})
+        if (s.substr(0, scheme.size()) == scheme && s.size() > scheme.size()) return true;
+    return false;
+}
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path, const std::filesystem::path& base) {
+    FeedConfig f;
+    f.line = node.Mark().line + 1;
+    if (!node.IsMap()) return at(path, node.Mark(), "a feed must be a mapping of keys");
+    // The name first, so every later message can say which feed.
+    const YAML::Node name = node["name"];
+    if (!name) return at(path, node.Mark(), "feed without a 'name'");
+    auto name_text = scalar(name);
+    if (!name_text || !valid_name(*name_text))
+        return at(path, name.Mark(),
+                  "feed name " + (name_text ? "'" + *name_text + "' " : std::string()) +
+                      "must be 1-64 characters of a-z 0-9 . _ -");
+    f.name = *name_text;
+    const std::string who = "feed '" + f.name + "': ";
+
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+        const std::string key = kv.first.as<std::string>("");
+        if (std::find(std::begin(kFeedKeys), std::end(kFeedKeys), key) == std::end(kFeedKeys))
+            return at(path, kv.first.Mark(), who + "unknown key '" + key + "'");
+        // yaml-cpp keeps the first of two equal keys; a second 'url' is a mistake, not an override.
+        if (!seen.insert(key).second) return at(path, kv.first.Mark(), who + "duplicate key '" + key + "'");
+    }
+    auto required = [&](const char* key) -> Expected<std::string> {
+        const YAML::Node n = node[key];
+        if (!n) return at(path, node.Mark(), who + "missing '" + key + "'");
+        auto s = scalar(n);
+        if (!s || s->empty()) return at(path, n.Mark(), who + "'" + key + "' must be a non-empty string");
+        return *s;
+    };
+    auto optional = [&](const char* key, std::string& out) -> Error {
+        const YAML::Node n = node[key];
+        if (!n) return {};
+        auto s = scalar(n);
+        if (!s) return at(path, n.Mark(), who + "'" + key + "' must be a string");
+        out = *s;
+        return {};
+    };
+
+    auto url = required("url");
+    if (!url) return url.error();
+    if (!valid_url(*url)) return at(path, node["url"].Mark(), who + "url must start with https://, http:// or file://");
+    f.url = *url;
+
+    auto format = required("format");
+    if (!format) return format.error();
+    if (!sources::find_format(*format)) {
+        std::string known;
+        for (const auto& fi : sources::formats()) known += (known.empty() ? "" : ", ") + std::string(fi.name);
+        return at(path, node["format"].Mark(), who + "unknown format '" + *format + "' (known: " + known + ")");
+    }
+    f.format = *format;
+
+    const YAML::Node cat = node["category"];
+    if (!cat) return at(path, node.Mark(), who + "missing 'category'");
+    std::vector<YAML::Node> cats;
+    if (cat.IsSequence()) {
+        for (const auto& c : cat) cats.push_back(c);
+    } else {
+        cats.push_back(cat);
+    }
+    if (cats.empty()) return at(path, cat.Mark(), who + "'category' is empty");
+    for (const auto& c : cats) {
+        auto s = scalar(c);
+        auto bit = s ? category_from_name(*s) : std::nullopt;
+        if (!bit) {
+            std::string known;
+            for (const auto& cn : kCategoryNames) known += (known.empty() ? "" : ", ") + std::string(cn.name);
+            return at(path, c.Mark(), who + "unknown category '" + s.value_or("?") + "' (known: " + known + ")");
+        }
+        f.categories |= *bit;
+    }
+
+    for (auto [key, out] : {std::pair{"provider", &f.provider}, {"license", &f.license},
+                            {"description", &f.description}, {"snapshot", &f.snapshot}})
+        if (auto e = optional(key, *out); e.status != Status::ok) return e;
+    if (f.license.empty()) return at(path, node.Mark(), who + "missing 'license' (license or terms, with attribution)");
+    if (!f.snapshot.empty()) {
+        if (std::filesystem::path(f.snapshot).is_absolute() || f.snapshot.find("..") != std::string::npos)
+            return at(path, node["snapshot"].Mark(), who + "snapshot must be a relative path inside the repository");
+        f.snapshot_path = (base / f.snapshot).string();
+    }
+    std::string date;
+    if (auto e = optional("snapshot_date", date); e.status != Status::ok) return e;
+    if (!date.empty()) {
+        f.snapshot_date = parse_time(date);
+        if (!f.snapshot_date)
+            return at(path, node["snapshot_date"].Mark(), who + "snapshot_date must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    }
+    return f;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_time(std::string_view t) {
+    auto digits = [&](std::size_t pos, std::size_t n) -> std::optional<std::int64_t> {
+        if (pos + n > t.size()) return std::nullopt;
+        std::int64_t v = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (t[i] < '0' || t[i] > '9') return std::nullopt;
+            v = v * 10 + (t[i] - '0');
+        }
+        return v;
+    };
+    if (!t.empty() && t.size() <= 12 && t.find('-') == std::string_view::npos) return digits(0, t.size());
+    if (t.size() != 10 && t.size() != 20) return std::nullopt;
+    auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2);
+    if (!y || !mo || !d || t[4] != '-' || t[7] != '-' || *mo < 1 || *mo > 12 || *d < 1) return std::nullopt;
+    static constexpr int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    if (*d > kMonthDays[*mo - 1] + (*mo == 2 && leap ? 1 : 0)) return std::nullopt;  // no 2024-02-30
+    std::int64_t secs = days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d)) * 86400;
+    if (t.size() == 20) {
+        auto h = digits(11, 2), mi = digits(14, 2), s = digits(17, 2);
+        if (t[10] != 'T' || t[13] != ':' || t[16] != ':' || t[19] != 'Z' || !h || !mi || !s || *h > 23 || *mi > 59 || *s > 60)
+            return std::nullopt;
+        secs += *h * 3600 + *mi * 60 + *s;
+    }
+    return secs;
+}
+
+std::string format_time(std::int64_t t) {
+    // civil_from_days (Howard Hinnant's algorithm).
+    std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    std::int64_t rem = t - days * 86400;
+    days += 719468;
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y), m, d,
+                  static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                  static_cast<long long>(rem % 60));
+    return buf;
+}
+
+Expected<Catalogue> parse_catalogue(std::string_view yaml, const std::string& path) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception& e) {
+        return at(path, e.mark, "not valid YAML: " + e.msg);
+    }
+    Catalogue cat;
+    cat.path = path;
+    const auto base = std::filesystem::path(path).parent_path();
+    try {
+        if (!root.IsMap()) return at(path, root.Mark(), "top level must be a mapping with 'version' and 'feeds'");
+        std::set<std::string> seen;
+        for (const auto& kv : root) {
+            const std::string key = kv.first.as<std::string>("");
+            if (key != "version" && key != "feeds") return at(path, kv.first.Mark(), "unknown top-level key '" + key + "'");
+            if (!seen.insert(key).second) return at(path, kv.first.Mark(), "duplicate top-level key '" + key + "'");
+        }
+        const YAML::Node version = root["version"];
+        if (!version || scalar(version).value_or("") != "1") return at(path, root.Mark(), "'version: 1' is required");
+        const YAML::Node feeds = root["feeds"];
+        if (!feeds || !feeds.IsSequence() || feeds.size() == 0)
+            return at(path, root.Mark(), "'feeds' must be a non-empty list");
+        std::set<std::string> names;
+        for (const auto& node : feeds) {
+            auto f = parse_feed(node, path, base);
+            if (!f) return f.error();
+            if (!names.insert(f->name).second)
+                return at(path, node.Mark(), "feed '" + f->name + "': duplicate name");
+            cat.feeds.push_back(std::move(*f));
+        }
+    } catch (const YAML::Exception& e) {
+        return at(path, e.mark, e.msg);
+    }
+    return cat;
+}
+
+Expected<Catalogue> load_catalogue(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(Status::io, path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_catalogue(ss.str(), path);
+}
+
+}  // namespace anondb::builder

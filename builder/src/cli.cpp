@@ -1,0 +1,457 @@
+// The anondb command line. Two stages: CLI11 turns argv into option
+// structs, then one function per command does the work and returns an exit
+// code (docs in README.md, "Exit codes").
+#include "anondb/builder/cli.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "anondb/builder/pipeline.hpp"
+#include "anondb/explain.hpp"
+
+namespace anondb::builder {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitBadInput = 3;
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void json_str(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+void json_categories(JsonWriter& w, std::uint32_t flags) {
+    w.StartArray();
+    for (const auto& c : kCategoryNames)
+        if (flags & c.bit) json_str(w, c.name);
+    w.EndArray();
+}
+
+std::string or_dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
+
+Expected<Database> open_db(const std::string& path) {
+    auto db = Database::open(path);
+    if (!db) std::cerr << "anondb: " << db.error().message << "\n";
+    return db;
+}
+
+// ---- build ------------------------------------------------------------------
+
+struct BuildArgs {
+    BuildOptions options;
+    std::string build_time;
+};
+
+int cmd_build(BuildArgs& a) {
+    if (a.build_time.empty()) {
+        a.options.build_time =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    } else if (auto t = parse_time(a.build_time)) {
+        a.options.build_time = *t;
+    } else {
+        std::cerr << "anondb build: --build-time must be Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n";
+        return kExitUsage;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto report = run_build(a.options);
+    if (!report) {
+        std::cerr << "anondb build: " << report.error().message << "\n";
+        return kExitFailure;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("%-28s %-9s %-18s %9s %8s %10s  %s\n", "feed", "source", "category", "accepted", "rejected", "bytes",
+                "sha256");
+    for (const auto& f : report->feeds) {
+        std::printf("%-28s %-9s %-18s %9llu %8llu %10llu  %.16s\n", f.name.c_str(),
+                    f.fetch.snapshot ? "snapshot" : (f.fetch.stale ? "stale" : "live"),
+                    category_list(f.categories).c_str(), static_cast<unsigned long long>(f.accepted),
+                    static_cast<unsigned long long>(f.rejected), static_cast<unsigned long long>(f.fetch.bytes),
+                    sha256_hex(f.fetch.sha256).c_str());
+        for (const auto& [reason, n] : f.rejects_by_reason)
+            std::printf("    rejected %llu: %s\n", static_cast<unsigned long long>(n), reason.c_str());
+    }
+    std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu records; wrote %s (%llu bytes) in %.2f s\n",
+                static_cast<unsigned long long>(report->input_entries), report->feeds.size(),
+                static_cast<unsigned long long>(report->ranges), static_cast<unsigned long long>(report->records),
+                report->out_path.c_str(), static_cast<unsigned long long>(report->file_bytes), secs);
+    return kExitOk;
+}
+
+// ---- lookup -----------------------------------------------------------------
+
+struct LookupArgs {
+    std::string db = kDefaultDatabasePath;
+    std::vector<std::string> ips;
+    std::string file;
+    bool json = false;
+};
+
+int cmd_lookup(const LookupArgs& a) {
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    bool bad_input = false;
+    auto one = [&](std::string_view text) {
+        text = detail::trim(text);
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        if (text.empty() || text.front() == '#') return;
+        const auto ip = parse_ip(text);
+        if (!ip) {
+            bad_input = true;
+            if (a.json) {
+                rapidjson::StringBuffer buf;
+                JsonWriter w(buf);
+                w.StartObject();
+                json_str(w, "ip");
+                json_str(w, text);
+                json_str(w, "error");
+                json_str(w, ip_error_text(ip.error));
+                w.EndObject();
+                std::cout << buf.GetString() << "\n";
+            } else {
+                std::cout << text << "  error: " << ip_error_text(ip.error) << "\n";
+            }
+            return;
+        }
+        const Segment seg = db->locate(ip->ip);
+        const LookupResult r = db->record(seg.record);
+        const std::string range = format_range(seg.range);
+        if (a.json) {
+            rapidjson::StringBuffer buf;
+            JsonWriter w(buf);
+            w.StartObject();
+            json_str(w, "ip");
+            json_str(w, format_ip(ip->ip));
+            json_str(w, "flagged");
+            w.Bool(r.flagged());
+            json_str(w, "anonymous");
+            w.Bool(r.anonymous());
+            json_str(w, "categories");
+            json_categories(w, r.categories);
+            json_str(w, "provider");
+            if (r.provider.empty()) w.Null();
+            else json_str(w, r.provider);
+            json_str(w, "range");
+            json_str(w, range);
+            json_str(w, "record");
+            w.Uint(r.record);
+            w.EndObject();
+            std::cout << buf.GetString() << "\n";
+        } else if (!r.flagged()) {
+            std::cout << format_ip(ip->ip) << "  not flagged  (range " << range << ")\n";
+        } else {
+            std::cout << format_ip(ip->ip) << "  " << category_list(r.categories) << (r.anonymous() ? "  anonymous" : "")
+                      << "  provider " << or_dash(r.provider) << "  (range " << range << ")\n";
+        }
+    };
+    auto stream = [&](std::istream& in) {
+        std::string line;
+        while (std::getline(in, line)) one(line);
+    };
+    if (!a.file.empty()) {
+        std::ifstream in(a.file);
+        if (!in) {
+            std::cerr << "anondb lookup: cannot open " << a.file << "\n";
+            return kExitFailure;
+        }
+        stream(in);
+    }
+    for (const auto& ip : a.ips) {
+        if (ip == "-") stream(std::cin);
+        else one(ip);
+    }
+    if (a.ips.empty() && a.file.empty()) stream(std::cin);
+    return bad_input ? kExitBadInput : kExitOk;
+}
+
+// ---- explain ----------------------------------------------------------------
+
+struct ExplainArgs {
+    std::string db = kDefaultDatabasePath;
+    std::string ip;
+    bool json = false;
+};
+
+int cmd_explain(const ExplainArgs& a) {
+    const auto ip = parse_ip(a.ip);
+    if (!ip) {
+        std::cerr << "anondb explain: " << a.ip << ": " << ip_error_text(ip.error) << "\n";
+        return kExitBadInput;
+    }
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    auto cold = ColdData::load(*db);
+    if (!cold) {
+        std::cerr << "anondb explain: " << a.db << ": " << cold.error().message << "\n";
+        return kExitFailure;
+    }
+    const Explanation ex = cold->explain(ip->ip);
+    if (a.json) {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        w.StartObject();
+        json_str(w, "ip");
+        json_str(w, format_ip(ip->ip));
+        json_str(w, "range");
+        json_str(w, format_range(ex.segment.range));
+        json_str(w, "flagged");
+        w.Bool(ex.result.flagged());
+        json_str(w, "anonymous");
+        w.Bool(ex.result.anonymous());
+        json_str(w, "categories");
+        json_categories(w, ex.result.categories);
+        json_str(w, "provider");
+        if (ex.result.provider.empty()) w.Null();
+        else json_str(w, ex.result.provider);
+        json_str(w, "record");
+        w.Uint(ex.result.record);
+        json_str(w, "evidence");
+        w.StartArray();
+        for (const auto& c : ex.contributions) {
+            w.StartObject();
+            json_str(w, "feed");
+            json_str(w, c.feed_name);
+            json_str(w, "url");
+            json_str(w, c.url);
+            json_str(w, "source");
+            json_str(w, c.source);
+            json_str(w, "snapshot");
+            w.Bool(c.feed_flags & format::kFeedSnapshot);
+            json_str(w, "stale");
+            w.Bool(c.feed_flags & format::kFeedStale);
+            json_str(w, "fetched_at");
+            json_str(w, format_time(c.fetched_at));
+            json_str(w, "sha256");
+            json_str(w, sha256_hex(c.sha256));
+            json_str(w, "line");
+            w.Uint(c.line);
+            json_str(w, "text");
+            json_str(w, c.text);
+            json_str(w, "categories");
+            json_categories(w, c.categories);
+            json_str(w, "provider");
+            if (c.provider.empty()) w.Null();
+            else json_str(w, c.provider);
+            w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+        std::cout << buf.GetString() << "\n";
+        return kExitOk;
+    }
+    std::cout << format_ip(ip->ip) << "\n";
+    std::cout << "  range     " << format_range(ex.segment.range) << "\n";
+    if (!ex.result.flagged()) {
+        std::cout << "  not flagged: no feed lists this address\n";
+        return kExitOk;
+    }
+    std::cout << "  flags     " << category_list(ex.result.categories) << (ex.result.anonymous() ? " (anonymous)" : "")
+              << "\n";
+    std::cout << "  provider  " << or_dash(ex.result.provider) << "\n";
+    std::cout << "  evidence  " << ex.contributions.size() << (ex.contributions.size() == 1 ? " entry" : " entries")
+              << "\n";
+    int n = 0;
+    for (const auto& c : ex.contributions) {
+        std::cout << "  [" << ++n << "] feed " << c.feed_name << " (" << category_list(c.categories) << ")";
+        if (!c.provider.empty()) std::cout << ", provider " << c.provider;
+        std::cout << "\n";
+        std::cout << "      url      " << c.url << "\n";
+        std::cout << "      source   " << c.source << ((c.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
+                  << ((c.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
+        std::cout << "      fetched  " << format_time(c.fetched_at) << "\n";
+        std::cout << "      sha256   " << sha256_hex(c.sha256) << "\n";
+        std::cout << "      line     " << c.line << ": " << c.text << "\n";
+    }
+    return kExitOk;
+}
+
+// ---- info / verify ------------------------------------------------------------
+
+struct DbArgs {
+    std::string db = kDefaultDatabasePath;
+    bool json = false;
+};
+
+// Counts per category over the address partition: ranges and addresses.
+struct CategoryCounts {
+    std::uint64_t ranges = 0;
+    std::uint64_t v4_addresses = 0;
+    std::uint64_t v6_ranges = 0;
+};
+
+std::map<std::string, CategoryCounts> count_categories(const Database& db) {
+    std::map<std::string, CategoryCounts> out;
+    auto add = [&](const Segment& s, bool v4) {
+        const auto r = db.record(s.record);
+        for (const auto& c : kCategoryNames) {
+            if (!(r.categories & c.bit)) continue;
+            auto& n = out[std::string(c.name)];
+            ++n.ranges;
+            if (v4) n.v4_addresses += std::uint64_t{s.range.last.v4()} - s.range.first.v4() + 1;
+            else ++n.v6_ranges;
+        }
+    };
+    // Walk the partition segment by segment via locate(), in address order.
+    for (Ip at = kV4First;;) {
+        const Segment s = db.locate(at);
+        if (s.record) add(s, true);
+        if (s.range.last == kV4Last) break;
+        at = ip_next(s.range.last);
+    }
+    for (Ip at = kIpMin;;) {
+        const Segment s = db.locate(at);
+        if (!at.is_v4() && s.record) add(s, false);
+        if (s.range.last == kIpMax) break;
+        at = ip_next(s.range.last);
+        if (at == kV4First) at = ip_next(kV4Last);
+    }
+    return out;
+}
+
+int cmd_info(const DbArgs& a) {
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    const auto& h = db->header();
+    const auto counts = count_categories(*db);
+    if (a.json) {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        w.StartObject();
+        json_str(w, "format_version");
+        json_str(w, std::to_string(h.major) + "." + std::to_string(h.minor));
+        json_str(w, "data_version");
+        w.Uint64(h.data_version);
+        json_str(w, "build_time");
+        json_str(w, format_time(h.build_time));
+        json_str(w, "file_bytes");
+        w.Uint64(h.file_size);
+        json_str(w, "records");
+        w.Uint(db->record_count() - 1);
+        json_str(w, "categories");
+        w.StartObject();
+        for (const auto& [name, n] : counts) {
+            json_str(w, name);
+            w.StartObject();
+            json_str(w, "ranges");
+            w.Uint64(n.ranges);
+            json_str(w, "ipv4_addresses");
+            w.Uint64(n.v4_addresses);
+            json_str(w, "ipv6_ranges");
+            w.Uint64(n.v6_ranges);
+            w.EndObject();
+        }
+        w.EndObject();
+        json_str(w, "feeds");
+        w.StartArray();
+        for (const auto& f : db->feeds()) {
+            w.StartObject();
+            json_str(w, "name");
+            json_str(w, db->string(f.name));
+            json_str(w, "categories");
+            json_categories(w, f.categories);
+            json_str(w, "accepted");
+            w.Uint64(f.accepted);
+            json_str(w, "rejected");
+            w.Uint64(f.rejected);
+            json_str(w, "fetched_at");
+            json_str(w, format_time(f.fetched_at));
+            w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+        std::cout << buf.GetString() << "\n";
+        return kExitOk;
+    }
+    std::printf("file            %s (%llu bytes)\n", a.db.c_str(), static_cast<unsigned long long>(h.file_size));
+    std::printf("format version  %u.%u\n", h.major, h.minor);
+    std::printf("data version    %llu\n", static_cast<unsigned long long>(h.data_version));
+    std::printf("build time      %s\n", format_time(h.build_time).c_str());
+    std::printf("segments        %u IPv4, %u IPv6; %u records, %u providers\n", db->v4_segment_count(),
+                db->v6_segment_count(), db->record_count() - 1, db->provider_count() - 1);
+    std::printf("\n%-18s %10s %16s %12s\n", "category", "ranges", "IPv4 addresses", "IPv6 ranges");
+    for (const auto& [name, n] : counts)
+        std::printf("%-18s %10llu %16llu %12llu\n", name.c_str(), static_cast<unsigned long long>(n.ranges),
+                    static_cast<unsigned long long>(n.v4_addresses), static_cast<unsigned long long>(n.v6_ranges));
+    std::printf("\n%-28s %-18s %9s %8s  %s\n", "feed", "category", "accepted", "rejected", "fetched");
+    for (const auto& f : db->feeds())
+        std::printf("%-28s %-18s %9llu %8llu  %s\n", std::string(db->string(f.name)).c_str(),
+                    category_list(f.categories).c_str(), static_cast<unsigned long long>(f.accepted),
+                    static_cast<unsigned long long>(f.rejected), format_time(f.fetched_at).c_str());
+    return kExitOk;
+}
+
+int cmd_verify(const DbArgs& a) {
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    if (auto ok = verify(*db); !ok) {
+        std::cerr << "anondb verify: " << a.db << ": " << ok.error().message << "\n";
+        return kExitFailure;
+    }
+    std::printf("%s: OK (format %u.%u, %zu sections, %u records, all checksums and structures valid)\n", a.db.c_str(),
+                db->header().major, db->header().minor, db->sections().size(), db->record_count() - 1);
+    return kExitOk;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+    CLI::App app{"anondb: anonymizer IP intelligence compiled into one database"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "anondb " ANONDB_VERSION);
+
+    BuildArgs build;
+    auto* b = app.add_subcommand("build", "Compile the feeds of a catalogue into a .anondb file");
+    b->add_option("--feeds", build.options.feeds_path, "Feed catalogue")->capture_default_str();
+    b->add_option("-o,--out", build.options.out_path, "Output database")->capture_default_str();
+    b->add_flag("--offline", build.options.offline, "Read each feed's bundled snapshot instead of fetching");
+    b->add_option("--build-time", build.build_time,
+                  "Build time (Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); default now. Same inputs and "
+                  "build time give identical bytes");
+    b->add_option("--data-version", build.options.data_version, "Data version (default: the build time in seconds)");
+
+    LookupArgs lookup;
+    auto* l = app.add_subcommand("lookup", "Look addresses up (arguments, --file, or one per line on stdin)");
+    l->add_option("-d,--db", lookup.db, "Database")->capture_default_str();
+    l->add_option("ips", lookup.ips, "Addresses; '-' reads stdin");
+    l->add_option("-f,--file", lookup.file, "Read addresses from a file, one per line");
+    l->add_flag("--json", lookup.json, "One JSON object per line");
+
+    ExplainArgs explain;
+    auto* e = app.add_subcommand("explain", "Why an address is flagged: its range and every feed entry behind it");
+    e->add_option("-d,--db", explain.db, "Database")->capture_default_str();
+    e->add_option("ip", explain.ip, "Address")->required();
+    e->add_flag("--json", explain.json, "JSON output");
+
+    DbArgs info;
+    auto* i = app.add_subcommand("info", "Format and data version, build time, counts per category and feed");
+    i->add_option("-d,--db", info.db, "Database")->capture_default_str();
+    i->add_flag("--json", info.json, "JSON output");
+
+    DbArgs ver;
+    auto* v = app.add_subcommand("verify", "Check every checksum and structure of a database file");
+    v->add_option("-d,--db", ver.db, "Database")->capture_default_str();
+
+    app.footer("Exit codes: 0 success, 1 failure (build failed, database unreadable or invalid), 2 usage error,\n"
+               "3 an input address was not an IP address.");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& err) {
+        const int code = app.exit(err);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+    if (*b) return cmd_build(build);
+    if (*l) return cmd_lookup(lookup);
+    if (*e) return cmd_explain(explain);
+    if (*i) return cmd_info(info);
+    if (*v) return cmd_verify(ver);
+    return kExitUsage;
+}
+
+}  // namespace anondb::builder
