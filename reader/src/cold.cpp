@@ -83,6 +83,7 @@ Expected<ColdData> ColdData::load(const Database& db) {
         return corrupt(SectionKind::prov_offsets, "entry count is not records + 1");
     if (offsets.front() != 0 || offsets.back() != list.size())
         return corrupt(SectionKind::prov_offsets, "offsets do not span the origin list");
+    if (offsets[1] != 0) return corrupt(SectionKind::prov_offsets, "record 0 (not flagged) has provenance");
     for (std::size_t i = 1; i < offsets.size(); ++i)
         if (offsets[i] < offsets[i - 1]) return corrupt(SectionKind::prov_offsets, "not ascending at " + std::to_string(i));
     for (std::size_t i = 0; i < list.size(); ++i)

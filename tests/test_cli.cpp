@@ -1,0 +1,576 @@
+// The anondb command line, end to end: the real binary (ANONDB_CLI) run in a
+// temporary working directory on the repository's catalogue and snapshots.
+// Expected values come from reading the snapshot files here (addresses, line
+// numbers, SHA-256 with OpenSSL), not from anondb's own code.
+#include <doctest/doctest.h>
+
+#include <openssl/evp.h>
+#include <rapidjson/document.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anondb/format.hpp"
+#include "anondb/ip.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kRepo = ANONDB_SOURCE_DIR;
+const std::string kCli = ANONDB_CLI;
+const std::string kFeeds = kRepo + "/feeds.yaml";
+const std::string kTorSnapshot = "data/snapshot/tor/exit-addresses";
+const std::string kAwsSnapshot = "data/snapshot/aws/ip-ranges.json";
+
+bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+void write_text(const fs::path& path, std::string_view text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    REQUIRE(out.good());
+}
+
+std::vector<std::string> lines_of(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t nl = text.find('\n', start);
+        if (nl == std::string_view::npos) nl = text.size();
+        out.emplace_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    REQUIRE(EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) == 1);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+        out += kHex[md[i] >> 4];
+        out += kHex[md[i] & 0xf];
+    }
+    return out;
+}
+
+std::int64_t utc(int y, int mo, int d) {
+    struct tm tm {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+std::string quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
+// A temporary working directory for the whole process.
+struct Workdir {
+    fs::path path;
+    Workdir() {
+        std::string tmpl = (fs::temp_directory_path() / "anondb-cli-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path = tmpl;
+    }
+    ~Workdir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+const fs::path& workdir() {
+    static Workdir w;
+    return w.path;
+}
+
+struct Run {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs the CLI in the working directory; stdin from `input` (empty: /dev/null).
+Run run(std::initializer_list<std::string_view> args, const std::string& input = "") {
+    const fs::path& dir = workdir();
+    std::string cmd = "cd " + quote(dir.string()) + " && " + quote(kCli);
+    for (auto a : args) {
+        cmd += ' ';
+        cmd += quote(a);
+    }
+    if (input.empty()) {
+        cmd += " </dev/null";
+    } else {
+        write_text(dir / ".stdin", input);
+        cmd += " <.stdin";
+    }
+    cmd += " >.stdout 2>.stderr";
+    const int status = std::system(cmd.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_text(dir / ".stdout");
+    r.err = read_text(dir / ".stderr");
+    return r;
+}
+
+// The database every lookup test uses, built once per process.
+const std::string& database() {
+    static const std::string name = [] {
+        const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "db.anondb", "--build-time", "2026-01-01"});
+        REQUIRE_MESSAGE(r.code == 0, "build failed: " << r.err);
+        return std::string("db.anondb");
+    }();
+    return name;
+}
+
+// The catalogue read independently: each "  - name: X" starts a feed; its
+// "    key: value" lines follow.
+struct CatalogueFeed {
+    std::string name;
+    std::map<std::string, std::string> keys;
+};
+std::vector<CatalogueFeed> catalogue() {
+    std::vector<CatalogueFeed> out;
+    for (const auto& l : lines_of(read_text(kFeeds))) {
+        if (l.rfind("  - name: ", 0) == 0) {
+            out.push_back({l.substr(10), {}});
+        } else if (!out.empty() && l.rfind("    ", 0) == 0 && l.find(": ") != std::string::npos) {
+            const auto colon = l.find(": ");
+            out.back().keys[l.substr(4, colon - 4)] = l.substr(colon + 2);
+        }
+    }
+    REQUIRE(out.size() >= 5);
+    return out;
+}
+const CatalogueFeed& feed_named(const std::vector<CatalogueFeed>& cat, std::string_view name) {
+    for (const auto& f : cat)
+        if (f.name == name) return f;
+    FAIL("no feed " << name << " in feeds.yaml");
+    throw std::logic_error("unreachable");
+}
+
+// A Tor exit from the snapshot: an ExitAddress listed exactly once, with its
+// line number and the line's text.
+struct TorExit {
+    std::string address;
+    std::uint32_t line = 0;
+    std::string text;
+};
+TorExit pick_tor_exit() {
+    const auto lines = lines_of(read_text(kRepo + "/" + kTorSnapshot));
+    std::map<std::string, int> count;
+    std::vector<TorExit> candidates;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        std::istringstream words(lines[i]);
+        std::string keyword, address;
+        words >> keyword >> address;
+        if (keyword != "ExitAddress") continue;
+        ++count[address];
+        std::string text = lines[i];
+        while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) text.pop_back();
+        candidates.push_back({address, static_cast<std::uint32_t>(i + 1), text});
+    }
+    std::vector<TorExit> once;
+    for (const auto& c : candidates)
+        if (count[c.address] == 1) once.push_back(c);
+    REQUIRE(!once.empty());
+    return once[once.size() / 2];
+}
+
+// An IPv4 prefix from the AWS snapshot, and an address inside it.
+std::string pick_aws_address() {
+    rapidjson::Document doc;
+    const std::string json = read_text(kRepo + "/" + kAwsSnapshot);
+    doc.Parse(json.data(), json.size());
+    REQUIRE_FALSE(doc.HasParseError());
+    const auto& prefixes = doc["prefixes"];
+    REQUIRE(prefixes.IsArray());
+    REQUIRE(prefixes.Size() > 10);
+    const std::string prefix = prefixes[prefixes.Size() / 2]["ip_prefix"].GetString();
+    return prefix.substr(0, prefix.find('/'));  // the network address is inside
+}
+
+rapidjson::Document parse_json(const std::string& text) {
+    rapidjson::Document doc;
+    doc.Parse(text.data(), text.size());
+    INFO(text);
+    REQUIRE_FALSE(doc.HasParseError());
+    REQUIRE(doc.IsObject());
+    return doc;
+}
+
+std::vector<std::string> json_strings(const rapidjson::Value& v) {
+    std::vector<std::string> out;
+    REQUIRE(v.IsArray());
+    for (const auto& x : v.GetArray()) out.emplace_back(x.GetString());
+    return out;
+}
+
+bool range_contains(const std::string& range_text, const std::string& address) {
+    const auto r = anondb::parse_range(range_text);
+    const auto a = anondb::parse_ip(address);
+    return r && a && r->range.contains(a->ip);
+}
+
+std::vector<std::byte> read_bytes(const fs::path& p) {
+    const std::string s = read_text(p);
+    std::vector<std::byte> out(s.size());
+    std::memcpy(out.data(), s.data(), s.size());
+    return out;
+}
+
+// The section table of a database file, read with the format structs.
+std::vector<anondb::format::SectionEntry> sections_of(const std::vector<std::byte>& file) {
+    anondb::format::Header h;
+    REQUIRE(file.size() >= sizeof h);
+    std::memcpy(&h, file.data(), sizeof h);
+    std::vector<anondb::format::SectionEntry> out(h.section_count);
+    REQUIRE(h.section_table_offset + out.size() * sizeof(anondb::format::SectionEntry) <= file.size());
+    std::memcpy(out.data(), file.data() + h.section_table_offset, out.size() * sizeof(anondb::format::SectionEntry));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("build --offline: succeeds, reports every feed, writes the file") {
+    const auto cat = catalogue();
+    const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "summary.anondb", "--build-time", "2026-01-01"});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    const auto path = workdir() / "summary.anondb";
+    REQUIRE(fs::is_regular_file(path));
+    const auto lines = lines_of(r.out);
+    for (const auto& f : cat) {
+        INFO("feed " << f.name);
+        // Its row: name, "snapshot", and the first 16 hex digits of the snapshot's SHA-256.
+        const std::string sha = sha256_hex(read_text(kRepo + "/" + f.keys.at("snapshot")));
+        bool found = false;
+        for (const auto& l : lines)
+            if (l.rfind(f.name + " ", 0) == 0 && contains(l, "snapshot") && contains(l, sha.substr(0, 16))) found = true;
+        CHECK(found);
+    }
+    CHECK(contains(r.out, "from " + std::to_string(cat.size()) + " feeds"));
+    CHECK(contains(r.out, "wrote summary.anondb (" + std::to_string(fs::file_size(path)) + " bytes)"));
+    // Only the output appears: no temporary file is left behind.
+    for (const auto& e : fs::directory_iterator(workdir()))
+        CHECK_MESSAGE(!contains(e.path().filename().string(), ".tmp"), e.path());
+}
+
+TEST_CASE("build: the same build time gives the same bytes, another time other bytes") {
+    for (auto [out, when] : {std::pair{"a.anondb", "2026-01-01"}, std::pair{"b.anondb", "2026-01-01"},
+                             std::pair{"c.anondb", "2026-01-02"}, std::pair{"d.anondb", "1767225600"}}) {
+        const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", out, "--build-time", when});
+        INFO(out << ": " << r.err);
+        REQUIRE(r.code == 0);
+    }
+    const auto a = read_bytes(workdir() / "a.anondb");
+    const auto b = read_bytes(workdir() / "b.anondb");
+    const auto c = read_bytes(workdir() / "c.anondb");
+    const auto d = read_bytes(workdir() / "d.anondb");
+    CHECK(a == b);
+    CHECK(a != c);
+    CHECK(a == d);  // Unix seconds of the same instant
+
+    // The header records the build time (offset 32) and, by default, uses it
+    // as the data version (offset 24).
+    auto i64_at = [](const std::vector<std::byte>& f, std::size_t off) {
+        std::int64_t v;
+        std::memcpy(&v, f.data() + off, 8);
+        return v;
+    };
+    CHECK(i64_at(a, 32) == utc(2026, 1, 1));
+    CHECK(i64_at(c, 32) == utc(2026, 1, 2));
+    CHECK(i64_at(a, 24) == utc(2026, 1, 1));
+
+    const Run bad = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--build-time", "tomorrow"});
+    CHECK(bad.code == 2);
+    CHECK(contains(bad.err, "--build-time"));
+    const Run missing = run({"build", "--offline", "--feeds", "no/such/feeds.yaml", "-o", "x.anondb"});
+    CHECK(missing.code == 1);
+    CHECK(contains(missing.err, "no/such/feeds.yaml"));
+    CHECK_FALSE(fs::exists(workdir() / "x.anondb"));
+}
+
+TEST_CASE("explain: a Tor exit names its feed, line, text and the snapshot's SHA-256") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const std::string sha = sha256_hex(read_text(kRepo + "/" + kTorSnapshot));
+    const auto cat = catalogue();
+    std::string fetched = feed_named(cat, "tor-exit-addresses").keys.at("snapshot_date");
+    if (fetched.size() == 10) fetched += "T00:00:00Z";
+    INFO("address " << exit.address << " on line " << exit.line);
+
+    const Run text = run({"explain", "-d", db, exit.address});
+    INFO(text.out << text.err);
+    REQUIRE(text.code == 0);
+    CHECK(contains(text.out, "feed tor-exit-addresses"));
+    CHECK(contains(text.out, std::to_string(exit.line) + ": " + exit.text));
+    CHECK(contains(text.out, sha));
+    CHECK(contains(text.out, "tor_exit"));
+
+    const Run json = run({"explain", "--json", "-d", db, exit.address});
+    REQUIRE(json.code == 0);
+    const auto doc = parse_json(json.out);
+    CHECK(std::string(doc["ip"].GetString()) == exit.address);
+    CHECK(doc["flagged"].GetBool());
+    CHECK(doc["anonymous"].GetBool());
+    const auto cats = json_strings(doc["categories"]);
+    CHECK(std::find(cats.begin(), cats.end(), "tor_exit") != cats.end());
+    CHECK(range_contains(doc["range"].GetString(), exit.address));
+    int from_tor_feed = 0;
+    for (const auto& ev : doc["evidence"].GetArray()) {
+        if (std::string(ev["feed"].GetString()) != "tor-exit-addresses") continue;
+        ++from_tor_feed;
+        CHECK(ev["line"].GetUint() == exit.line);
+        CHECK(std::string(ev["text"].GetString()) == exit.text);
+        CHECK(std::string(ev["sha256"].GetString()) == sha);
+        CHECK(std::string(ev["source"].GetString()) == kTorSnapshot);
+        CHECK(std::string(ev["url"].GetString()) == feed_named(cat, "tor-exit-addresses").keys.at("url"));
+        CHECK(ev["snapshot"].GetBool());
+        CHECK(std::string(ev["fetched_at"].GetString()) == fetched);
+    }
+    CHECK(from_tor_feed == 1);  // the address is on one line of that feed
+}
+
+TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const std::string aws = pick_aws_address();
+    const std::string aws_provider = feed_named(catalogue(), "aws").keys.at("provider");
+    INFO("tor " << exit.address << ", aws " << aws);
+
+    const Run text = run({"lookup", "-d", db, exit.address, aws, "192.0.2.1"});
+    INFO(text.out << text.err);
+    REQUIRE(text.code == 0);
+    const auto lines = lines_of(text.out);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0].rfind(exit.address + " ", 0) == 0);
+    CHECK(contains(lines[0], "tor_exit"));
+    CHECK(contains(lines[0], "anonymous"));
+    CHECK(lines[1].rfind(aws + " ", 0) == 0);
+    CHECK(contains(lines[1], "hosting"));
+    CHECK(contains(lines[1], "provider " + aws_provider));
+    CHECK(lines[2].rfind("192.0.2.1 ", 0) == 0);
+    CHECK(contains(lines[2], "not flagged"));
+
+    const Run json = run({"lookup", "--json", "-d", db, exit.address, aws, "192.0.2.1"});
+    REQUIRE(json.code == 0);
+    const auto jl = lines_of(json.out);
+    REQUIRE(jl.size() == 3);
+    const auto tor = parse_json(jl[0]);
+    CHECK(std::string(tor["ip"].GetString()) == exit.address);
+    CHECK(tor["flagged"].GetBool());
+    CHECK(tor["anonymous"].GetBool());
+    auto cats = json_strings(tor["categories"]);
+    CHECK(std::find(cats.begin(), cats.end(), "tor_exit") != cats.end());
+    CHECK(range_contains(tor["range"].GetString(), exit.address));
+    CHECK(tor["record"].GetUint() > 0);
+
+    const auto amazon = parse_json(jl[1]);
+    CHECK(std::string(amazon["ip"].GetString()) == aws);
+    CHECK(amazon["flagged"].GetBool());
+    cats = json_strings(amazon["categories"]);
+    CHECK(std::find(cats.begin(), cats.end(), "hosting") != cats.end());
+    // Anonymous exactly when something other than hosting is set.
+    CHECK(amazon["anonymous"].GetBool() == (cats.size() > 1));
+    REQUIRE(amazon["provider"].IsString());
+    CHECK(std::string(amazon["provider"].GetString()) == aws_provider);
+    CHECK(range_contains(amazon["range"].GetString(), aws));
+
+    const auto doc = parse_json(jl[2]);
+    CHECK(std::string(doc["ip"].GetString()) == "192.0.2.1");
+    CHECK_FALSE(doc["flagged"].GetBool());
+    CHECK_FALSE(doc["anonymous"].GetBool());
+    CHECK(doc["categories"].GetArray().Size() == 0);
+    CHECK(doc["provider"].IsNull());
+    CHECK(doc["record"].GetUint() == 0);
+    CHECK(range_contains(doc["range"].GetString(), "192.0.2.1"));
+}
+
+TEST_CASE("lookup: stdin, '-', --file and arguments give the same answers") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const std::string aws = pick_aws_address();
+    const std::vector<std::string> addresses = {exit.address, aws, "192.0.2.1", "2001:db8::1", "::ffff:" + aws};
+    std::string input = "# addresses to check\n\n";
+    for (const auto& a : addresses) input += a + "\r\n";  // CRLF too
+
+    const Run args = run({"lookup", "-d", db, addresses[0], addresses[1], addresses[2], addresses[3], addresses[4]});
+    REQUIRE(args.code == 0);
+    CHECK(lines_of(args.out).size() == addresses.size());
+
+    const Run in = run({"lookup", "-d", db}, input);
+    CHECK(in.code == 0);
+    CHECK(in.out == args.out);
+
+    const Run dash = run({"lookup", "-d", db, "-"}, input);
+    CHECK(dash.code == 0);
+    CHECK(dash.out == args.out);
+
+    write_text(workdir() / "addresses.txt", input);
+    const Run file = run({"lookup", "-d", db, "--file", "addresses.txt"});
+    CHECK(file.code == 0);
+    CHECK(file.out == args.out);
+
+    // The IPv4-mapped spelling is the same address: the same answer, IPv4 text.
+    const auto lines = lines_of(args.out);
+    CHECK(lines[4] == lines[1]);
+
+    const Run nofile = run({"lookup", "-d", db, "--file", "no-such-list.txt"});
+    CHECK(nofile.code == 1);
+    CHECK(contains(nofile.err, "no-such-list.txt"));
+}
+
+TEST_CASE("lookup and explain: a bad address is exit code 3 with an error line") {
+    const auto& db = database();
+    const Run r = run({"lookup", "-d", db, "192.0.2.1", "1.2.3", "2001:db8::1"});
+    INFO(r.out << r.err);
+    CHECK(r.code == 3);
+    const auto lines = lines_of(r.out);
+    REQUIRE(lines.size() == 3);  // the good ones are still answered
+    CHECK(lines[1].rfind("1.2.3 ", 0) == 0);
+    CHECK(contains(lines[1], "error"));
+    CHECK_FALSE(contains(lines[0], "error"));
+    CHECK_FALSE(contains(lines[2], "error"));
+
+    const Run json = run({"lookup", "--json", "-d", db, "300.1.1.1"});
+    CHECK(json.code == 3);
+    const auto doc = parse_json(lines_of(json.out).at(0));
+    CHECK(std::string(doc["ip"].GetString()) == "300.1.1.1");
+    CHECK(doc.HasMember("error"));
+
+    const Run stdin_bad = run({"lookup", "-d", db}, "192.0.2.1\nnot-an-ip\n");
+    CHECK(stdin_bad.code == 3);
+    CHECK(lines_of(stdin_bad.out).size() == 2);
+
+    const Run ex = run({"explain", "-d", db, "example.com"});
+    CHECK(ex.code == 3);
+    CHECK(contains(ex.err, "example.com"));
+}
+
+TEST_CASE("info: format version, build time and the feeds") {
+    const auto& db = database();
+    const auto file = read_bytes(workdir() / db);
+    std::uint16_t major = 0, minor = 0;
+    std::memcpy(&major, file.data() + 8, 2);
+    std::memcpy(&minor, file.data() + 10, 2);
+    const std::string version = std::to_string(major) + "." + std::to_string(minor);
+    const auto cat = catalogue();
+
+    const Run r = run({"info", "-d", db});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(contains(r.out, "format version  " + version));
+    CHECK(contains(r.out, "2026-01-01T00:00:00Z"));
+    for (const auto& f : cat) CHECK_MESSAGE(contains(r.out, "\n" + f.name + " "), f.name);
+
+    const Run json = run({"info", "--json", "-d", db});
+    REQUIRE(json.code == 0);
+    const auto doc = parse_json(json.out);
+    CHECK(std::string(doc["format_version"].GetString()) == version);
+    CHECK(doc["file_bytes"].GetUint64() == file.size());
+    const auto& feeds = doc["feeds"];
+    REQUIRE(feeds.Size() == cat.size());
+    for (rapidjson::SizeType i = 0; i < feeds.Size(); ++i) CHECK(std::string(feeds[i]["name"].GetString()) == cat[i].name);
+}
+
+TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
+    namespace format = anondb::format;
+    const auto& db = database();
+    const Run good = run({"verify", "-d", db});
+    INFO(good.out << good.err);
+    CHECK(good.code == 0);
+    CHECK(contains(good.out, "OK"));
+
+    const auto bytes = read_bytes(workdir() / db);
+    const auto table = sections_of(bytes);
+    auto corrupt_copy = [&](format::SectionKind kind, const std::string& name) {
+        auto copy = bytes;
+        for (const auto& s : table) {
+            if (s.kind != static_cast<std::uint32_t>(kind)) continue;
+            REQUIRE(s.stored_size > 0);
+            copy[s.offset + s.stored_size / 2] ^= std::byte{0x5a};
+        }
+        write_text(workdir() / name, std::string_view(reinterpret_cast<const char*>(copy.data()), copy.size()));
+    };
+
+    // A cold section: the file opens, so lookups work, but verify and explain refuse it.
+    corrupt_copy(format::SectionKind::metadata, "cold.anondb");
+    const Run cold = run({"verify", "-d", "cold.anondb"});
+    CHECK(cold.code == 1);
+    CHECK(contains(cold.err, "cold.anondb"));
+    CHECK(contains(cold.err, "checksum"));
+    CHECK(contains(cold.err, "metadata"));
+    CHECK(run({"lookup", "-d", "cold.anondb", "192.0.2.1"}).code == 0);
+    CHECK(run({"explain", "-d", "cold.anondb", "192.0.2.1"}).code == 1);
+
+    // A hot section: nothing opens it.
+    corrupt_copy(format::SectionKind::v4_starts, "hot.anondb");
+    const Run hot = run({"verify", "-d", "hot.anondb"});
+    CHECK(hot.code == 1);
+    CHECK(contains(hot.err, "v4_starts"));
+    CHECK(run({"lookup", "-d", "hot.anondb", "192.0.2.1"}).code == 1);
+    CHECK(run({"info", "-d", "hot.anondb"}).code == 1);
+}
+
+TEST_CASE("a missing database is exit 1 with a message naming the path") {
+    for (std::string_view cmd : {"lookup", "explain", "info", "verify"}) {
+        const Run r = cmd == "lookup" || cmd == "explain" ? run({cmd, "-d", "missing/none.anondb", "192.0.2.1"})
+                                                          : run({cmd, "-d", "missing/none.anondb"});
+        INFO(cmd << ": " << r.err);
+        CHECK(r.code == 1);
+        CHECK(contains(r.err, "missing/none.anondb"));
+    }
+}
+
+TEST_CASE("usage: unknown commands and options exit 2, --help exits 0") {
+    CHECK(run({}).code == 2);
+    CHECK(run({"frobnicate"}).code == 2);
+    CHECK(run({"lookup", "--bogus", "192.0.2.1"}).code == 2);
+    CHECK(run({"build", "--offline", "--no-such-option"}).code == 2);
+    CHECK(run({"explain"}).code == 2);  // the address is required
+    CHECK(run({"info", "extra-argument"}).code == 2);
+
+    const Run top = run({"--help"});
+    CHECK(top.code == 0);
+    for (std::string_view cmd : {"build", "lookup", "explain", "info", "verify"}) CHECK(contains(top.out, cmd));
+    const std::pair<std::string_view, std::string_view> helps[] = {
+        {"build", "--feeds"}, {"lookup", "--db"}, {"explain", "--json"}, {"info", "--db"}, {"verify", "--db"}};
+    for (const auto& [cmd, option] : helps) {
+        const Run r = run({cmd, "--help"});
+        INFO(cmd);
+        CHECK(r.code == 0);
+        CHECK(contains(r.out, option));
+    }
+    const Run version = run({"--version"});
+    CHECK(version.code == 0);
+    CHECK(contains(version.out, "anondb"));
+}
