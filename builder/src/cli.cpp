@@ -255,18 +255,26 @@ int cmd_explain(const ExplainArgs& a) {
     std::cout << "  flags     " << category_list(ex.result.categories) << (ex.result.anonymous() ? " (anonymous)" : "")
               << "\n";
     std::cout << "  provider  " << or_dash(ex.result.provider) << "\n";
+    // Origins are numbered feed by feed, so one feed's entries are adjacent:
+    // print each feed's fetch record once, then its lines.
+    std::size_t nfeeds = 0;
+    for (std::size_t k = 0; k < ex.contributions.size(); ++k)
+        nfeeds += k == 0 || ex.contributions[k].feed != ex.contributions[k - 1].feed;
     std::cout << "  evidence  " << ex.contributions.size() << (ex.contributions.size() == 1 ? " entry" : " entries")
-              << "\n";
-    int n = 0;
-    for (const auto& c : ex.contributions) {
-        std::cout << "  [" << ++n << "] feed " << c.feed_name << " (" << category_list(c.categories) << ")";
-        if (!c.provider.empty()) std::cout << ", provider " << c.provider;
-        std::cout << "\n";
-        std::cout << "      url      " << c.url << "\n";
-        std::cout << "      source   " << c.source << ((c.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
-                  << ((c.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
-        std::cout << "      fetched  " << format_time(c.fetched_at) << "\n";
-        std::cout << "      sha256   " << sha256_hex(c.sha256) << "\n";
+              << " from " << nfeeds << (nfeeds == 1 ? " feed" : " feeds") << "\n";
+    for (std::size_t k = 0; k < ex.contributions.size(); ++k) {
+        const auto& c = ex.contributions[k];
+        if (k == 0 || c.feed != ex.contributions[k - 1].feed) {
+            std::cout << "  feed " << c.feed_name << " (" << category_list(c.categories) << ")";
+            if (!c.provider.empty()) std::cout << ", provider " << c.provider;
+            std::cout << "\n";
+            std::cout << "      url      " << c.url << "\n";
+            std::cout << "      source   " << c.source
+                      << ((c.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
+                      << ((c.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
+            std::cout << "      fetched  " << format_time(c.fetched_at) << "\n";
+            std::cout << "      sha256   " << sha256_hex(c.sha256) << "\n";
+        }
         std::cout << "      line     " << c.line << ": " << c.text << "\n";
     }
     return kExitOk;
