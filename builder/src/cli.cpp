@@ -35,6 +35,25 @@ void json_categories(JsonWriter& w, std::uint32_t flags) {
     w.EndArray();
 }
 
+// The fields lookup --json and explain --json share, in that order.
+void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupResult& r) {
+    json_str(w, "ip");
+    json_str(w, format_ip(ip));
+    json_str(w, "flagged");
+    w.Bool(r.flagged());
+    json_str(w, "anonymous");
+    w.Bool(r.anonymous());
+    json_str(w, "categories");
+    json_categories(w, r.categories);
+    json_str(w, "provider");
+    if (r.provider.empty()) w.Null();
+    else json_str(w, r.provider);
+    json_str(w, "range");
+    json_str(w, format_range(seg.range));
+    json_str(w, "record");
+    w.Uint(r.record);
+}
+
 std::string or_dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
 Expected<Database> open_db(const std::string& path) {
@@ -127,21 +146,7 @@ int cmd_lookup(const LookupArgs& a) {
             rapidjson::StringBuffer buf;
             JsonWriter w(buf);
             w.StartObject();
-            json_str(w, "ip");
-            json_str(w, format_ip(ip->ip));
-            json_str(w, "flagged");
-            w.Bool(r.flagged());
-            json_str(w, "anonymous");
-            w.Bool(r.anonymous());
-            json_str(w, "categories");
-            json_categories(w, r.categories);
-            json_str(w, "provider");
-            if (r.provider.empty()) w.Null();
-            else json_str(w, r.provider);
-            json_str(w, "range");
-            json_str(w, range);
-            json_str(w, "record");
-            w.Uint(r.record);
+            json_result_fields(w, ip->ip, seg, r);
             w.EndObject();
             std::cout << buf.GetString() << "\n";
         } else if (!r.flagged()) {
@@ -197,21 +202,7 @@ int cmd_explain(const ExplainArgs& a) {
         rapidjson::StringBuffer buf;
         JsonWriter w(buf);
         w.StartObject();
-        json_str(w, "ip");
-        json_str(w, format_ip(ip->ip));
-        json_str(w, "range");
-        json_str(w, format_range(ex.segment.range));
-        json_str(w, "flagged");
-        w.Bool(ex.result.flagged());
-        json_str(w, "anonymous");
-        w.Bool(ex.result.anonymous());
-        json_str(w, "categories");
-        json_categories(w, ex.result.categories);
-        json_str(w, "provider");
-        if (ex.result.provider.empty()) w.Null();
-        else json_str(w, ex.result.provider);
-        json_str(w, "record");
-        w.Uint(ex.result.record);
+        json_result_fields(w, ip->ip, ex.segment, ex.result);
         json_str(w, "evidence");
         w.StartArray();
         for (const auto& c : ex.contributions) {

@@ -23,13 +23,9 @@ constexpr bool is_ascii_letter(char c) noexcept {
 }  // namespace
 
 ParseResult parse_geofeed(std::string_view body) {
-    ParseResult out;
-    if (detail::refuse_oversized(body, out)) return out;
-    detail::LineCursor cursor(body);
-    detail::Line line;
-    while (cursor.next(line)) {
+    return detail::parse_lines(body, [body](ParseResult& out, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
-        if (text.empty() || text.front() == '#') continue;
+        if (text.empty() || text.front() == '#') return;
         const std::size_t comma = text.find(',');
         const std::string_view prefix = field(text.substr(0, comma));
         std::string_view alpha2;
@@ -46,8 +42,7 @@ ParseResult parse_geofeed(std::string_view body) {
         } else {
             detail::accept(out, body, line.number, *parsed.value, text);
         }
-    }
-    return out;
+    });
 }
 
 }  // namespace anondb::sources

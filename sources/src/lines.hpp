@@ -93,4 +93,16 @@ bool record(ParseResult& out, std::string_view body, std::uint32_t line, std::st
 // true; the parser then returns at once.
 bool refuse_oversized(std::string_view body, ParseResult& out);
 
+// The frame of every line-oriented parser: refuses an oversized body, then
+// calls on_line(out, line) for each line.
+template <class OnLine>
+ParseResult parse_lines(std::string_view body, OnLine on_line) {
+    ParseResult out;
+    if (refuse_oversized(body, out)) return out;
+    LineCursor cursor(body);
+    Line line;
+    while (cursor.next(line)) on_line(out, line);
+    return out;
+}
+
 }  // namespace anondb::sources::detail

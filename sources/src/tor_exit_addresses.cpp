@@ -12,13 +12,9 @@
 namespace anondb::sources {
 
 ParseResult parse_tor_exit_addresses(std::string_view body) {
-    ParseResult out;
-    if (detail::refuse_oversized(body, out)) return out;
-    detail::LineCursor cursor(body);
-    detail::Line line;
-    while (cursor.next(line)) {
+    return detail::parse_lines(body, [body](ParseResult& out, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
-        if (text.empty()) continue;
+        if (text.empty()) return;
         std::string_view rest;
         const std::string_view keyword = detail::first_word(text, rest);
         if (keyword == "ExitAddress") {
@@ -27,7 +23,7 @@ ParseResult parse_tor_exit_addresses(std::string_view body) {
             detail::record(out, body, line.number, address, text, detail::Shape::address);
         } else if (keyword == "ExitNode" || keyword == "Published" || keyword == "LastStatus" ||
                    keyword == "Downloaded") {
-            continue;
+            return;
         } else if (keyword == "@type") {
             std::string_view version;
             if (detail::first_word(rest, version) != "tordnsel")
@@ -35,8 +31,7 @@ ParseResult parse_tor_exit_addresses(std::string_view body) {
         } else {
             detail::add_issue(out.rejects, line.number, reasons::kUnknownKeyword, text);
         }
-    }
-    return out;
+    });
 }
 
 }  // namespace anondb::sources
