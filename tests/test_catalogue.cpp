@@ -13,7 +13,6 @@
 #include <initializer_list>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,57 +20,24 @@
 #include "anondb/builder/catalogue.hpp"
 #include "anondb/category.hpp"
 #include "anondb/sources/parse.hpp"
+#include "test_util.hpp"
 
 using namespace anondb;
 using namespace anondb::builder;
+using namespace anondb::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kRepo = ANONDB_SOURCE_DIR;
 const std::string kPath = "conf/feeds.yaml";  // as a caller would name it; snapshots resolve under conf/
-
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> lines_of(std::string_view text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t nl = text.find('\n', start);
-        if (nl == std::string_view::npos) nl = text.size();
-        out.emplace_back(text.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
 
 // 1-based number of the first line containing `needle`, from the text itself.
 int line_of(std::string_view text, std::string_view needle, int nth = 1) {
-    const auto lines = lines_of(text);
+    const auto lines = split_lines(text);
     for (std::size_t i = 0; i < lines.size(); ++i)
         if (contains(lines[i], needle) && --nth == 0) return static_cast<int>(i + 1);
     FAIL("test bug: '" << needle << "' not in the YAML");
     return 0;
-}
-
-// Unix seconds of a UTC civil time, by the C library.
-std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
-    struct tm tm {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return static_cast<std::int64_t>(::timegm(&tm));
 }
 
 // A valid two-feed catalogue; the cases below break one thing in it.
@@ -134,7 +100,7 @@ TEST_CASE("the repository's feeds.yaml loads and every snapshot it names exists"
         std::string date;
     };
     std::vector<Scanned> scanned;
-    const auto lines = lines_of(read_text(path));
+    const auto lines = split_lines<std::string>(read_text(path));
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const std::string& l = lines[i];
         if (l.rfind("  - name: ", 0) == 0) scanned.push_back({l.substr(10), static_cast<int>(i + 1), "", ""});
@@ -311,15 +277,8 @@ TEST_CASE("catalogue errors name the file, the line and the feed") {
 }
 
 TEST_CASE("load_catalogue: reads a file, a missing file is an I/O error naming it") {
-    const fs::path dir = fs::temp_directory_path() / ("anondb-cat-" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-    struct Cleanup {
-        fs::path p;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(p, ec);
-        }
-    } cleanup{dir};
+    const TempDir tmp("anondb-cat");
+    const fs::path& dir = tmp.path;
 
     const auto missing = (dir / "nope.yaml").string();
     auto m = load_catalogue(missing);

@@ -8,14 +8,12 @@
 #include <rapidjson/document.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <sstream>
@@ -26,43 +24,17 @@
 
 #include "anondb/format.hpp"
 #include "anondb/ip.hpp"
+#include "test_util.hpp"
 
+using namespace anondb::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kRepo = ANONDB_SOURCE_DIR;
 const std::string kCli = ANONDB_CLI;
 const std::string kFeeds = kRepo + "/feeds.yaml";
 const std::string kTorSnapshot = "data/snapshot/tor/exit-addresses";
 const std::string kAwsSnapshot = "data/snapshot/aws/ip-ranges.json";
-
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-void write_text(const fs::path& path, std::string_view text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    REQUIRE(out.good());
-}
-
-std::vector<std::string> lines_of(std::string_view text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t nl = text.find('\n', start);
-        if (nl == std::string_view::npos) nl = text.size();
-        out.emplace_back(text.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
 
 std::string sha256_hex(std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -77,14 +49,6 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
-std::int64_t utc(int y, int mo, int d) {
-    struct tm tm {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    return static_cast<std::int64_t>(::timegm(&tm));
-}
-
 std::string quote(std::string_view s) {
     std::string out = "'";
     for (char c : s) {
@@ -95,20 +59,8 @@ std::string quote(std::string_view s) {
 }
 
 // A temporary working directory for the whole process.
-struct Workdir {
-    fs::path path;
-    Workdir() {
-        std::string tmpl = (fs::temp_directory_path() / "anondb-cli-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~Workdir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 const fs::path& workdir() {
-    static Workdir w;
+    static const TempDir w("anondb-cli");
     return w.path;
 }
 
@@ -159,7 +111,7 @@ struct CatalogueFeed {
 };
 std::vector<CatalogueFeed> catalogue() {
     std::vector<CatalogueFeed> out;
-    for (const auto& l : lines_of(read_text(kFeeds))) {
+    for (const auto& l : split_lines<std::string>(read_text(kFeeds))) {
         if (l.rfind("  - name: ", 0) == 0) {
             out.push_back({l.substr(10), {}});
         } else if (!out.empty() && l.rfind("    ", 0) == 0 && l.find(": ") != std::string::npos) {
@@ -185,7 +137,7 @@ struct TorExit {
     std::string text;
 };
 TorExit pick_tor_exit() {
-    const auto lines = lines_of(read_text(kRepo + "/" + kTorSnapshot));
+    const auto lines = split_lines<std::string>(read_text(kRepo + "/" + kTorSnapshot));
     std::map<std::string, int> count;
     std::vector<TorExit> candidates;
     for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -240,13 +192,6 @@ bool range_contains(const std::string& range_text, const std::string& address) {
     return r && a && r->range.contains(a->ip);
 }
 
-std::vector<std::byte> read_bytes(const fs::path& p) {
-    const std::string s = read_text(p);
-    std::vector<std::byte> out(s.size());
-    std::memcpy(out.data(), s.data(), s.size());
-    return out;
-}
-
 // The section table of a database file, read with the format structs.
 std::vector<anondb::format::SectionEntry> sections_of(const std::vector<std::byte>& file) {
     anondb::format::Header h;
@@ -267,7 +212,7 @@ TEST_CASE("build --offline: succeeds, reports every feed, writes the file") {
     REQUIRE(r.code == 0);
     const auto path = workdir() / "summary.anondb";
     REQUIRE(fs::is_regular_file(path));
-    const auto lines = lines_of(r.out);
+    const auto lines = split_lines<std::string>(r.out);
     for (const auto& f : cat) {
         INFO("feed " << f.name);
         // Its row: name, "snapshot", and the first 16 hex digits of the snapshot's SHA-256.
@@ -370,7 +315,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
     const Run text = run({"lookup", "-d", db, exit.address, aws, "192.0.2.1"});
     INFO(text.out << text.err);
     REQUIRE(text.code == 0);
-    const auto lines = lines_of(text.out);
+    const auto lines = split_lines<std::string>(text.out);
     REQUIRE(lines.size() == 3);
     CHECK(lines[0].rfind(exit.address + " ", 0) == 0);
     CHECK(contains(lines[0], "tor_exit"));
@@ -383,7 +328,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
 
     const Run json = run({"lookup", "--json", "-d", db, exit.address, aws, "192.0.2.1"});
     REQUIRE(json.code == 0);
-    const auto jl = lines_of(json.out);
+    const auto jl = split_lines<std::string>(json.out);
     REQUIRE(jl.size() == 3);
     const auto tor = parse_json(jl[0]);
     CHECK(std::string(tor["ip"].GetString()) == exit.address);
@@ -425,7 +370,7 @@ TEST_CASE("lookup: stdin, '-', --file and arguments give the same answers") {
 
     const Run args = run({"lookup", "-d", db, addresses[0], addresses[1], addresses[2], addresses[3], addresses[4]});
     REQUIRE(args.code == 0);
-    CHECK(lines_of(args.out).size() == addresses.size());
+    CHECK(split_lines<std::string>(args.out).size() == addresses.size());
 
     const Run in = run({"lookup", "-d", db}, input);
     CHECK(in.code == 0);
@@ -441,7 +386,7 @@ TEST_CASE("lookup: stdin, '-', --file and arguments give the same answers") {
     CHECK(file.out == args.out);
 
     // The IPv4-mapped spelling is the same address: the same answer, IPv4 text.
-    const auto lines = lines_of(args.out);
+    const auto lines = split_lines<std::string>(args.out);
     CHECK(lines[4] == lines[1]);
 
     const Run nofile = run({"lookup", "-d", db, "--file", "no-such-list.txt"});
@@ -454,7 +399,7 @@ TEST_CASE("lookup and explain: a bad address is exit code 3 with an error line")
     const Run r = run({"lookup", "-d", db, "192.0.2.1", "1.2.3", "2001:db8::1"});
     INFO(r.out << r.err);
     CHECK(r.code == 3);
-    const auto lines = lines_of(r.out);
+    const auto lines = split_lines<std::string>(r.out);
     REQUIRE(lines.size() == 3);  // the good ones are still answered
     CHECK(lines[1].rfind("1.2.3 ", 0) == 0);
     CHECK(contains(lines[1], "error"));
@@ -463,13 +408,13 @@ TEST_CASE("lookup and explain: a bad address is exit code 3 with an error line")
 
     const Run json = run({"lookup", "--json", "-d", db, "300.1.1.1"});
     CHECK(json.code == 3);
-    const auto doc = parse_json(lines_of(json.out).at(0));
+    const auto doc = parse_json(split_lines<std::string>(json.out).at(0));
     CHECK(std::string(doc["ip"].GetString()) == "300.1.1.1");
     CHECK(doc.HasMember("error"));
 
     const Run stdin_bad = run({"lookup", "-d", db}, "192.0.2.1\nnot-an-ip\n");
     CHECK(stdin_bad.code == 3);
-    CHECK(lines_of(stdin_bad.out).size() == 2);
+    CHECK(split_lines<std::string>(stdin_bad.out).size() == 2);
 
     const Run ex = run({"explain", "-d", db, "example.com"});
     CHECK(ex.code == 3);
@@ -519,7 +464,7 @@ TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
             REQUIRE(s.stored_size > 0);
             copy[s.offset + s.stored_size / 2] ^= std::byte{0x5a};
         }
-        write_text(workdir() / name, std::string_view(reinterpret_cast<const char*>(copy.data()), copy.size()));
+        write_bytes(workdir() / name, copy);
     };
 
     // A cold section: the file opens, so lookups work, but verify and explain refuse it.

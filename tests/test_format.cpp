@@ -7,7 +7,6 @@
 
 #include <xxhash.h>
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,7 +15,6 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <iterator>
 #include <random>
@@ -32,8 +30,10 @@
 #include "anondb/reader.hpp"
 #include "anondb/writer.hpp"
 #include "anondb/xxh64.hpp"
+#include "test_util.hpp"
 
 using namespace anondb;
+using namespace anondb::test;
 using format::SectionKind;
 namespace fs = std::filesystem;
 
@@ -58,8 +58,6 @@ std::string random_text(Rng& rng, std::size_t max_len, bool binary) {
     return s;
 }
 
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
-
 Ip ip_add(Ip a, std::uint64_t d) {
     Ip r{a.hi, a.lo + d};
     if (r.lo < a.lo) ++r.hi;  // wraps past kIpMax, which only makes another valid address
@@ -69,17 +67,6 @@ Ip ip_sub(Ip a, std::uint64_t d) {
     Ip r{a.hi, a.lo - d};
     if (a.lo < d) --r.hi;
     return r;
-}
-
-Ip ip(std::string_view text) {
-    const auto a = parse_ip(text);
-    REQUIRE_MESSAGE(a, "test bug: bad address literal " << text);
-    return a->ip;
-}
-Range range(std::string_view text) {
-    const auto r = parse_range(text);
-    REQUIRE_MESSAGE(r, "test bug: bad range literal " << text);
-    return r->range;
 }
 
 // File bytes in 8-byte aligned storage, as Database::from_bytes requires.
@@ -441,8 +428,9 @@ void small_content(Generated& g) {
     }
     for (std::uint32_t i = 6; i < 40; ++i) c.prov_origins.push_back(i);
     c.prov_offsets.back() = static_cast<std::uint32_t>(c.prov_origins.size());
-    c.ranges = {{range("10.0.0.0/24"), 1},      {range("10.0.2.0/24"), 1},      {range("192.0.2.0/25"), 2},
-                {range("192.0.2.128/25"), 3},   {range("2001:db8::/32"), 4},    {range("2001:db9::-2001:db9::ff"), 2}};
+    c.ranges = {{range_of("10.0.0.0/24"), 1},    {range_of("10.0.2.0/24"), 1},
+                {range_of("192.0.2.0/25"), 2},   {range_of("192.0.2.128/25"), 3},
+                {range_of("2001:db8::/32"), 4},  {range_of("2001:db9::-2001:db9::ff"), 2}};
     c.metadata_json = "{\"generator\":\"test_format\",\"note\":\"" + std::string(400, 'm') + "\"}";
 }
 
@@ -588,38 +576,6 @@ void expect_cold_error(const Buffer& b, Status status, std::initializer_list<std
     exercise(*db, small_probes());
 }
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "anondb-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::set<std::string> listing() const {
-        std::set<std::string> out;
-        for (const auto& e : fs::directory_iterator(path)) out.insert(e.path().filename().string());
-        return out;
-    }
-};
-
-void write_bytes(const fs::path& p, std::span<const std::byte> bytes) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
-}
-std::vector<std::byte> read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    REQUIRE(in.good());
-    std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::byte> out(v.size());
-    if (!v.empty()) std::memcpy(out.data(), v.data(), v.size());
-    return out;
-}
-
 }  // namespace
 
 // ---- XXH64 ------------------------------------------------------------------------
@@ -676,8 +632,9 @@ TEST_CASE("round trip: hand-picked edges of the address model") {
         {"straddling the block's upper edge", {{ip_sub(kV4Last, 5), ip_add(kV4Last, 5)}}},
         {"the block and its neighbours", {{ip_prev(kV4First), ip_next(kV4Last)}}},
         {"touching the block from both sides", {{kIpMin, ip_prev(kV4First)}, {ip_next(kV4Last), kIpMax}}},
-        {"many in one /16 bucket", {range("10.0.0.0/30"), range("10.0.0.5-10.0.0.9"), range("10.0.255.255")}},
-        {"many in one IPv6 bucket", {range("2001::/64"), range("2001:0:0:1::-2001:0:0:1::5"), range("2001:ffff::/32")}},
+        {"many in one /16 bucket", {range_of("10.0.0.0/30"), range_of("10.0.0.5-10.0.0.9"), range_of("10.0.255.255")}},
+        {"many in one IPv6 bucket",
+         {range_of("2001::/64"), range_of("2001:0:0:1::-2001:0:0:1::5"), range_of("2001:ffff::/32")}},
     };
     for (const auto& tc : cases) {
         Generated g;
@@ -1482,7 +1439,7 @@ TEST_CASE("write_file_atomic: replaces the whole file, a mapped old version stay
     small_content(b);
     b.content.build_time += 86400;
     b.content.records[1] = {kProxy, 1};                            // another answer for 10.0.0.0/24
-    b.content.ranges.push_back({range("2001:dead::/32"), 2});  // and a new range
+    b.content.ranges.push_back({range_of("2001:dead::/32"), 2});   // and a new range
     auto bytes_a = writer::serialize(a.content);
     auto bytes_b = writer::serialize(b.content);
     REQUIRE(bytes_a);
@@ -1603,7 +1560,7 @@ TEST_CASE("C API: open, lookups in every form, errors") {
                            Probe{"192.0.2.200", 3}, Probe{"203.0.113.9", 0}, Probe{"2001:db8::1", 4},
                            Probe{"2001:db9::ff", 2}, Probe{"2001:db9::100", 0}, Probe{"::", 0}}) {
         INFO(p.text);
-        const Ip a = ip(p.text);
+        const Ip a = ip_of(p.text);
         std::uint32_t oracle = 0;
         for (const auto& r : c.ranges)
             if (r.range.contains(a)) oracle = r.record;

@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "anondb/ip.hpp"
+#include "test_util.hpp"
 
 using namespace anondb;
+using namespace anondb::test;
 
 namespace {
-
-// 128-bit arithmetic for checks that must not share code with ip.hpp.
-__extension__ typedef unsigned __int128 U128;
-U128 to_u128(Ip a) { return (U128{a.hi} << 64) | a.lo; }
-Ip to_ip(U128 v) { return Ip{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)}; }
 
 std::mt19937_64& rng() {
     static std::mt19937_64 r(20240601);
@@ -45,18 +42,6 @@ IpError parse_error(std::string_view s) {
     auto r = parse_range(s);
     REQUIRE_FALSE(r);
     return r.error;
-}
-
-Range range_of(std::string_view s) {
-    auto r = parse_range(s);
-    REQUIRE_MESSAGE(r, std::string(s));
-    return r->range;
-}
-
-Ip ip_of(std::string_view s) {
-    auto r = parse_ip(s);
-    REQUIRE_MESSAGE(r, std::string(s));
-    return r->ip;
 }
 
 }  // namespace

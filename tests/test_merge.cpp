@@ -14,24 +14,16 @@
 
 #include "anondb/builder/merge.hpp"
 #include "anondb/category.hpp"
+#include "test_util.hpp"
 
 using namespace anondb;
+using namespace anondb::test;
 using anondb::builder::merge;
 using anondb::builder::MergedRange;
 using anondb::builder::MergedSet;
 using anondb::builder::MergeInput;
 
 namespace {
-
-__extension__ typedef unsigned __int128 U128;
-U128 to_u128(Ip a) { return (U128{a.hi} << 64) | a.lo; }
-Ip to_ip(U128 v) { return Ip{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)}; }
-
-Range r4(const char* text) {
-    auto r = parse_range(text);
-    REQUIRE_MESSAGE(r, text);
-    return r->range;
-}
 
 // What one address should carry.
 struct Attrs {
@@ -286,15 +278,15 @@ TEST_CASE("merge: no inputs, no ranges") {
 
 TEST_CASE("merge: nested ranges split the outer one") {
     const std::vector<MergeInput> in = {
-        {r4("10.0.0.0/8"), 1, kHosting, 5},
-        {r4("10.1.0.0/16"), 2, kVpn, 7},
+        {range_of("10.0.0.0/8"), 1, kHosting, 5},
+        {range_of("10.1.0.0/16"), 2, kVpn, 7},
     };
     const MergedSet m = merge(in);
     INFO(describe(m));
     REQUIRE(m.ranges.size() == 3);
-    CHECK(m.ranges[0].range == r4("10.0.0.0-10.0.255.255"));
-    CHECK(m.ranges[1].range == r4("10.1.0.0/16"));
-    CHECK(m.ranges[2].range == r4("10.2.0.0-10.255.255.255"));
+    CHECK(m.ranges[0].range == range_of("10.0.0.0-10.0.255.255"));
+    CHECK(m.ranges[1].range == range_of("10.1.0.0/16"));
+    CHECK(m.ranges[2].range == range_of("10.2.0.0-10.255.255.255"));
     CHECK(attrs_of(m, m.ranges[0]) == Attrs{kHosting, 5, {1}});
     CHECK(attrs_of(m, m.ranges[1]) == Attrs{kHosting | kVpn, 7, {1, 2}});
     CHECK(attrs_of(m, m.ranges[2]) == Attrs{kHosting, 5, {1}});
@@ -308,87 +300,91 @@ TEST_CASE("merge: nested ranges split the outer one") {
 
 TEST_CASE("merge: touching ranges with the same attributes coalesce") {
     const std::vector<MergeInput> in = {
-        {r4("10.0.0.128/25"), 3, kVpn, 2},
-        {r4("10.0.0.0/25"), 3, kVpn, 2},
-        {r4("10.0.1.0/24"), 3, kVpn, 2},
+        {range_of("10.0.0.128/25"), 3, kVpn, 2},
+        {range_of("10.0.0.0/25"), 3, kVpn, 2},
+        {range_of("10.0.1.0/24"), 3, kVpn, 2},
     };
     const MergedSet m = merge(in);
     INFO(describe(m));
     REQUIRE(m.ranges.size() == 1);
-    CHECK(m.ranges[0].range == r4("10.0.0.0/23"));
+    CHECK(m.ranges[0].range == range_of("10.0.0.0/23"));
     CHECK(attrs_of(m, m.ranges[0]) == Attrs{kVpn, 2, {3}});
     CHECK(m.list_offsets.size() == 2);
 }
 
 TEST_CASE("merge: touching ranges with other provenance or attributes stay apart") {
     SUBCASE("other origin") {
-        const std::vector<MergeInput> in = {{r4("10.0.0.0/25"), 3, kVpn, 2}, {r4("10.0.0.128/25"), 4, kVpn, 2}};
+        const std::vector<MergeInput> in = {{range_of("10.0.0.0/25"), 3, kVpn, 2},
+                                            {range_of("10.0.0.128/25"), 4, kVpn, 2}};
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 2);
         CHECK(attrs_of(m, m.ranges[0]) == Attrs{kVpn, 2, {3}});
         CHECK(attrs_of(m, m.ranges[1]) == Attrs{kVpn, 2, {4}});
     }
     SUBCASE("same origin, other category") {
-        const std::vector<MergeInput> in = {{r4("10.0.0.0/25"), 3, kVpn, 2}, {r4("10.0.0.128/25"), 3, kProxy, 2}};
+        const std::vector<MergeInput> in = {{range_of("10.0.0.0/25"), 3, kVpn, 2},
+                                            {range_of("10.0.0.128/25"), 3, kProxy, 2}};
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 2);
         CHECK(m.ranges[0].provenance == m.ranges[1].provenance);  // one shared list {3}
     }
     SUBCASE("same origin, other provider") {
-        const std::vector<MergeInput> in = {{r4("10.0.0.0/25"), 3, kVpn, 2}, {r4("10.0.0.128/25"), 3, kVpn, 0}};
+        const std::vector<MergeInput> in = {{range_of("10.0.0.0/25"), 3, kVpn, 2},
+                                            {range_of("10.0.0.128/25"), 3, kVpn, 0}};
         REQUIRE(merge(in).ranges.size() == 2);
     }
     SUBCASE("a gap is not touching") {
-        const std::vector<MergeInput> in = {{r4("10.0.0.0/25"), 3, kVpn, 2}, {r4("10.0.0.129-10.0.0.255"), 3, kVpn, 2}};
+        const std::vector<MergeInput> in = {{range_of("10.0.0.0/25"), 3, kVpn, 2},
+                                            {range_of("10.0.0.129-10.0.0.255"), 3, kVpn, 2}};
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 2);
-        CHECK(m.ranges[1].range.first == r4("10.0.0.129").first);
+        CHECK(m.ranges[1].range.first == range_of("10.0.0.129").first);
     }
 }
 
 TEST_CASE("merge: an origin in several inputs is listed once") {
     // Two overlapping ranges of one entry (e.g. an ASN announcing both).
     const std::vector<MergeInput> in = {
-        {r4("10.0.0.0-10.0.0.10"), 5, kHosting, 1},
-        {r4("10.0.0.5-10.0.0.15"), 5, kHosting, 1},
+        {range_of("10.0.0.0-10.0.0.10"), 5, kHosting, 1},
+        {range_of("10.0.0.5-10.0.0.15"), 5, kHosting, 1},
     };
     const MergedSet m = merge(in);
     INFO(describe(m));
     REQUIRE(m.ranges.size() == 1);  // the active set changes, the attributes do not
-    CHECK(m.ranges[0].range == r4("10.0.0.0-10.0.0.15"));
+    CHECK(m.ranges[0].range == range_of("10.0.0.0-10.0.0.15"));
     CHECK(attrs_of(m, m.ranges[0]) == Attrs{kHosting, 1, {5}});
 }
 
 TEST_CASE("merge: provider of the narrowest covering input that has one") {
     const std::vector<MergeInput> in = {
-        {r4("10.0.0.0/16"), 1, kHosting, 9},
-        {r4("10.0.0.0/24"), 2, kVpn, 0},    // narrowest, but no provider: ignored
-        {r4("10.0.0.0/24"), 3, kVpn, 4},    // tie on width ...
-        {r4("10.0.0.0/24"), 4, kVpn, 3},    // ... lowest provider id wins
-        {r4("10.0.2.0-10.0.2.200"), 5, kProxy, 8},  // width counts, not prefix length
-        {r4("10.0.2.0/24"), 6, kProxy, 1},
+        {range_of("10.0.0.0/16"), 1, kHosting, 9},
+        {range_of("10.0.0.0/24"), 2, kVpn, 0},    // narrowest, but no provider: ignored
+        {range_of("10.0.0.0/24"), 3, kVpn, 4},    // tie on width ...
+        {range_of("10.0.0.0/24"), 4, kVpn, 3},    // ... lowest provider id wins
+        {range_of("10.0.2.0-10.0.2.200"), 5, kProxy, 8},  // width counts, not prefix length
+        {range_of("10.0.2.0/24"), 6, kProxy, 1},
     };
     const MergedSet m = merge(in);
     INFO(describe(m));
     REQUIRE(m.ranges.size() == 5);
-    CHECK(m.ranges[0].range == r4("10.0.0.0/24"));
+    CHECK(m.ranges[0].range == range_of("10.0.0.0/24"));
     CHECK(attrs_of(m, m.ranges[0]) == Attrs{kHosting | kVpn, 3, {1, 2, 3, 4}});
-    CHECK(m.ranges[1].range == r4("10.0.1.0/24"));
+    CHECK(m.ranges[1].range == range_of("10.0.1.0/24"));
     CHECK(m.ranges[1].provider == 9);
-    CHECK(m.ranges[2].range == r4("10.0.2.0-10.0.2.200"));
+    CHECK(m.ranges[2].range == range_of("10.0.2.0-10.0.2.200"));
     CHECK(attrs_of(m, m.ranges[2]) == Attrs{kHosting | kProxy, 8, {1, 5, 6}});
-    CHECK(m.ranges[3].range == r4("10.0.2.201-10.0.2.255"));
+    CHECK(m.ranges[3].range == range_of("10.0.2.201-10.0.2.255"));
     CHECK(attrs_of(m, m.ranges[3]) == Attrs{kHosting | kProxy, 1, {1, 6}});
-    CHECK(m.ranges[4].range == r4("10.0.3.0-10.0.255.255"));
+    CHECK(m.ranges[4].range == range_of("10.0.3.0-10.0.255.255"));
     CHECK(attrs_of(m, m.ranges[4]) == Attrs{kHosting, 9, {1}});
 
-    const std::vector<MergeInput> none = {{r4("10.0.0.0/24"), 1, kVpn, 0}, {r4("10.0.0.0/25"), 2, kVpn, 0}};
+    const std::vector<MergeInput> none = {{range_of("10.0.0.0/24"), 1, kVpn, 0}, {range_of("10.0.0.0/25"), 2, kVpn, 0}};
     const MergedSet mn = merge(none);
     for (const MergedRange& r : mn.ranges) CHECK(r.provider == 0);
 }
 
 TEST_CASE("merge: the whole space and its edges") {
-    const Range all = r4("::/0");
+    const Range all = range_of("::/0");
     SUBCASE("::/0 alone") {
         const std::vector<MergeInput> in = {{all, 1, kTorExit, 1}};
         const MergedSet m = merge(in);
@@ -425,7 +421,7 @@ TEST_CASE("merge: the whole space and its edges") {
         CHECK(m.ranges[0].range == Range{kIpMax, kIpMax});
     }
     SUBCASE("halves touching at the middle coalesce") {
-        const std::vector<MergeInput> in = {{r4("8000::/1"), 7, kRelay, 0}, {r4("::/1"), 7, kRelay, 0}};
+        const std::vector<MergeInput> in = {{range_of("8000::/1"), 7, kRelay, 0}, {range_of("::/1"), 7, kRelay, 0}};
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 1);
         CHECK(m.ranges[0].range == all);

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <random>
 #include <set>
@@ -20,49 +19,27 @@
 #include "anondb/ip.hpp"
 #include "anondb/sources/formats.hpp"
 #include "anondb/sources/parse.hpp"
+#include "test_util.hpp"
 
 using namespace anondb;
 using namespace anondb::sources;
+using namespace anondb::test;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
 namespace {
 
-std::string read_file(const std::string& relative) {
-    const std::string path = std::string(ANONDB_SOURCE_DIR) + "/" + relative;
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Independent line split for cross-checks: by '\n' only, nothing stripped.
-// A final line without '\n' counts; the empty piece after a final '\n' not.
-std::vector<std::string_view> split_lines(std::string_view body) {
-    std::vector<std::string_view> out;
-    std::size_t start = 0;
-    while (start < body.size()) {
-        std::size_t nl = body.find('\n', start);
-        if (nl == std::string_view::npos) nl = body.size();
-        out.push_back(body.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
+// A file of the source tree, by its path relative to the root.
+std::string read_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 std::string_view quoted(std::string_view body, const ParsedEntry& e) {
     return body.substr(e.text_offset, e.text_length);
 }
 
-Range range_of(std::string_view text) {
-    const auto r = parse_range(text);
-    REQUIRE_MESSAGE(r, "test bug: bad range literal " << text);
-    return r->range;
-}
-
-Range single(std::string_view ip) {
-    const auto a = parse_ip(ip);
-    REQUIRE_MESSAGE(a, "test bug: bad address literal " << ip);
-    return Range{a->ip, a->ip};
+// The one-address range of an address literal.
+Range single(std::string_view text) {
+    const Ip a = ip_of(text);
+    return Range{a, a};
 }
 
 std::uint64_t range_size_v4(Range r) { return std::uint64_t{r.last.v4()} - r.first.v4() + 1; }

@@ -1,0 +1,133 @@
+// Helpers shared by two or more doctest suites. Header-only; every suite is
+// its own executable, so the definitions are inline. Needs ANONDB_SOURCE_DIR,
+// which tests/CMakeLists.txt defines for every suite.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+#include <time.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anondb/ip.hpp"
+
+namespace anondb::test {
+
+// The source tree, for fixtures (feeds.yaml, data/snapshot, tests/data).
+inline const std::string kRepo = ANONDB_SOURCE_DIR;
+
+inline bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+
+// ---- files -----------------------------------------------------------------------
+
+inline std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path.string());
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+inline std::vector<std::byte> read_bytes(const std::filesystem::path& path) {
+    const std::string s = read_text(path);
+    std::vector<std::byte> out(s.size());
+    if (!s.empty()) std::memcpy(out.data(), s.data(), s.size());
+    return out;
+}
+
+inline void write_text(const std::filesystem::path& path, std::string_view text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    REQUIRE(out.good());
+}
+
+inline void write_bytes(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+    write_text(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// A fresh directory under the system temporary directory (PREFIX-XXXXXX),
+// removed with everything in it when the object goes.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(std::string_view prefix = "anondb-test") {
+        std::string tmpl = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::set<std::string> listing() const {
+        std::set<std::string> out;
+        for (const auto& e : std::filesystem::directory_iterator(path)) out.insert(e.path().filename().string());
+        return out;
+    }
+};
+
+// ---- text ------------------------------------------------------------------------
+
+// Independent line split for cross-checks: by '\n' only, nothing stripped.
+// A final line without '\n' counts; the empty piece after a final '\n' not.
+// Line = std::string_view (the default) views into `text`, which must then
+// outlive the result; Line = std::string copies each line.
+template <class Line = std::string_view>
+std::vector<Line> split_lines(std::string_view text) {
+    std::vector<Line> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t nl = text.find('\n', start);
+        if (nl == std::string_view::npos) nl = text.size();
+        out.emplace_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+// ---- addresses -------------------------------------------------------------------
+
+// Literals the test itself writes: a parse failure is a bug in the test.
+inline Ip ip_of(std::string_view text) {
+    const auto a = parse_ip(text);
+    REQUIRE_MESSAGE(a, "test bug: bad address literal " << text);
+    return a->ip;
+}
+inline Range range_of(std::string_view text) {
+    const auto r = parse_range(text);
+    REQUIRE_MESSAGE(r, "test bug: bad range literal " << text);
+    return r->range;
+}
+
+// 128-bit arithmetic for checks that must not share code with ip.hpp.
+__extension__ typedef unsigned __int128 U128;
+inline U128 to_u128(Ip a) { return (U128{a.hi} << 64) | a.lo; }
+inline Ip to_ip(U128 v) { return Ip{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)}; }
+
+// ---- time ------------------------------------------------------------------------
+
+// Unix seconds of a UTC civil time, by the C library.
+inline std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
+    struct tm tm {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+}  // namespace anondb::test
