@@ -519,3 +519,28 @@ TEST_CASE("usage: unknown commands and options exit 2, --help exits 0") {
     CHECK(version.code == 0);
     CHECK(contains(version.out, "anondb"));
 }
+
+TEST_CASE("hostile feed text: rejects and evidence are printed with control bytes escaped") {
+    // A feed whose lines carry terminal escape sequences: one rejected, one
+    // accepted (its quoted line is shown by explain).
+    const std::string esc = "\x1b[31m";
+    write_text(workdir() / "hostile.txt", "198.51.100.7 # " + esc + "red\nju" + esc + "nk\n");
+    write_text(workdir() / "hostile.yaml",
+               "version: 1\nfeeds:\n  - name: hostile\n    url: https://example.org/list\n    format: plain\n"
+               "    category: proxy\n    license: test\n    snapshot: hostile.txt\n");
+    const Run b = run({"build", "--offline", "--feeds", "hostile.yaml", "-o", "hostile.anondb", "--build-time", "0"});
+    INFO(b.out << b.err);
+    REQUIRE(b.code == 0);
+    CHECK(contains(b.out, "first at line 2: ju\\x1b[31mnk"));
+    CHECK_FALSE(contains(b.out, esc));
+
+    const Run e = run({"explain", "-d", "hostile.anondb", "198.51.100.7"});
+    REQUIRE(e.code == 0);
+    CHECK(contains(e.out, "line     1: 198.51.100.7 # \\x1b[31mred"));
+    CHECK_FALSE(contains(e.out, esc));
+
+    const Run l = run({"lookup", "-d", "hostile.anondb"}, "bad" + esc + "\n");
+    CHECK(l.code == 3);
+    CHECK(contains(l.out, "bad\\x1b[31m"));
+    CHECK_FALSE(contains(l.out, esc));
+}

@@ -54,6 +54,23 @@ void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupRe
     w.Uint(r.record);
 }
 
+// Feed text is hostile: escape control bytes so it cannot drive the terminal.
+std::string printable(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(s.size());
+    for (const unsigned char c : s) {
+        if (c >= 0x20 && c != 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        }
+    }
+    return out;
+}
+
 std::string or_dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
 Expected<Database> open_db(const std::string& path) {
@@ -94,8 +111,17 @@ int cmd_build(BuildArgs& a) {
                     category_list(f.categories).c_str(), static_cast<unsigned long long>(f.accepted),
                     static_cast<unsigned long long>(f.rejected), static_cast<unsigned long long>(f.fetch.bytes),
                     sha256_hex(f.fetch.sha256).c_str());
-        for (const auto& [reason, n] : f.rejects_by_reason)
-            std::printf("    rejected %llu: %s\n", static_cast<unsigned long long>(n), reason.c_str());
+        for (const auto& [reason, n] : f.rejects_by_reason) {
+            std::printf("    rejected %llu: %s", static_cast<unsigned long long>(n), reason.c_str());
+            for (const auto& r : f.first_rejects)
+                if (r.reason == reason) {
+                    std::printf(" (first at line %u: %s)", r.line, printable(r.text).c_str());
+                    break;
+                }
+            std::printf("\n");
+        }
+        for (const auto& [reason, n] : f.warnings_by_reason)
+            std::printf("    accepted with warning %llu: %s\n", static_cast<unsigned long long>(n), reason.c_str());
     }
     std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu records; wrote %s (%llu bytes) in %.2f s\n",
                 static_cast<unsigned long long>(report->input_entries), report->feeds.size(),
@@ -135,7 +161,7 @@ int cmd_lookup(const LookupArgs& a) {
                 w.EndObject();
                 std::cout << buf.GetString() << "\n";
             } else {
-                std::cout << text << "  error: " << ip_error_text(ip.error) << "\n";
+                std::cout << printable(text) << "  error: " << ip_error_text(ip.error) << "\n";
             }
             return;
         }
@@ -266,7 +292,7 @@ int cmd_explain(const ExplainArgs& a) {
             std::cout << "      fetched  " << format_time(c.fetched_at) << "\n";
             std::cout << "      sha256   " << sha256_hex(c.sha256) << "\n";
         }
-        std::cout << "      line     " << c.line << ": " << c.text << "\n";
+        std::cout << "      line     " << c.line << ": " << printable(c.text) << "\n";
     }
     return kExitOk;
 }
