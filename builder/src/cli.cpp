@@ -15,6 +15,7 @@
 
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
+#include "anondb/version.hpp"
 
 namespace anondb::builder {
 namespace {

@@ -9,6 +9,7 @@
 
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"  // sha256_hex
+#include "anondb/version.hpp"
 
 namespace anondb::builder {
 namespace {

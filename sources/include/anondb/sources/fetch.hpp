@@ -2,10 +2,15 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <ostream>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "anondb/error.hpp"
+#include "anondb/version.hpp"
 
 namespace anondb::sources {
 
@@ -28,6 +33,46 @@ struct FetchedBody {
     std::string body;
     FetchRecord record;
 };
+
+// ---- live fetching (libcurl) ----------------------------------------------
+
+struct FetchRequest {
+    std::string name;  // feed name: names the cache entry and log lines
+    std::string url;   // https://, http:// or file://
+    std::uint64_t max_bytes = 64ull << 20;  // limit on the decoded body
+};
+
+struct FetchOptions {
+    // HTTP cache: one body + metadata (ETag, Last-Modified, final URL,
+    // fetched_at, sha256) per feed, written atomically after a complete 200.
+    // A 304 answer reuses it. Empty = no cache, no conditional GET.
+    std::string cache_dir;
+    int max_parallel = 4;                             // connections at once
+    std::chrono::seconds connect_timeout{15};
+    std::chrono::seconds total_timeout{120};          // per attempt
+    int max_attempts = 3;                             // network errors and 5xx only
+    std::chrono::milliseconds first_backoff{1000};    // doubles per retry
+    std::string user_agent = "anondb/" ANONDB_VERSION " (anonymizer feed compiler; nightly fetch)";
+    bool progress = false;          // one updating line (for a terminal) instead of log lines
+    std::ostream* log = nullptr;    // where progress / log lines go; nullptr = silent
+};
+
+// One feed's fetch: `ok` with the (decoded) body and its record, or the
+// reason it failed. A failed fetch still fills record.url, http_status and
+// final URL as far as they got.
+struct FetchOutcome {
+    std::string name;
+    bool ok = false;
+    FetchedBody fetched;
+    std::string error;  // e.g. "HTTP 404", "timeout after 120 s", "body over 67108864 bytes"
+    int attempts = 0;
+};
+
+// Fetches every request concurrently (curl multi, at most max_parallel at
+// once). Bodies that are gzip or zstd (by Content-Encoding, by magic bytes
+// or a .gz/.zst URL) are decoded; the size limit applies to the decoded
+// body. Results are in request order. Never throws.
+std::vector<FetchOutcome> fetch_all(std::span<const FetchRequest> requests, const FetchOptions& options);
 
 // SHA-256 of `data` (OpenSSL).
 std::array<std::uint8_t, 32> sha256(std::string_view data);
