@@ -43,7 +43,7 @@ struct FetchRequest {
 };
 
 struct FetchOptions {
-    // HTTP cache: one body + metadata (ETag, Last-Modified, final URL,
+    // HTTP cache in <cache_dir>/http: one body + metadata (ETag, Last-Modified, final URL,
     // fetched_at, sha256) per feed, written atomically after a complete 200.
     // A 304 answer reuses it. Empty = no cache, no conditional GET.
     std::string cache_dir;
