@@ -524,7 +524,7 @@ TEST_CASE("hostile feed text: rejects and evidence are printed with control byte
     // A feed whose lines carry terminal escape sequences: one rejected, one
     // accepted (its quoted line is shown by explain).
     const std::string esc = "\x1b[31m";
-    write_text(workdir() / "hostile.txt", "198.51.100.7 # " + esc + "red\nju" + esc + "nk\n");
+    write_text(workdir() / "hostile.txt", "5.188.10.7 # " + esc + "red\nju" + esc + "nk\n");
     write_text(workdir() / "hostile.yaml",
                "version: 1\nfeeds:\n  - name: hostile\n    url: https://example.org/list\n    format: plain\n"
                "    category: proxy\n    license: test\n    snapshot: hostile.txt\n");
@@ -534,9 +534,9 @@ TEST_CASE("hostile feed text: rejects and evidence are printed with control byte
     CHECK(contains(b.out, "first at line 2: ju\\x1b[31mnk"));
     CHECK_FALSE(contains(b.out, esc));
 
-    const Run e = run({"explain", "-d", "hostile.anondb", "198.51.100.7"});
+    const Run e = run({"explain", "-d", "hostile.anondb", "5.188.10.7"});
     REQUIRE(e.code == 0);
-    CHECK(contains(e.out, "line     1: 198.51.100.7 # \\x1b[31mred"));
+    CHECK(contains(e.out, "line     1: 5.188.10.7 # \\x1b[31mred"));
     CHECK_FALSE(contains(e.out, esc));
 
     const Run l = run({"lookup", "-d", "hostile.anondb"}, "bad" + esc + "\n");

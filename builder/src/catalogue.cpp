@@ -1,6 +1,7 @@
 #include "anondb/builder/catalogue.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,8 +15,29 @@
 namespace anondb::builder {
 namespace {
 
-constexpr std::string_view kFeedKeys[] = {"name",    "url",      "format",        "category",   "provider",
-                                          "license", "snapshot", "snapshot_date", "description"};
+constexpr std::string_view kFeedKeys[] = {
+    "name",     "url",           "format",      "category",  "provider",    "license",        "snapshot",
+    "snapshot_date", "description", "optional", "max_bytes", "min_entries", "min_fraction", "max_breadth_v4",
+    "max_breadth_v6"};
+
+// A whole number, optionally with a binary size suffix (KiB, MiB, GiB).
+std::optional<std::uint64_t> parse_count(std::string_view s, bool allow_suffix) {
+    std::uint64_t mult = 1;
+    for (auto [suffix, m] : {std::pair{std::string_view("KiB"), 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}}) {
+        if (allow_suffix && s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
+            mult = m;
+            s.remove_suffix(suffix.size());
+            break;
+        }
+    }
+    if (s.empty() || s.size() > 12) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v * mult;
+}
 
 // Errors carry "PATH:LINE: " so an editor can jump to the spot.
 Error at(const std::string& path, const YAML::Mark& mark, const std::string& what) {
@@ -132,6 +154,46 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
             return at(path, node["snapshot"].Mark(), who + "snapshot must be a relative path inside the repository");
         f.snapshot_path = (base / f.snapshot).string();
     }
+    // Fetch checks and guards.
+    f.guard = default_guard_policy(f.categories);
+    std::string text;
+    if (auto e = optional("optional", text); e.status != Status::ok) return e;
+    if (!text.empty()) {
+        if (text != "true" && text != "false") return at(path, node["optional"].Mark(), who + "optional must be true or false");
+        f.optional = text == "true";
+    }
+    struct CountKey {
+        const char* key;
+        bool suffix;
+        std::uint64_t min, max;
+        std::uint64_t* out;
+        const char* hint;
+    };
+    std::uint64_t v4_limit = f.guard.broadest_v4, v6_limit = f.guard.broadest_v6;
+    for (const CountKey& k : {CountKey{"max_bytes", true, 1, 1ull << 32, &f.max_bytes, "bytes, e.g. 67108864 or 64MiB, at most 4GiB"},
+                              CountKey{"min_entries", false, 0, 1ull << 32, &f.min_entries, "a whole number"},
+                              CountKey{"max_breadth_v4", false, 0, 32, &v4_limit, "a prefix length 0-32"},
+                              CountKey{"max_breadth_v6", false, 0, 128, &v6_limit, "a prefix length 0-128"}}) {
+        text.clear();
+        if (auto e = optional(k.key, text); e.status != Status::ok) return e;
+        if (text.empty()) continue;
+        auto v = parse_count(text, k.suffix);
+        if (!v || *v < k.min || *v > k.max)
+            return at(path, node[k.key].Mark(), who + k.key + " must be " + k.hint);
+        *k.out = *v;
+    }
+    f.guard.broadest_v4 = static_cast<unsigned>(v4_limit);
+    f.guard.broadest_v6 = static_cast<unsigned>(v6_limit);
+    text.clear();
+    if (auto e = optional("min_fraction", text); e.status != Status::ok) return e;
+    if (!text.empty()) {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end != text.c_str() + text.size() || !(v >= 0.0 && v <= 1.0))
+            return at(path, node["min_fraction"].Mark(), who + "min_fraction must be a number from 0 to 1");
+        f.min_fraction = v;
+    }
+
     std::string date;
     if (auto e = optional("snapshot_date", date); e.status != Status::ok) return e;
     if (!date.empty()) {

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <map>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -24,6 +26,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitBadInput = 3;
+constexpr int kExitStale = 4;  // published, but some feeds are stale or left out
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -97,6 +100,8 @@ int cmd_build(BuildArgs& a) {
         std::cerr << "anondb build: --build-time must be Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n";
         return kExitUsage;
     }
+    a.options.fetch.log = &std::cerr;
+    a.options.fetch.progress = ::isatty(STDERR_FILENO) == 1;
     const auto started = std::chrono::steady_clock::now();
     auto report = run_build(a.options);
     if (!report) {
@@ -104,14 +109,16 @@ int cmd_build(BuildArgs& a) {
         return kExitFailure;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::printf("%-28s %-9s %-18s %9s %8s %10s  %s\n", "feed", "source", "category", "accepted", "rejected", "bytes",
-                "sha256");
+    std::printf("%-26s %-8s %-17s %9s %8s %10s %8s  %s\n", "feed", "status", "category", "accepted", "rejected", "bytes",
+                "age", "sha256");
     for (const auto& f : report->feeds) {
-        std::printf("%-28s %-9s %-18s %9llu %8llu %10llu  %.16s\n", f.name.c_str(),
-                    f.fetch.snapshot ? "snapshot" : (f.fetch.stale ? "stale" : "live"),
+        const bool used = f.status != "failed";
+        const std::string age = used ? std::to_string(f.age_seconds / 86400) + "d" : "-";
+        std::printf("%-26s %-8s %-17s %9llu %8llu %10llu %8s  %.16s\n", f.name.c_str(), f.status.c_str(),
                     category_list(f.categories).c_str(), static_cast<unsigned long long>(f.accepted),
                     static_cast<unsigned long long>(f.rejected), static_cast<unsigned long long>(f.fetch.bytes),
-                    sha256_hex(f.fetch.sha256).c_str());
+                    age.c_str(), used ? sha256_hex(f.fetch.sha256).c_str() : "-");
+        if (!f.failure.empty()) std::printf("    %s: %s\n", f.status == "stale" ? "STALE" : "FAILED", printable(f.failure).c_str());
         for (const auto& [reason, n] : f.rejects_by_reason) {
             std::printf("    rejected %llu: %s", static_cast<unsigned long long>(n), reason.c_str());
             for (const auto& r : f.first_rejects)
@@ -125,9 +132,14 @@ int cmd_build(BuildArgs& a) {
             std::printf("    accepted with warning %llu: %s\n", static_cast<unsigned long long>(n), reason.c_str());
     }
     std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu records; wrote %s (%llu bytes) in %.2f s\n",
-                static_cast<unsigned long long>(report->input_entries), report->feeds.size(),
+                static_cast<unsigned long long>(report->input_entries), report->feeds.size() - report->omitted_feeds,
                 static_cast<unsigned long long>(report->ranges), static_cast<unsigned long long>(report->records),
                 report->out_path.c_str(), static_cast<unsigned long long>(report->file_bytes), secs);
+    if (report->stale_feeds || report->omitted_feeds) {
+        std::printf("built with stale feeds: %zu stale (published from their last good copy), %zu left out\n",
+                    report->stale_feeds, report->omitted_feeds);
+        return kExitStale;
+    }
     return kExitOk;
 }
 
@@ -388,6 +400,10 @@ int cmd_info(const DbArgs& a) {
             w.Uint64(f.rejected);
             json_str(w, "fetched_at");
             json_str(w, format_time(f.fetched_at));
+            json_str(w, "stale");
+            w.Bool(f.flags & format::kFeedStale);
+            json_str(w, "snapshot");
+            w.Bool(f.flags & format::kFeedSnapshot);
             w.EndObject();
         }
         w.EndArray();
@@ -405,11 +421,17 @@ int cmd_info(const DbArgs& a) {
     for (const auto& [name, n] : counts)
         std::printf("%-18s %10llu %16llu %12llu\n", name.c_str(), static_cast<unsigned long long>(n.ranges),
                     static_cast<unsigned long long>(n.v4_addresses), static_cast<unsigned long long>(n.v6_ranges));
-    std::printf("\n%-28s %-18s %9s %8s  %s\n", "feed", "category", "accepted", "rejected", "fetched");
-    for (const auto& f : db->feeds())
-        std::printf("%-28s %-18s %9llu %8llu  %s\n", std::string(db->string(f.name)).c_str(),
+    std::printf("\n%-28s %-8s %-18s %9s %8s  %s\n", "feed", "copy", "category", "accepted", "rejected", "fetched");
+    for (const auto& f : db->feeds()) {
+        const char* copy = (f.flags & format::kFeedStale) ? "STALE" : (f.flags & format::kFeedSnapshot) ? "snapshot" : "live";
+        std::printf("%-28s %-8s %-18s %9llu %8llu  %s", std::string(db->string(f.name)).c_str(), copy,
                     category_list(f.categories).c_str(), static_cast<unsigned long long>(f.accepted),
                     static_cast<unsigned long long>(f.rejected), format_time(f.fetched_at).c_str());
+        if (f.flags & format::kFeedStale)
+            std::printf("  (last good copy, %lld days before the build)",
+                        static_cast<long long>((h.build_time - f.fetched_at) / 86400));
+        std::printf("\n");
+    }
     return kExitOk;
 }
 
@@ -441,6 +463,18 @@ int run_cli(int argc, char** argv) {
                   "Build time (Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); default now. Same inputs and "
                   "build time give identical bytes");
     b->add_option("--data-version", build.options.data_version, "Data version (default: the build time in seconds)");
+    b->add_flag("--strict", build.options.strict,
+                "Fail, publishing nothing, when any feed is stale or missing (default: publish with last good copies, exit 4)");
+    b->add_option("--cache", build.options.cache_dir,
+                  "HTTP cache and last good copies (default: 'cache' beside the output)");
+    b->add_option("--report", build.options.report_path, "Write the build report (JSON) to this file");
+    b->add_option("--parallel", build.options.fetch.max_parallel, "Feeds fetched at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    int timeout_s = static_cast<int>(build.options.fetch.total_timeout.count());
+    b->add_option("--timeout", timeout_s, "Seconds allowed for one fetch attempt")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
 
     LookupArgs lookup;
     auto* l = app.add_subcommand("lookup", "Look addresses up (arguments, --file, or one per line on stdin)");
@@ -465,14 +499,17 @@ int run_cli(int argc, char** argv) {
     v->add_option("-d,--db", ver.db, "Database")->capture_default_str();
 
     app.footer("Exit codes: 0 success, 1 failure (build failed, database unreadable or invalid), 2 usage error,\n"
-               "3 an input address was not an IP address.");
+               "3 an input address was not an IP address, 4 built with stale feeds (published from last good copies).");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& err) {
         const int code = app.exit(err);
         return code == 0 ? kExitOk : kExitUsage;
     }
-    if (*b) return cmd_build(build);
+    if (*b) {
+        build.options.fetch.total_timeout = std::chrono::seconds(timeout_s);
+        return cmd_build(build);
+    }
     if (*l) return cmd_lookup(lookup);
     if (*e) return cmd_explain(explain);
     if (*i) return cmd_info(info);

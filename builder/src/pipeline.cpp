@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "anondb/builder/guard.hpp"
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"  // sha256_hex
 #include "anondb/version.hpp"
@@ -14,98 +15,112 @@
 namespace anondb::builder {
 namespace {
 
-constexpr std::size_t kReportedRejects = 10;
+constexpr std::size_t kReportedRejects = 25;
 
-// The metadata section: everything an auditor may ask about the build that
-// the binary sections do not hold. Keys are documented in docs/FORMAT.md.
-std::string metadata_json(const BuildReport& report, std::int64_t build_time, std::uint64_t data_version) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    auto str = [&](std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put(JsonWriter& w, std::string_view key, std::string_view value) {
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+void put_counts(JsonWriter& w, const char* key, const std::map<std::string, std::uint64_t>& counts) {
+    w.Key(key);
     w.StartObject();
-    str("generator");
-    str("anondb " ANONDB_VERSION);
-    str("build_time");
+    for (const auto& [reason, n] : counts) {
+        w.Key(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+        w.Uint64(n);
+    }
+    w.EndObject();
+}
+
+// The build as JSON. The metadata section stores it with run_details false:
+// only what describes the content, so that a rebuild from unchanged feeds
+// (all 304) gives identical bytes. The build report adds this run's details.
+std::string build_json(const BuildReport& report, std::int64_t build_time, std::uint64_t data_version,
+                       bool run_details) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    put(w, "generator", "anondb " ANONDB_VERSION);
+    w.Key("build_time");
     w.Int64(build_time);
-    str("build_time_iso");
-    str(format_time(build_time));
-    str("data_version");
+    put(w, "build_time_iso", format_time(build_time));
+    w.Key("data_version");
     w.Uint64(data_version);
-    str("input_entries");
+    w.Key("input_entries");
     w.Uint64(report.input_entries);
-    str("ranges");
+    w.Key("ranges");
     w.Uint64(report.ranges);
-    str("records");
+    w.Key("records");
     w.Uint64(report.records);
-    str("feeds");
+    w.Key("stale_feeds");
+    w.Uint64(report.stale_feeds);
+    w.Key("omitted_feeds");
+    w.Uint64(report.omitted_feeds);
+    if (run_details) {
+        put(w, "out_path", report.out_path);
+        w.Key("file_bytes");
+        w.Uint64(report.file_bytes);
+    }
+    w.Key("feeds");
     w.StartArray();
     for (const auto& f : report.feeds) {
+        const bool used = f.status != "failed";
         w.StartObject();
-        str("name");
-        str(f.name);
-        str("url");
-        str(f.fetch.url);
-        str("source");
-        str(f.fetch.source);
-        str("format");
-        str(f.format);
-        str("categories");
+        put(w, "name", f.name);
+        put(w, "url", f.fetch.url);
+        put(w, "source", f.fetch.source);
+        put(w, "format", f.format);
+        w.Key("categories");
         w.StartArray();
         for (const auto& c : kCategoryNames)
-            if (f.categories & c.bit) str(c.name);
+            if (f.categories & c.bit) w.String(c.name.data(), static_cast<rapidjson::SizeType>(c.name.size()));
         w.EndArray();
-        str("provider");
-        str(f.provider);
-        str("license");
-        str(f.license);
-        str("snapshot");
+        put(w, "provider", f.provider);
+        put(w, "license", f.license);
+        w.Key("snapshot");
         w.Bool(f.fetch.snapshot);
-        str("http_status");
-        w.Int(f.fetch.http_status);
-        str("etag");
-        str(f.fetch.etag);
-        str("last_modified");
-        str(f.fetch.last_modified);
-        str("fetched_at");
-        w.Int64(f.fetch.fetched_at);
-        str("fetched_at_iso");
-        str(format_time(f.fetch.fetched_at));
-        str("from_cache");
-        w.Bool(f.fetch.from_cache);
-        str("stale");
+        w.Key("stale");
         w.Bool(f.fetch.stale);
-        str("bytes");
-        w.Uint64(f.fetch.bytes);
-        str("sha256");
-        str(sha256_hex(f.fetch.sha256));
-        str("accepted");
+        put(w, "failure", f.failure);
+        if (run_details) {
+            put(w, "status", f.status);
+            w.Key("from_cache");
+            w.Bool(f.fetch.from_cache);
+            w.Key("http_status");
+            w.Int(f.fetch.http_status);
+        } else {
+            // The status of the response that delivered the content (a 304
+            // revalidated a 200).
+            w.Key("http_status");
+            w.Int(f.fetch.from_cache ? 200 : f.fetch.http_status);
+        }
+        put(w, "etag", f.fetch.etag);
+        put(w, "last_modified", f.fetch.last_modified);
+        if (used) {
+            w.Key("fetched_at");
+            w.Int64(f.fetch.fetched_at);
+            put(w, "fetched_at_iso", format_time(f.fetch.fetched_at));
+            w.Key("age_seconds");
+            w.Int64(f.age_seconds);
+            w.Key("bytes");
+            w.Uint64(f.fetch.bytes);
+            put(w, "sha256", sha256_hex(f.fetch.sha256));
+        }
+        w.Key("accepted");
         w.Uint64(f.accepted);
-        str("rejected");
+        w.Key("rejected");
         w.Uint64(f.rejected);
-        str("rejects_by_reason");
-        w.StartObject();
-        for (const auto& [reason, n] : f.rejects_by_reason) {
-            str(reason);
-            w.Uint64(n);
-        }
-        w.EndObject();
-        str("warnings_by_reason");
-        w.StartObject();
-        for (const auto& [reason, n] : f.warnings_by_reason) {
-            str(reason);
-            w.Uint64(n);
-        }
-        w.EndObject();
-        str("first_rejects");
+        put_counts(w, "rejects_by_reason", f.rejects_by_reason);
+        put_counts(w, "warnings_by_reason", f.warnings_by_reason);
+        w.Key("first_rejects");
         w.StartArray();
         for (const auto& r : f.first_rejects) {
             w.StartObject();
-            str("line");
+            w.Key("line");
             w.Uint(r.line);
-            str("reason");
-            str(r.reason);
-            str("text");
-            str(r.text);
+            put(w, "reason", r.reason);
+            put(w, "text", r.text);
             w.EndObject();
         }
         w.EndArray();
@@ -116,7 +131,171 @@ std::string metadata_json(const BuildReport& report, std::int64_t build_time, st
     return buf.GetString();
 }
 
+void add_reject(FeedReport& r, const sources::LineIssue& issue) {
+    ++r.rejects_by_reason[issue.reason];
+    if (r.first_rejects.size() < kReportedRejects) r.first_rejects.push_back(issue);
+}
+void add_warning(FeedReport& r, const sources::LineIssue& issue) { ++r.warnings_by_reason[issue.reason]; }
+
+FeedReport report_for(const FeedConfig& c) {
+    FeedReport fr;
+    fr.name = c.name;
+    fr.format = c.format;
+    fr.categories = c.categories;
+    fr.provider = c.provider;
+    fr.license = c.license;
+    fr.fetch.url = c.url;
+    return fr;
+}
+
+std::string plural(std::uint64_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// Offline: every feed from its bundled snapshot; any problem fails the build.
+Expected<std::vector<PreparedFeed>> prepare_offline(const Catalogue& catalogue, const BuildOptions& options) {
+    std::vector<PreparedFeed> out;
+    for (const auto& f : catalogue.feeds) {
+        const std::string where = catalogue.path + ":" + std::to_string(f.line) + ": feed '" + f.name + "': ";
+        if (f.snapshot.empty())
+            return make_error(Status::invalid_argument, where + "no 'snapshot' to build from offline");
+        auto body = sources::read_snapshot(f.snapshot_path, f.snapshot, f.url, f.snapshot_date.value_or(options.build_time));
+        if (!body) return make_error(body.error().status, where + body.error().message);
+        PreparedFeed p = prepare_feed(f, std::move(*body));
+        if (auto why = check_feed(p, std::nullopt); !why.empty())
+            return make_error(Status::invalid_argument, where + "snapshot unusable: " + why);
+        p.report.status = "snapshot";
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+// Live: fetch everything, check each copy, fall back to last good copies.
+Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, const BuildOptions& options,
+                                                 const std::string& cache_dir, std::vector<FeedReport>& omitted) {
+    std::vector<sources::FetchRequest> requests;
+    for (const auto& f : catalogue.feeds) requests.push_back({f.name, f.url, f.max_bytes});
+    sources::FetchOptions fetch = options.fetch;
+    fetch.cache_dir = cache_dir;  // the fetcher keeps its HTTP cache in <cache_dir>/http
+    auto outcomes = sources::fetch_all(requests, fetch);
+    const LastGoodStore store((std::filesystem::path(cache_dir) / "good").string());
+
+    std::vector<PreparedFeed> out;
+    std::vector<std::string> missing;
+    for (std::size_t i = 0; i < catalogue.feeds.size(); ++i) {
+        const FeedConfig& f = catalogue.feeds[i];
+        sources::FetchOutcome& got = outcomes[i];
+        auto good = store.load(f.name);
+        std::optional<GoodCopy> last_good;
+        std::string store_problem;
+        if (good) last_good = std::move(*good);
+        else store_problem = "; last good copy unreadable: " + good.error().message;
+
+        std::string failure;
+        if (got.ok) {
+            PreparedFeed p = prepare_feed(f, std::move(got.fetched));
+            failure = check_feed(p, last_good);
+            if (failure.empty()) {
+                p.report.status = p.fetched.record.from_cache ? "cached" : "fresh";
+                const bool already_kept = last_good && last_good->fetched.record.sha256 == p.fetched.record.sha256;
+                if (!already_kept) {
+                    if (auto saved = store.save(f.name, p.fetched, p.origins.size()); !saved)
+                        return make_error(saved.error().status, "feed '" + f.name + "': saving last good copy: " +
+                                                                    saved.error().message);
+                }
+                out.push_back(std::move(p));
+                continue;
+            }
+        } else {
+            failure = got.error;
+        }
+        failure += store_problem;
+        if (last_good) {
+            sources::FetchedBody body = std::move(last_good->fetched);
+            body.record.stale = true;
+            body.record.from_cache = false;
+            PreparedFeed p = prepare_feed(f, std::move(body));
+            p.report.status = "stale";
+            p.report.failure = failure;
+            out.push_back(std::move(p));
+        } else if (f.optional) {
+            FeedReport fr = report_for(f);
+            fr.status = "failed";
+            fr.failure = failure + "; no last good copy (optional feed left out)";
+            omitted.push_back(std::move(fr));
+        } else {
+            missing.push_back("feed '" + f.name + "': " + failure + "; no last good copy");
+        }
+    }
+    if (!missing.empty()) {
+        std::string msg = plural(missing.size(), "required feed") + " unusable (mark a feed 'optional: true' to build without it):";
+        for (const auto& m : missing) msg += "\n  " + m;
+        return make_error(Status::io, msg);
+    }
+    return out;
+}
+
 }  // namespace
+
+PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched) {
+    PreparedFeed p;
+    p.config = config;
+    p.fetched = std::move(fetched);
+    p.report = report_for(config);
+    p.report.fetch = p.fetched.record;
+    const auto* parser = sources::find_format(config.format);  // validated with the catalogue
+    const sources::ParseResult parsed = parser->parse(p.fetched.body);
+    for (const auto& r : parsed.rejects) add_reject(p.report, r);
+    for (const auto& w : parsed.warnings) add_warning(p.report, w);
+
+    std::vector<Range> pieces;
+    for (const auto& e : parsed.entries) {
+        pieces.clear();
+        const GuardResult g = guard_entry(e.range, config.guard, pieces);
+        if (g.action != GuardResult::Action::keep) {
+            const auto text = std::string_view(p.fetched.body).substr(e.text_offset, e.text_length);
+            const sources::LineIssue issue{e.line, g.reason, std::string(text.substr(0, sources::kIssueTextMax))};
+            if (g.action == GuardResult::Action::reject) {
+                add_reject(p.report, issue);
+                continue;
+            }
+            add_warning(p.report, issue);
+        }
+        const auto origin = static_cast<std::uint32_t>(p.origins.size());
+        p.origins.push_back({e.line, e.text_offset, e.text_length});
+        for (const Range& r : pieces) p.pieces.push_back({r, origin});
+    }
+    auto total = [](const std::map<std::string, std::uint64_t>& m) {
+        std::uint64_t n = 0;
+        for (const auto& [reason, count] : m) n += count;
+        return n;
+    };
+    p.report.accepted = p.origins.size();
+    p.report.rejected = total(p.report.rejects_by_reason);
+    p.report.warnings = total(p.report.warnings_by_reason);
+    return p;
+}
+
+std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& last_good) {
+    const std::string_view body = feed.fetched.body;
+    const auto first = body.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    if (first != std::string_view::npos && body[first] == '<') return "an HTML or XML page instead of the feed";
+    const std::uint64_t n = feed.origins.size();
+    if (n == 0) {
+        std::string why = "no entries";
+        if (!feed.report.first_rejects.empty()) {
+            const auto& r = feed.report.first_rejects.front();
+            why += " (line " + std::to_string(r.line) + ": " + r.reason + ")";
+        }
+        return why;
+    }
+    if (n < feed.config.min_entries)
+        return plural(n, "entry") + ", fewer than min_entries " + std::to_string(feed.config.min_entries);
+    if (last_good && static_cast<double>(n) < feed.config.min_fraction * static_cast<double>(last_good->accepted))
+        return plural(n, "entry") + ", under " + std::to_string(static_cast<int>(feed.config.min_fraction * 100)) +
+               "% of the last good copy's " + std::to_string(last_good->accepted);
+    return {};
+}
 
 void add_merged(const MergedSet& merged, writer::DatabaseContent& c) {
     // Provenance list i becomes record i + 1; record 0 is "not flagged".
@@ -133,25 +312,7 @@ void add_merged(const MergedSet& merged, writer::DatabaseContent& c) {
     }
 }
 
-Expected<std::vector<LoadedFeed>> load_feeds(const Catalogue& catalogue, const BuildOptions& options) {
-    if (!options.offline)
-        return make_error(Status::invalid_argument,
-                          "live fetching is not available in this version; use --offline to build from the "
-                          "bundled snapshots");
-    std::vector<LoadedFeed> out;
-    for (const auto& f : catalogue.feeds) {
-        if (f.snapshot.empty())
-            return make_error(Status::invalid_argument,
-                              catalogue.path + ":" + std::to_string(f.line) + ": feed '" + f.name +
-                                  "': no 'snapshot' to build from offline");
-        auto body = sources::read_snapshot(f.snapshot_path, f.snapshot, f.url, f.snapshot_date.value_or(options.build_time));
-        if (!body) return make_error(body.error().status, "feed '" + f.name + "': " + body.error().message);
-        out.push_back({f, std::move(*body)});
-    }
-    return out;
-}
-
-Compiled compile(const std::vector<LoadedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version) {
+Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version) {
     Compiled out;
     auto& c = out.content;
     auto& report = out.report;
@@ -172,79 +333,93 @@ Compiled compile(const std::vector<LoadedFeed>& feeds, std::int64_t build_time, 
 
     std::vector<MergeInput> inputs;
     for (std::uint32_t fi = 0; fi < feeds.size(); ++fi) {
-        const auto& f = feeds[fi];
-        const auto* parser = sources::find_format(f.config.format);  // validated with the catalogue
-        const sources::ParseResult parsed = parser->parse(f.fetched.body);
+        const PreparedFeed& f = feeds[fi];
         const std::uint32_t provider = provider_id(f.config.provider);
+        const auto first_origin = static_cast<std::uint32_t>(c.origins.size());
+        for (const auto& o : f.origins)
+            c.origins.push_back({fi, o.line, f.config.categories, provider,
+                                 std::string_view(f.fetched.body).substr(o.text_offset, o.text_length)});
+        for (const auto& piece : f.pieces)
+            inputs.push_back({piece.range, first_origin + piece.origin, f.config.categories, provider});
 
-        FeedReport fr;
-        fr.name = f.config.name;
-        fr.format = f.config.format;
-        fr.categories = f.config.categories;
-        fr.provider = f.config.provider;
-        fr.license = f.config.license;
-        fr.fetch = f.fetched.record;
-        fr.accepted = parsed.entries.size();
-        fr.rejected = parsed.rejects.size();
-        fr.warnings = parsed.warnings.size();
-        for (const auto& r : parsed.rejects) ++fr.rejects_by_reason[r.reason];
-        for (const auto& w : parsed.warnings) ++fr.warnings_by_reason[w.reason];
-        fr.first_rejects.assign(parsed.rejects.begin(),
-                                parsed.rejects.begin() + static_cast<std::ptrdiff_t>(std::min(kReportedRejects, parsed.rejects.size())));
-
-        for (const auto& e : parsed.entries) {
-            const auto origin = static_cast<std::uint32_t>(c.origins.size());
-            c.origins.push_back({fi, e.line, f.config.categories, provider,
-                                 std::string_view(f.fetched.body).substr(e.text_offset, e.text_length)});
-            inputs.push_back({e.range, origin, f.config.categories, provider});
-        }
-
+        const auto& rec = f.fetched.record;
         writer::FeedInfo info;
         info.name = f.config.name;
         info.url = f.config.url;
-        info.source = f.fetched.record.source;
+        info.source = rec.source;
         info.format = f.config.format;
         info.categories = f.config.categories;
         info.provider = provider;
-        info.fetched_at = f.fetched.record.fetched_at;
-        info.bytes = f.fetched.record.bytes;
-        info.accepted = fr.accepted;
-        info.rejected = fr.rejected;
-        info.sha256 = f.fetched.record.sha256;
-        const auto& rec = f.fetched.record;
+        info.fetched_at = rec.fetched_at;
+        info.bytes = rec.bytes;
+        info.accepted = f.report.accepted;
+        info.rejected = f.report.rejected;
+        info.sha256 = rec.sha256;
+        // Transport details (HTTP cache use) stay out of the file: see build_json.
         info.flags = (rec.snapshot ? std::uint32_t{format::kFeedSnapshot} : 0u) |
-                     (rec.from_cache ? std::uint32_t{format::kFeedFromCache} : 0u) |
                      (rec.stale ? std::uint32_t{format::kFeedStale} : 0u);
         c.feeds.push_back(std::move(info));
+
+        FeedReport fr = f.report;
+        fr.age_seconds = build_time - rec.fetched_at;
+        report.stale_feeds += rec.stale;
         report.feeds.push_back(std::move(fr));
     }
-    report.input_entries = inputs.size();
+    report.input_entries = c.origins.size();
 
     const MergedSet merged = merge(inputs);
     add_merged(merged, c);
     report.ranges = merged.ranges.size();
     report.records = merged.list_offsets.size() - 1;
-    c.metadata_json = metadata_json(report, build_time, data_version);
     return out;
+}
+
+std::string report_json(const BuildReport& report, std::int64_t build_time, std::uint64_t data_version) {
+    return build_json(report, build_time, data_version, true);
 }
 
 Expected<BuildReport> run_build(const BuildOptions& options) {
     auto catalogue = load_catalogue(options.feeds_path);
     if (!catalogue) return catalogue.error();
-    auto feeds = load_feeds(*catalogue, options);
+    const auto out_dir = std::filesystem::path(options.out_path).parent_path();
+    const std::string cache_dir = !options.cache_dir.empty() ? options.cache_dir : (out_dir / "cache").string();
+
+    std::vector<FeedReport> omitted;
+    auto feeds = options.offline ? prepare_offline(*catalogue, options)
+                                 : prepare_live(*catalogue, options, cache_dir, omitted);
     if (!feeds) return feeds.error();
-    Compiled compiled = compile(*feeds, options.build_time, options.data_version.value_or(static_cast<std::uint64_t>(options.build_time)));
+    const std::uint64_t data_version = options.data_version.value_or(static_cast<std::uint64_t>(options.build_time));
+    Compiled compiled = compile(*feeds, options.build_time, data_version);
+    BuildReport& report = compiled.report;
+    report.omitted_feeds = omitted.size();
+    for (auto& fr : omitted) report.feeds.push_back(std::move(fr));
+    report.out_path = options.out_path;
+
+    if (options.strict && (report.stale_feeds || report.omitted_feeds)) {
+        std::string msg = "--strict: not published (" + plural(report.stale_feeds, "stale feed") + ", " +
+                          plural(report.omitted_feeds, "omitted feed") + "); " + options.out_path + " is untouched";
+        for (const auto& f : report.feeds)
+            if (!f.failure.empty()) msg += "\n  feed '" + f.name + "': " + f.failure;
+        return make_error(Status::io, msg);
+    }
+
+    compiled.content.metadata_json = build_json(report, options.build_time, data_version, false);
     auto bytes = writer::serialize(compiled.content);
     if (!bytes) return bytes.error();
-    if (const auto dir = std::filesystem::path(options.out_path).parent_path(); !dir.empty()) {
+    if (!out_dir.empty()) {
         std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        if (ec) return make_error(Status::io, dir.string() + ": " + ec.message());
+        std::filesystem::create_directories(out_dir, ec);
+        if (ec) return make_error(Status::io, out_dir.string() + ": " + ec.message());
     }
     if (auto w = writer::write_file_atomic(options.out_path, *bytes); !w) return w.error();
-    compiled.report.file_bytes = bytes->size();
-    compiled.report.out_path = options.out_path;
-    return compiled.report;
+    report.file_bytes = bytes->size();
+    if (!options.report_path.empty()) {
+        const std::string json = report_json(report, options.build_time, data_version);
+        if (auto w = writer::write_file_atomic(options.report_path, std::as_bytes(std::span(json.data(), json.size())));
+            !w)
+            return make_error(w.error().status, "report: " + w.error().message);
+    }
+    return report;
 }
 
 }  // namespace anondb::builder

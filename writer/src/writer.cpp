@@ -288,7 +288,7 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
     return out;
 }
 
-Expected<Ok> write_file_atomic(const std::string& path, const std::vector<std::byte>& bytes) {
+Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,6 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& content, const
 // directory, fsync, rename over `path`, fsync of the directory. A reader
 // that has the old file mapped keeps its old version. On failure the
 // temporary file is removed and `path` is untouched.
-Expected<Ok> write_file_atomic(const std::string& path, const std::vector<std::byte>& bytes);
+Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 
 }  // namespace anondb::writer

@@ -1,13 +1,16 @@
-// One build: catalogue -> feed bytes -> parsed entries -> merge -> .anondb.
+// One build: catalogue -> feed bytes -> parsed, guarded entries -> merge ->
+// .anondb, with a report of how every feed fared.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "anondb/builder/catalogue.hpp"
+#include "anondb/builder/last_good.hpp"
 #include "anondb/builder/merge.hpp"
 #include "anondb/sources/fetch.hpp"
 #include "anondb/sources/parse.hpp"
@@ -20,9 +23,13 @@ inline constexpr const char* kDefaultDatabasePath = "build/anondb.anondb";
 struct BuildOptions {
     std::string feeds_path = "feeds.yaml";
     std::string out_path = kDefaultDatabasePath;
-    bool offline = false;       // read each feed's bundled snapshot
+    bool offline = false;         // read each feed's bundled snapshot
+    bool strict = false;          // a stale or missing feed fails the build; nothing is published
     std::int64_t build_time = 0;  // Unix seconds; an input, so builds reproduce
     std::optional<std::uint64_t> data_version;  // default: build_time
+    std::string cache_dir;        // HTTP cache and last good copies; default: "cache" beside out_path
+    std::string report_path;      // write the build report JSON here ("" = none)
+    sources::FetchOptions fetch;  // live fetching (cache_dir is set from the above)
 };
 
 // How one feed fared in a build.
@@ -32,9 +39,15 @@ struct FeedReport {
     std::uint32_t categories = 0;
     std::string provider;
     std::string license;
+    // "snapshot", "fresh" (200), "cached" (304, unchanged), "stale" (the live
+    // fetch failed or failed its checks; the last good copy was used) or
+    // "failed" (no usable copy; an optional feed left out).
+    std::string status;
+    std::string failure;          // why the live copy was not used ("" when it was)
+    std::int64_t age_seconds = 0; // build time - fetched_at of the copy used
     sources::FetchRecord fetch;
-    std::uint64_t accepted = 0;
-    std::uint64_t rejected = 0;
+    std::uint64_t accepted = 0;   // entries published (after guards)
+    std::uint64_t rejected = 0;   // lines rejected by the parser or the guards
     std::uint64_t warnings = 0;
     std::map<std::string, std::uint64_t> rejects_by_reason;
     std::map<std::string, std::uint64_t> warnings_by_reason;
@@ -48,31 +61,55 @@ struct BuildReport {
     std::uint64_t records = 0;  // distinct attribute sets (record 0 excluded)
     std::uint64_t file_bytes = 0;
     std::string out_path;
+    std::size_t stale_feeds = 0;    // published from a last good copy
+    std::size_t omitted_feeds = 0;  // optional feeds with no usable copy
 };
 
-// A feed's bytes with the catalogue entry they belong to.
-struct LoadedFeed {
+// One feed ready to compile: its bytes, and the entries that passed parsing
+// and the guards. Entry texts are kept as offsets into fetched.body.
+struct PreparedFeed {
     FeedConfig config;
     sources::FetchedBody fetched;
+    struct Origin {
+        std::uint32_t line = 0;
+        std::size_t text_offset = 0;
+        std::size_t text_length = 0;
+    };
+    std::vector<Origin> origins;  // accepted entries
+    struct Piece {
+        Range range;
+        std::uint32_t origin = 0;  // index into origins
+    };
+    std::vector<Piece> pieces;  // what the guards let through (one entry may be several pieces)
+    FeedReport report;
 };
 
-// Reads every feed of the catalogue. Offline: the bundled snapshots; a feed
-// without one is an error (a build never silently drops a feed).
-Expected<std::vector<LoadedFeed>> load_feeds(const Catalogue& catalogue, const BuildOptions& options);
+// Parses a feed body and applies the guards.
+PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched);
 
-// Parses and merges loaded feeds into database content. The content's origin
-// texts point into `feeds`, which must outlive it.
+// Why a fetched copy must not be used ("" when it may): an HTML page, no
+// entries, fewer than min_entries, or fewer than min_fraction of the last
+// good copy's entries.
+std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& last_good);
+
 struct Compiled {
-    writer::DatabaseContent content;
+    writer::DatabaseContent content;  // origin texts point into the feeds' bodies
     BuildReport report;
 };
-Compiled compile(const std::vector<LoadedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
+Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
 
 // Fills records, provenance and ranges of `content` from a merge result:
 // provenance list i becomes record i + 1.
 void add_merged(const MergedSet& merged, writer::DatabaseContent& content);
 
-// The whole build: load, compile, serialise, write atomically.
+// The build report as JSON: the database's metadata plus this run's
+// transport details (status, HTTP cache use, failures).
+std::string report_json(const BuildReport& report, std::int64_t build_time, std::uint64_t data_version);
+
+// The whole build: load or fetch, prepare, fall back where needed, compile,
+// serialise, write atomically (and the report, when asked). Fails, writing
+// nothing, when a required feed has no usable copy or, with `strict`, when
+// any feed is stale or missing.
 Expected<BuildReport> run_build(const BuildOptions& options);
 
 }  // namespace anondb::builder

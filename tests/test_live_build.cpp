@@ -1,0 +1,285 @@
+// Live builds end to end: the real pipeline fetching real snapshot files
+// from an HTTP server this test starts on 127.0.0.1, with faults injected
+// per feed. Each case asserts what the published database and the report say.
+#include <doctest/doctest.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <rapidjson/document.h>
+
+#include "anondb/builder/pipeline.hpp"
+#include "anondb/explain.hpp"
+#include "anondb/reader.hpp"
+#include "test_util.hpp"
+
+using namespace anondb;
+using namespace anondb::builder;
+using namespace anondb::test;
+
+namespace {
+
+// What the server answers for one path.
+enum class Fault { none, html, shrink, not_found, down };
+
+// A feed server on 127.0.0.1 with ETag revalidation and per-path faults.
+class FeedServer {
+public:
+    FeedServer() {
+        server_.Get(R"(/(.+))", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        REQUIRE(port_ > 0);
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        REQUIRE(server_.is_running());
+    }
+    ~FeedServer() { stop(); }
+    void stop() {
+        server_.stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    std::string url(const std::string& name) const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + name; }
+    void put(const std::string& name, std::string body) {
+        std::lock_guard lock(mu_);
+        files_[name] = std::move(body);
+    }
+    void fault(const std::string& name, Fault f) {
+        std::lock_guard lock(mu_);
+        faults_[name] = f;
+    }
+    int bodies_sent() const { return bodies_; }
+    int not_modified() const { return not_modified_; }
+
+private:
+    void serve(const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mu_);
+        const std::string name = req.matches[1];
+        const auto it = files_.find(name);
+        const Fault fault = faults_.count(name) ? faults_[name] : Fault::none;
+        if (it == files_.end() || fault == Fault::not_found) {
+            res.status = 404;
+            res.set_content("not found", "text/plain");
+            return;
+        }
+        std::string body = it->second;
+        if (fault == Fault::html) body = "<!DOCTYPE html>\n<html><body><h1>Service Unavailable</h1>1.2.3.4</body></html>\n";
+        if (fault == Fault::shrink) body = body.substr(0, body.size() / 10);
+        if (fault == Fault::shrink) body = body.substr(0, body.rfind('\n') + 1);
+        const std::string etag = "\"" + sha256_hex(sources::sha256(body)).substr(0, 16) + "\"";
+        res.set_header("ETag", etag);
+        if (req.get_header_value("If-None-Match") == etag) {
+            ++not_modified_;
+            res.status = 304;
+            return;
+        }
+        ++bodies_;
+        // Not text/*: cpp-httplib would brotli-compress it at maximum quality, slowly.
+        res.set_content(body, "application/octet-stream");
+    }
+
+    httplib::Server server_;
+    std::thread thread_;
+    int port_ = 0;
+    std::mutex mu_;
+    std::map<std::string, std::string> files_;
+    std::map<std::string, Fault> faults_;
+    std::atomic<int> bodies_{0};
+    std::atomic<int> not_modified_{0};
+};
+
+struct Fixture {
+    TempDir dir{"anondb-live"};
+    FeedServer server;
+    std::string tor_text, aws_text, v6_text;
+
+    Fixture() {
+        tor_text = read_text(kRepo + "/data/snapshot/tor/torbulkexitlist");
+        aws_text = read_text(kRepo + "/data/snapshot/aws/ip-ranges.json");
+        v6_text = read_text(kRepo + "/data/snapshot/x4bnet/vpn-ipv6.txt");
+        server.put("tor.txt", tor_text);
+        server.put("aws.json", aws_text);
+        server.put("vpn6.txt", v6_text);
+        server.put("poison.txt", "# a poisoned list\n0.0.0.0/0\n10.0.0.0/8\n198.51.100.0/24\n5.6.7.8\n");
+        write_catalogue(false);
+    }
+
+    void write_catalogue(bool extra_optional) {
+        std::string y = "version: 1\nfeeds:\n";
+        auto feed = [&](const char* name, const std::string& url, const char* format, const char* cat,
+                        const std::string& extra) {
+            y += std::string("  - name: ") + name + "\n    url: " + url + "\n    format: " + format +
+                 "\n    category: " + cat + "\n    license: test\n" + extra;
+        };
+        feed("tor", server.url("tor.txt"), "plain", "tor_exit", "    min_entries: 100\n");
+        feed("aws", server.url("aws.json"), "aws-ip-ranges", "hosting", "    provider: Amazon Web Services\n");
+        feed("vpn6", server.url("vpn6.txt"), "plain", "vpn", "");
+        // Hosting allows a /8, so 10.0.0.0/8 meets the reserved-space guard rather than the breadth one.
+        feed("poison", server.url("poison.txt"), "plain", "hosting", "");
+        if (extra_optional) feed("gone", server.url("gone.txt"), "plain", "proxy", "    optional: true\n");
+        write_text(dir.path / "feeds.yaml", y);
+    }
+
+    BuildOptions options(const std::string& out = "db.anondb") const {
+        BuildOptions o;
+        o.feeds_path = (dir.path / "feeds.yaml").string();
+        o.out_path = (dir.path / out).string();
+        o.cache_dir = (dir.path / "cache").string();
+        o.report_path = (dir.path / "report.json").string();
+        o.build_time = 1795305600;  // 2026-11-22
+        o.fetch.total_timeout = std::chrono::seconds(5);
+        o.fetch.connect_timeout = std::chrono::seconds(2);
+        o.fetch.max_attempts = 2;
+        o.fetch.first_backoff = std::chrono::milliseconds(20);
+        return o;
+    }
+    std::string bytes(const std::string& name = "db.anondb") const { return read_text(dir.path / name); }
+};
+
+const FeedReport& feed(const BuildReport& r, const std::string& name) {
+    for (const auto& f : r.feeds)
+        if (f.name == name) return f;
+    FAIL("no feed " << name);
+    throw 0;
+}
+
+// The first address of the first AWS ip_prefix in the served JSON.
+std::string first_aws_address(const std::string& json) {
+    const auto k = json.find("\"ip_prefix\": \"");
+    REQUIRE(k != std::string::npos);
+    const auto start = k + 14;
+    const std::string prefix = json.substr(start, json.find('"', start) - start);
+    return format_ip(range_of(prefix).first);
+}
+
+}  // namespace
+
+TEST_CASE("live build: fresh, then all 304 with identical bytes, guards keep poison out and the report names the lines") {
+    Fixture fx;
+    auto first = run_build(fx.options());
+    REQUIRE_MESSAGE(first, first.error().message);
+    for (const char* name : {"tor", "aws", "vpn6", "poison"}) CHECK(feed(*first, name).status == "fresh");
+    CHECK(first->stale_feeds == 0);
+    CHECK(fx.server.bodies_sent() == 4);
+
+    // Guards: the /0 and 10/8 and documentation lines are rejected with their line numbers.
+    const auto& poison = feed(*first, "poison");
+    CHECK(poison.accepted == 1);
+    std::map<std::uint32_t, std::string> rejected_lines;
+    for (const auto& r : poison.first_rejects) rejected_lines[r.line] = r.reason;
+    CHECK(rejected_lines.at(2) == "IPv4 entry broader than /8");
+    CHECK(rejected_lines.at(3).rfind("reserved: private-use 10.0.0.0/8", 0) == 0);
+    CHECK(rejected_lines.at(4).rfind("reserved: documentation 198.51.100.0/24", 0) == 0);
+    auto db = Database::open(fx.options().out_path);
+    REQUIRE(db);
+    for (const char* a : {"10.1.2.3", "0.0.0.1", "198.51.100.1", "192.168.0.1", "11.0.0.1"}) CHECK_MESSAGE(!db->lookup(ip_of(a)).flagged(), a);
+    CHECK(db->lookup(ip_of("5.6.7.8")).categories == kHosting);
+    const auto aws_ip = first_aws_address(fx.aws_text);
+    CHECK(db->lookup(ip_of(aws_ip)).provider == "Amazon Web Services");
+
+    // The report file holds the same story.
+    rapidjson::Document report;
+    const std::string report_text = read_text(fx.options().report_path);
+    report.Parse(report_text.c_str());
+    REQUIRE(report.IsObject());
+    CHECK(report["feeds"].Size() == 4);
+
+    // Second run: nothing changed, so every feed answers 304 and the bytes are identical.
+    const std::string bytes1 = fx.bytes();
+    auto second = run_build(fx.options());
+    REQUIRE_MESSAGE(second, second.error().message);
+    CHECK(fx.server.bodies_sent() == 4);  // no new bodies
+    CHECK(fx.server.not_modified() == 4);
+    for (const char* name : {"tor", "aws", "vpn6", "poison"}) CHECK(feed(*second, name).status == "cached");
+    CHECK(fx.bytes() == bytes1);
+}
+
+TEST_CASE("live build: a feed turned into an HTML page or shrunk by 90% is published from its last good copy, stale") {
+    Fixture fx;
+    REQUIRE(run_build(fx.options()));
+    const auto aws_ip = first_aws_address(fx.aws_text);
+
+    fx.server.fault("aws.json", Fault::html);
+    fx.server.fault("tor.txt", Fault::shrink);
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    CHECK(r->stale_feeds == 2);
+    const auto& aws = feed(*r, "aws");
+    CHECK(aws.status == "stale");
+    CHECK(contains(aws.failure, "HTML"));
+    CHECK(aws.fetch.stale);
+    const auto& tor = feed(*r, "tor");
+    CHECK(tor.status == "stale");
+    CHECK(contains(tor.failure, "under 50% of the last good copy"));
+    CHECK(feed(*r, "vpn6").status == "cached");
+
+    // The database still answers from the last good copies, and says they are stale.
+    auto db = Database::open(fx.options().out_path);
+    REQUIRE(db);
+    CHECK(db->lookup(ip_of(aws_ip)).provider == "Amazon Web Services");
+    const std::string some_exit(fx.tor_text.substr(fx.tor_text.rfind('\n', fx.tor_text.size() - 2) + 1));
+    CHECK((db->lookup(ip_of(some_exit.substr(0, some_exit.find_first_of("\r\n")))).categories & kTorExit) != 0);
+    int stale = 0;
+    for (const auto& f : db->feeds()) stale += (f.flags & format::kFeedStale) != 0;
+    CHECK(stale == 2);
+    auto cold = ColdData::load(*db);
+    REQUIRE(cold);
+    CHECK(contains(cold->metadata_json(), "\"stale_feeds\":2"));
+
+    // --strict: the same faults fail the build and the published file stays as it was.
+    const std::string before = fx.bytes();
+    BuildOptions strict = fx.options();
+    strict.strict = true;
+    strict.build_time += 86400;
+    auto s = run_build(strict);
+    REQUIRE_FALSE(s);
+    CHECK(contains(s.error().message, "--strict"));
+    CHECK(contains(s.error().message, "feed 'aws'"));
+    CHECK(fx.bytes() == before);
+}
+
+TEST_CASE("live build: with the server gone, every feed comes from its last good copy") {
+    Fixture fx;
+    REQUIRE(run_build(fx.options()));
+    const std::string fresh_bytes = fx.bytes();
+    fx.server.stop();
+    auto r = run_build(fx.options("after.anondb"));
+    REQUIRE_MESSAGE(r, r.error().message);
+    CHECK(r->stale_feeds == 4);
+    for (const auto& f : r->feeds) {
+        CHECK(f.status == "stale");
+        CHECK_FALSE(f.failure.empty());
+    }
+    auto db = Database::open(fx.options("after.anondb").out_path);
+    REQUIRE(db);
+    auto before = Database::from_bytes(std::as_bytes(std::span(fresh_bytes.data(), fresh_bytes.size())));
+    REQUIRE(before);
+    // The same partition as the fresh build: every feed's last good entries are in.
+    CHECK(db->v4_segment_count() == before->v4_segment_count());
+    CHECK(db->v6_segment_count() == before->v6_segment_count());
+    CHECK(db->record_count() == before->record_count());
+    for (const auto& f : db->feeds()) CHECK((f.flags & format::kFeedStale) != 0);
+}
+
+TEST_CASE("live build: a required feed with no good copy fails the build, an optional one is left out") {
+    Fixture fx;
+    fx.write_catalogue(true);  // adds 'gone' (optional, 404)
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    CHECK(r->omitted_feeds == 1);
+    CHECK(feed(*r, "gone").status == "failed");
+    CHECK(contains(feed(*r, "gone").failure, "404"));
+
+    // A required feed that was never fetched successfully: no database at all.
+    fx.server.fault("vpn6.txt", Fault::not_found);
+    auto fresh = fx.options("other.anondb");
+    fresh.cache_dir = (fx.dir.path / "empty-cache").string();
+    auto f = run_build(fresh);
+    REQUIRE_FALSE(f);
+    CHECK(contains(f.error().message, "feed 'vpn6'"));
+    CHECK(contains(f.error().message, "404"));
+    CHECK_FALSE(std::filesystem::exists(fresh.out_path));
+}
