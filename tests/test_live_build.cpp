@@ -24,7 +24,7 @@ using namespace anondb::test;
 namespace {
 
 // What the server answers for one path.
-enum class Fault { none, html, shrink, not_found, down };
+enum class Fault { none, html, shrink, not_found, server_error, truncated, stall };
 
 // A feed server on 127.0.0.1 with ETag revalidation and per-path faults.
 class FeedServer {
@@ -65,7 +65,22 @@ private:
             res.set_content("not found", "text/plain");
             return;
         }
+        if (fault == Fault::server_error) {
+            res.status = 500;
+            res.set_content("internal error", "application/octet-stream");
+            return;
+        }
+        if (fault == Fault::stall) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
         std::string body = it->second;
+        if (fault == Fault::truncated) {
+            // Promise the whole body, send half, drop the connection.
+            res.set_content_provider(body.size(), "application/octet-stream",
+                                     [body](std::size_t, std::size_t, httplib::DataSink& sink) {
+                                         sink.write(body.data(), body.size() / 2);
+                                         return false;
+                                     });
+            return;
+        }
         if (fault == Fault::html) body = "<!DOCTYPE html>\n<html><body><h1>Service Unavailable</h1>1.2.3.4</body></html>\n";
         if (fault == Fault::shrink) body = body.substr(0, body.size() / 10);
         if (fault == Fault::shrink) body = body.substr(0, body.rfind('\n') + 1);
@@ -282,4 +297,60 @@ TEST_CASE("live build: a required feed with no good copy fails the build, an opt
     CHECK(contains(f.error().message, "feed 'vpn6'"));
     CHECK(contains(f.error().message, "404"));
     CHECK_FALSE(std::filesystem::exists(fresh.out_path));
+}
+
+TEST_CASE("live build: 404, 500, a cut-off body, a stall and an oversized body each leave the feed stale, not lost") {
+    struct Case {
+        const char* name;
+        Fault fault;
+        const char* failure;  // part of the recorded reason
+        std::uint64_t max_bytes = 64ull << 20;
+    };
+    const Case cases[] = {
+        {"404", Fault::not_found, "HTTP 404"},
+        {"500", Fault::server_error, "HTTP 500"},
+        {"cut-off body", Fault::truncated, "connection closed"},
+        {"stall", Fault::stall, "timeout"},
+        {"oversized", Fault::none, "body over", 100000},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        Fixture fx;
+        REQUIRE(run_build(fx.options()));
+        const auto aws_ip = first_aws_address(fx.aws_text);
+        // Change the feed so the server has a new body to send, then break it.
+        fx.server.put("aws.json", fx.aws_text + "\n");
+        fx.server.fault("aws.json", c.fault);
+        BuildOptions o = fx.options();
+        o.fetch.total_timeout = std::chrono::seconds(1);
+        if (c.max_bytes != (64ull << 20)) {
+            // The catalogue sets the limit per feed.
+            std::string y = read_text(fx.dir.path / "feeds.yaml");
+            const std::string anchor = "    provider: Amazon Web Services\n";
+            y.replace(y.find(anchor), anchor.size(), anchor + "    max_bytes: " + std::to_string(c.max_bytes) + "\n");
+            write_text(fx.dir.path / "feeds.yaml", y);
+        }
+        auto r = run_build(o);
+        REQUIRE_MESSAGE(r, r.error().message);
+        const auto& aws = feed(*r, "aws");
+        CHECK(aws.status == "stale");
+        CHECK_MESSAGE(contains(aws.failure, c.failure), aws.failure);
+        CHECK(r->stale_feeds == 1);
+        auto db = Database::open(o.out_path);
+        REQUIRE(db);
+        CHECK(db->lookup(ip_of(aws_ip)).provider == "Amazon Web Services");
+        rapidjson::Document report;
+        const std::string text = read_text(o.report_path);
+        report.Parse(text.c_str());
+        REQUIRE(report.IsObject());
+        bool found = false;
+        for (const auto& f : report["feeds"].GetArray()) {
+            if (std::string(f["name"].GetString()) != "aws") continue;
+            found = true;
+            CHECK(std::string(f["status"].GetString()) == "stale");
+            CHECK(f["stale"].GetBool());
+            CHECK(contains(f["failure"].GetString(), c.failure));
+        }
+        CHECK(found);
+    }
 }
