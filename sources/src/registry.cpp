@@ -14,6 +14,14 @@ constexpr FormatInfo kFormats[] = {
     {"aws-ip-ranges", &parse_aws_ip_ranges,
      "AWS ip-ranges.json (prefixes[].ip_prefix, ipv6_prefixes[].ipv6_prefix)"},
     {"geofeed", &parse_geofeed, "RFC 8805 geofeed CSV (prefix,alpha2code,region,city,postal)"},
+    {"google-ip-ranges", &parse_google_ip_ranges,
+     "Google cloud.json / goog.json (prefixes[].ipv4Prefix, prefixes[].ipv6Prefix)"},
+    {"azure-service-tags", &parse_azure_service_tags,
+     "Azure Service Tags JSON (values[].properties.addressPrefixes[])"},
+    {"oracle-ip-ranges", &parse_oracle_ip_ranges, "Oracle Cloud public_ip_ranges.json (regions[].cidrs[].cidr)"},
+    {"onionoo-exit", &parse_onionoo_exit, "Onionoo details JSON, exit addresses (relays[].exit_addresses[])"},
+    {"onionoo-relays", &parse_onionoo_relays,
+     "Onionoo details JSON, relay OR addresses without ports (relays[].or_addresses[])"},
 };
 
 }  // namespace

@@ -53,6 +53,40 @@ inline constexpr std::string_view kDuplicateIpPrefix = "duplicate ip_prefix";
 inline constexpr std::string_view kDuplicateIpv6Prefix = "duplicate ipv6_prefix";
 inline constexpr std::string_view kV6InPrefixes = "IPv6 prefix in prefixes";
 inline constexpr std::string_view kV4InIpv6Prefixes = "IPv4 prefix in ipv6_prefixes";
+// google-ip-ranges (also kRootNotObject, kMissingPrefixes, kPrefixesNotArray,
+// kEntryNotObject)
+inline constexpr std::string_view kMissingGooglePrefix = "entry without ipv4Prefix or ipv6Prefix";
+inline constexpr std::string_view kDuplicateGooglePrefix = "entry with more than one prefix";
+inline constexpr std::string_view kIpv4PrefixKeyNotString = "ipv4Prefix is not a string";
+inline constexpr std::string_view kIpv6PrefixKeyNotString = "ipv6Prefix is not a string";
+inline constexpr std::string_view kV6InIpv4Prefix = "IPv6 prefix in ipv4Prefix";
+inline constexpr std::string_view kV4InIpv6Prefix = "IPv4 prefix in ipv6Prefix";
+// azure-service-tags (also kRootNotObject)
+inline constexpr std::string_view kMissingValues = "missing values array";
+inline constexpr std::string_view kValuesNotArray = "values is not an array";
+inline constexpr std::string_view kServiceTagNotObject = "service tag is not an object";
+inline constexpr std::string_view kMissingProperties = "service tag without properties";
+inline constexpr std::string_view kPropertiesNotObject = "properties is not an object";
+inline constexpr std::string_view kMissingAddressPrefixes = "properties without addressPrefixes";
+inline constexpr std::string_view kAddressPrefixesNotArray = "addressPrefixes is not an array";
+inline constexpr std::string_view kAddressPrefixNotString = "address prefix is not a string";
+// oracle-ip-ranges (also kRootNotObject, kEntryNotObject)
+inline constexpr std::string_view kMissingRegions = "missing regions array";
+inline constexpr std::string_view kRegionsNotArray = "regions is not an array";
+inline constexpr std::string_view kRegionNotObject = "region is not an object";
+inline constexpr std::string_view kMissingCidrs = "region without cidrs";
+inline constexpr std::string_view kCidrsNotArray = "cidrs is not an array";
+inline constexpr std::string_view kMissingCidr = "entry without cidr";
+inline constexpr std::string_view kCidrNotString = "cidr is not a string";
+inline constexpr std::string_view kDuplicateCidr = "duplicate cidr";
+// onionoo-exit, onionoo-relays (also kRootNotObject)
+inline constexpr std::string_view kMissingRelays = "missing relays array";
+inline constexpr std::string_view kRelaysNotArray = "relays is not an array";
+inline constexpr std::string_view kRelayNotObject = "relay is not an object";
+inline constexpr std::string_view kExitAddressesNotArray = "exit_addresses is not an array";
+inline constexpr std::string_view kOrAddressesNotArray = "or_addresses is not an array";
+inline constexpr std::string_view kAddressNotString = "address is not a string";
+inline constexpr std::string_view kBadOrAddress = "or_address is not address:port";
 }  // namespace reasons
 
 // `plain`: one address, CIDR prefix or range ("a-b") per line. '#' and ';'
@@ -78,6 +112,41 @@ ParseResult parse_tor_exit_addresses(std::string_view body);
 // and exactly one reject, on the line of the syntax error, because a partial
 // list must not pass for a complete one.
 ParseResult parse_aws_ip_ranges(std::string_view body);
+
+// The JSON formats below follow the same rules as aws-ip-ranges: each
+// entry's line is where its string stands and its text is that string as
+// written (between its quotes); a body that is not valid JSON yields no
+// entries and exactly one reject, on the line of the syntax error; a value of
+// the wrong type or a missing required member is rejected with a fixed reason
+// on its line; members not named here are ignored.
+
+// `google-ip-ranges`: Google's cloud.json (Google Cloud external ranges) and
+// goog.json (all Google ranges). Entries from prefixes[].ipv4Prefix (IPv4
+// only) or prefixes[].ipv6Prefix (IPv6 only), exactly one per element.
+ParseResult parse_google_ip_ranges(std::string_view body);
+
+// `azure-service-tags`: Azure Service Tags (ServiceTags_Public_*.json).
+// Entries from values[].properties.addressPrefixes[], IPv4 and IPv6 mixed.
+// Every service tag must have properties, and they an addressPrefixes array
+// (which may be empty).
+ParseResult parse_azure_service_tags(std::string_view body);
+
+// `oracle-ip-ranges`: Oracle Cloud public_ip_ranges.json. Entries from
+// regions[].cidrs[].cidr, either family; every region must have a cidrs
+// array and every element of it one cidr.
+ParseResult parse_oracle_ip_ranges(std::string_view body);
+
+// `onionoo-exit`: an Onionoo details document (e.g.
+// onionoo.torproject.org/details?search=flag:exit&fields=exit_addresses,...).
+// Entries from relays[].exit_addresses[], single addresses only; a relay
+// without exit_addresses contributes nothing. Bridges are not read.
+ParseResult parse_onionoo_exit(std::string_view body);
+
+// `onionoo-relays`: the same document; entries from relays[].or_addresses[],
+// "1.2.3.4:9001" or "[2001:db8::1]:443", each the address without its port
+// (kBadOrAddress when it is not written so). A relay without or_addresses
+// contributes nothing.
+ParseResult parse_onionoo_relays(std::string_view body);
 
 // `geofeed`: RFC 8805 CSV "prefix,alpha2code,region,city,postal". Fields after
 // the prefix may be missing or empty; '#' starts a comment line. The prefix is
