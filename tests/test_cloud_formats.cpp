@@ -708,18 +708,19 @@ TEST_CASE("every JSON format: deep nesting and long lines stay cheap") {
 
     // A minified document: one line, many bad elements. Each reject quotes
     // the start of its line only when that is near; the run stays linear.
-    const std::size_t n = 300000;
+    const std::size_t n = 100000;
     std::string body = "{\"prefixes\": [";
     for (std::size_t k = 0; k < n; ++k) body += k ? ",{}" : "{}";
     body += "]}";
-    const auto t0 = std::chrono::steady_clock::now();
     const ParseResult r = parse_google_ip_ranges(body);
-    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     REQUIRE(r.rejects.size() == n);
     CHECK(r.rejects.front().text.rfind("{\"prefixes\": [{},{}", 0) == 0);
     CHECK(r.rejects.back().text == "{}]}");
     for (const auto& i : r.rejects) REQUIRE(i.line == 1);
-    CHECK(seconds < 20.0);  // quadratic quoting would take hours
+    // Far from the line start, a reject quotes from near its element: the
+    // search for the line start is bounded, so quoting stays linear overall
+    // (scanning back to the line start every time would be quadratic).
+    CHECK(r.rejects[n / 2].text.rfind("{\"prefixes\"", 0) == std::string::npos);
 }
 
 // ---------------------------------------------------------------------------
