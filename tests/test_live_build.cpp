@@ -8,6 +8,8 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include <rapidjson/document.h>
@@ -56,11 +58,15 @@ public:
 
 private:
     void serve(const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu_);
         const std::string name = req.matches[1];
-        const auto it = files_.find(name);
-        const Fault fault = faults_.count(name) ? faults_[name] : Fault::none;
-        if (it == files_.end() || fault == Fault::not_found) {
+        std::optional<std::string> file;
+        Fault fault = Fault::none;
+        {
+            std::lock_guard lock(mu_);  // not held while answering: a stalled feed must not stall the others
+            if (const auto it = files_.find(name); it != files_.end()) file = it->second;
+            if (const auto it = faults_.find(name); it != faults_.end()) fault = it->second;
+        }
+        if (!file || fault == Fault::not_found) {
             res.status = 404;
             res.set_content("not found", "text/plain");
             return;
@@ -71,7 +77,7 @@ private:
             return;
         }
         if (fault == Fault::stall) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-        std::string body = it->second;
+        std::string body = std::move(*file);
         if (fault == Fault::truncated) {
             // Promise the whole body, send half, drop the connection.
             res.set_content_provider(body.size(), "application/octet-stream",
@@ -201,6 +207,12 @@ TEST_CASE("live build: fresh, then all 304 with identical bytes, guards keep poi
     report.Parse(report_text.c_str());
     REQUIRE(report.IsObject());
     CHECK(report["feeds"].Size() == 4);
+    for (const auto& f : report["feeds"].GetArray()) {
+        if (std::string(f["name"].GetString()) != "poison") continue;
+        std::set<unsigned> lines;
+        for (const auto& g : f["guard_rejects"].GetArray()) lines.insert(g["line"].GetUint());
+        CHECK(lines == std::set<unsigned>{2, 3, 4});
+    }
 
     // Second run: nothing changed, so every feed answers 304 and the bytes are identical.
     const std::string bytes1 = fx.bytes();
@@ -277,6 +289,18 @@ TEST_CASE("live build: with the server gone, every feed comes from its last good
     CHECK(db->v6_segment_count() == before->v6_segment_count());
     CHECK(db->record_count() == before->record_count());
     for (const auto& f : db->feeds()) CHECK((f.flags & format::kFeedStale) != 0);
+
+    // `anondb info` says so, feed by feed.
+    const auto out = fx.dir.path / "info.txt";
+    const std::string cmd = std::string(ANONDB_CLI) + " info -d '" + fx.options("after.anondb").out_path + "' > '" +
+                            out.string() + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const auto lines = split_lines<std::string>(read_text(out));
+    for (const char* name : {"tor", "aws", "vpn6", "poison"}) {
+        bool stale_line = false;
+        for (const auto& l : lines) stale_line |= l.rfind(std::string(name) + " ", 0) == 0 && contains(l, "STALE");
+        CHECK_MESSAGE(stale_line, name);
+    }
 }
 
 TEST_CASE("live build: a required feed with no good copy fails the build, an optional one is left out") {

@@ -16,6 +16,7 @@ namespace anondb::builder {
 namespace {
 
 constexpr std::size_t kReportedRejects = 25;
+constexpr std::size_t kReportedGuardRejects = 1000;
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -31,6 +32,20 @@ void put_counts(JsonWriter& w, const char* key, const std::map<std::string, std:
         w.Uint64(n);
     }
     w.EndObject();
+}
+
+void put_issues(JsonWriter& w, const char* key, const std::vector<sources::LineIssue>& issues) {
+    w.Key(key);
+    w.StartArray();
+    for (const auto& r : issues) {
+        w.StartObject();
+        w.Key("line");
+        w.Uint(r.line);
+        put(w, "reason", r.reason);
+        put(w, "text", r.text);
+        w.EndObject();
+    }
+    w.EndArray();
 }
 
 // The build as JSON. The metadata section stores it with run_details false:
@@ -113,17 +128,8 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         w.Uint64(f.rejected);
         put_counts(w, "rejects_by_reason", f.rejects_by_reason);
         put_counts(w, "warnings_by_reason", f.warnings_by_reason);
-        w.Key("first_rejects");
-        w.StartArray();
-        for (const auto& r : f.first_rejects) {
-            w.StartObject();
-            w.Key("line");
-            w.Uint(r.line);
-            put(w, "reason", r.reason);
-            put(w, "text", r.text);
-            w.EndObject();
-        }
-        w.EndArray();
+        put_issues(w, "first_rejects", f.first_rejects);
+        put_issues(w, "guard_rejects", f.guard_rejects);
         w.EndObject();
     }
     w.EndArray();
@@ -257,6 +263,7 @@ PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched
             const sources::LineIssue issue{e.line, g.reason, std::string(text.substr(0, sources::kIssueTextMax))};
             if (g.action == GuardResult::Action::reject) {
                 add_reject(p.report, issue);
+                if (p.report.guard_rejects.size() < kReportedGuardRejects) p.report.guard_rejects.push_back(issue);
                 continue;
             }
             add_warning(p.report, issue);

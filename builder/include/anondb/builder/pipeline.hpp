@@ -52,6 +52,7 @@ struct FeedReport {
     std::map<std::string, std::uint64_t> rejects_by_reason;
     std::map<std::string, std::uint64_t> warnings_by_reason;
     std::vector<sources::LineIssue> first_rejects;  // the first few, for the report
+    std::vector<sources::LineIssue> guard_rejects;  // every entry the guards rejected (up to 1000)
 };
 
 struct BuildReport {
