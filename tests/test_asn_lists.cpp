@@ -24,7 +24,6 @@ using namespace std::string_literals;
 
 namespace {
 
-std::string read_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 std::string_view quoted(std::string_view body, const AsnListEntry& e) {
     return body.substr(e.text_offset, e.text_length);
@@ -48,21 +47,6 @@ const AsnListEntry& on_line(const AsnList& r, std::uint32_t line) {
         }
     REQUIRE_MESSAGE(found != nullptr, "no entry on line " << line);
     return *found;
-}
-
-struct Issue {
-    std::uint32_t line;
-    std::string reason;
-    bool operator==(const Issue&) const = default;
-};
-std::vector<Issue> issues(const std::vector<LineIssue>& v) {
-    std::vector<Issue> out;
-    for (const auto& i : v) out.push_back(Issue{i.line, i.reason});
-    return out;
-}
-std::ostream& operator<<(std::ostream& os, const std::vector<Issue>& v) {
-    for (const auto& i : v) os << "[" << i.line << " " << i.reason << "]";
-    return os;
 }
 
 // Independent decimal read of "AS123" / "123" (digits only).
@@ -107,7 +91,7 @@ void check_invariants(std::string_view body, const AsnList& r) {
 // ---- asn-list ----------------------------------------------------------------------
 
 TEST_CASE("asn-list: X4BNet input/vpn/ASN.txt") {
-    const std::string body = read_file("data/snapshot/asn/x4bnet-vpn-ASN.txt");
+    const std::string body = read_repo_file("data/snapshot/asn/x4bnet-vpn-ASN.txt");
     const AsnList r = parse_asn_list(body);
     check_invariants(body, r);
 
@@ -135,7 +119,7 @@ TEST_CASE("asn-list: X4BNet input/vpn/ASN.txt") {
 }
 
 TEST_CASE("asn-list: X4BNet input/datacenter/ASN.txt (CRLF mixed, tabs, duplicates)") {
-    const std::string body = read_file("data/snapshot/asn/x4bnet-datacenter-ASN.txt");
+    const std::string body = read_repo_file("data/snapshot/asn/x4bnet-datacenter-ASN.txt");
     const AsnList r = parse_asn_list(body);
     check_invariants(body, r);
 
@@ -200,7 +184,7 @@ TEST_CASE("asn-list: malformed lines, exact reasons and line numbers") {
         "AS00042 #\n";                // 17
     const AsnList r = parse_asn_list(body);
     check_invariants(body, r);
-    CHECK(issues(r.rejects) == std::vector<Issue>{{2, "ASN 0"},
+    check_issues(r.rejects, {{2, "ASN 0"},
                                                   {3, "ASN above 4294967295"},
                                                   {4, "bad ASN"},
                                                   {8, "bad ASN"},
@@ -210,7 +194,7 @@ TEST_CASE("asn-list: malformed lines, exact reasons and line numbers") {
                                                   {13, "ASN above 4294967295"},
                                                   {15, "bad ASN"}});
     CHECK(r.rejects[0].text == "AS0 # zero");
-    CHECK(issues(r.warnings) == std::vector<Issue>{{14, "duplicate ASN"}});
+    check_issues(r.warnings, {{14, "duplicate ASN"}});
     REQUIRE(r.entries.size() == 5);
     CHECK(on_line(r, 5).asn == 4294967295u);
     CHECK(on_line(r, 5).provider == "top");
@@ -248,7 +232,7 @@ TEST_CASE("asn-list: BOM, CRLF, no final newline, long line") {
 // ---- asn-csv -----------------------------------------------------------------------
 
 TEST_CASE("asn-csv: brianhama/bad-asn-list.csv") {
-    const std::string body = read_file("data/snapshot/asn/bad-asn-list.csv");
+    const std::string body = read_repo_file("data/snapshot/asn/bad-asn-list.csv");
     const AsnList r = parse_asn_csv(body);
     check_invariants(body, r);
 
@@ -312,7 +296,7 @@ TEST_CASE("asn-csv: malformed lines, exact reasons and line numbers") {
         "4294967296,\"big\"\n";    // 14
     const AsnList r = parse_asn_csv(body);
     check_invariants(body, r);
-    CHECK(issues(r.rejects) == std::vector<Issue>{{2, "bad quoting"},
+    check_issues(r.rejects, {{2, "bad quoting"},
                                                   {3, "bad quoting"},
                                                   {4, "bad quoting"},
                                                   {5, "missing field"},
@@ -335,12 +319,12 @@ TEST_CASE("asn-csv: header handling, BOM, CRLF, no final newline") {
     // No header: the first row is read, with a warning.
     const AsnList no_header = parse_asn_csv("5577,\"ROOT, LU\"\n6724,\"STRATO\"\n");
     CHECK(no_header.rejects.empty());
-    CHECK(issues(no_header.warnings) == std::vector<Issue>{{1, "missing header"}});
+    check_issues(no_header.warnings, {{1, "missing header"}});
     CHECK(no_header.entries.size() == 2);
 
     // A header that is neither "ASN,Entity" nor a row.
     const AsnList bad = parse_asn_csv("asn;entity\n5577,\"ROOT, LU\"\n");
-    CHECK(issues(bad.rejects) == std::vector<Issue>{{1, "bad header"}});
+    check_issues(bad.rejects, {{1, "bad header"}});
     CHECK(bad.entries.size() == 1);
 
     // Header case and quoting do not matter; BOM, CRLF and a last line without '\n'.
@@ -382,7 +366,7 @@ TEST_CASE("provider-asns: malformed rows, exact reasons and line numbers") {
         "\n";                                                          // 20
     const AsnList r = parse_provider_asns(body);
     check_invariants(body, r);
-    CHECK(issues(r.rejects) == std::vector<Issue>{{5, "missing field"},
+    check_issues(r.rejects, {{5, "missing field"},
                                                   {6, "too many fields"},
                                                   {7, "bad category"},
                                                   {8, "bad category"},
@@ -394,7 +378,7 @@ TEST_CASE("provider-asns: malformed rows, exact reasons and line numbers") {
                                                   {14, "ASN above 4294967295"},
                                                   {15, "bad quoting"},
                                                   {16, "bad quoting"}});
-    CHECK(issues(r.warnings) == std::vector<Issue>{{19, "duplicate ASN"}});
+    check_issues(r.warnings, {{19, "duplicate ASN"}});
     REQUIRE(r.entries.size() == 4);
     const auto& m = on_line(r, 3);
     CHECK(m.asn == 9009);
@@ -417,11 +401,11 @@ TEST_CASE("provider-asns: header, BOM, CRLF, no final newline") {
     // The header must be exactly the four names: a wrong one is rejected
     // (rows are still read by position).
     const AsnList wrong = parse_provider_asns("provider,asn,category,reference\nA,vpn,AS1,r\n");
-    CHECK(issues(wrong.rejects) == std::vector<Issue>{{1, "bad header"}});
+    check_issues(wrong.rejects, {{1, "bad header"}});
     CHECK(wrong.entries.size() == 1);
     // A first row where the header should be is not read.
     const AsnList missing = parse_provider_asns("# c\nA,vpn,AS1,r\nB,vpn,AS2,r\n");
-    CHECK(issues(missing.rejects) == std::vector<Issue>{{2, "bad header"}});
+    check_issues(missing.rejects, {{2, "bad header"}});
     REQUIRE(missing.entries.size() == 1);
     CHECK(missing.entries[0].provider == "B");
 
@@ -444,7 +428,7 @@ TEST_CASE("provider-asns: header, BOM, CRLF, no final newline") {
 }
 
 TEST_CASE("provider-asns: data/providers/providers.csv, every row checked against the line it cites") {
-    const std::string body = read_file("data/providers/providers.csv");
+    const std::string body = read_repo_file("data/providers/providers.csv");
     const AsnList r = parse_provider_asns(body);
     check_invariants(body, r);
     CHECK(r.rejects.empty());
@@ -467,7 +451,7 @@ TEST_CASE("provider-asns: data/providers/providers.csv, every row checked agains
         {"brianhama/bad-asn-list@db111a496ff3 bad-asn-list.csv", "data/snapshot/asn/bad-asn-list.csv"},
     };
     std::map<std::string, std::string> bodies;
-    for (const auto& [cite, path] : files) bodies[cite] = read_file(path);
+    for (const auto& [cite, path] : files) bodies[cite] = read_repo_file(path);
     std::size_t vpn = 0, hosting = 0;
     for (const auto& e : r.entries) {
         INFO("providers.csv line " << e.line << ": " << quoted(body, e));
@@ -506,39 +490,17 @@ TEST_CASE("all three parsers survive random bytes and mutated real files") {
     using Parser = AsnList (*)(std::string_view);
     const Parser parsers[] = {parse_asn_list, parse_asn_csv, parse_provider_asns};
     const std::string samples[] = {
-        read_file("data/snapshot/asn/x4bnet-vpn-ASN.txt"),
-        read_file("data/snapshot/asn/bad-asn-list.csv").substr(0, 3000),
-        read_file("data/providers/providers.csv"),
+        read_repo_file("data/snapshot/asn/x4bnet-vpn-ASN.txt"),
+        read_repo_file("data/snapshot/asn/bad-asn-list.csv").substr(0, 3000),
+        read_repo_file("data/providers/providers.csv"),
         "provider,category,asn,reference\n\"a \"\"b\"\", c\",vpn,AS1,\"r, s\"\n",
     };
-    const char alphabet[] = "AS0123456789#,\" \t\r\n\xEF\xBB\xBFvpnhostingx";
-    std::mt19937_64 rng(20260226);
-    auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+    FeedNoise noise(20260226, "AS0123456789#,\" \t\r\n\xEF\xBB\xBFvpnhostingx");
     std::size_t entries = 0;
     for (int iter = 0; iter < 3000; ++iter) {
-        std::string body;
-        switch (iter % 3) {
-        case 0:  // random bytes
-            body.resize(pick(300));
-            for (char& c : body) c = static_cast<char>(rng());
-            break;
-        case 1:  // characters the formats care about
-            body.resize(pick(300));
-            for (char& c : body) c = alphabet[pick(sizeof alphabet - 1)];
-            break;
-        default: {  // a real sample, mutated
-            body = samples[pick(std::size(samples))];
-            const std::size_t edits = 1 + pick(8);
-            for (std::size_t k = 0; k < edits && !body.empty(); ++k) {
-                const std::size_t at = pick(body.size());
-                switch (pick(3)) {
-                case 0: body[at] = alphabet[pick(sizeof alphabet - 1)]; break;
-                case 1: body.erase(at, 1 + pick(5)); break;
-                default: body.insert(at, 1, static_cast<char>(rng())); break;
-                }
-            }
-        }
-        }
+        // Two rounds of noise, then one real sample with a few edits.
+        const std::string body =
+            iter % 3 != 2 ? noise.random_body(300) : noise.mutate(samples[noise.uniform(std::size(samples))], 8);
         for (const Parser p : parsers) {
             const AsnList r = p(body);
             check_invariants(body, r);

@@ -27,7 +27,6 @@ using namespace anondb::test;
 
 namespace {
 
-std::string read_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 // Independent tab split.
 std::vector<std::string> tabs(std::string_view line) {
@@ -73,7 +72,7 @@ bool has_issue(const std::vector<LineIssue>& issues, std::uint32_t line, std::st
 // ---- iptoasn -------------------------------------------------------------------
 
 TEST_CASE("iptoasn: real v4 subset, counts by an independent scan") {
-    const std::string body = read_file("data/snapshot/asn/ip2asn-v4.subset.tsv");
+    const std::string body = read_repo_file("data/snapshot/asn/ip2asn-v4.subset.tsv");
     const AsnTable t = parse_iptoasn(body);
     const auto lines = split_lines(body);
     std::size_t expected = 0;
@@ -153,7 +152,7 @@ TEST_CASE("iptoasn: AS 0 skipped, IPv6, malformed rows rejected with reasons") {
 // ---- pfx2as --------------------------------------------------------------------
 
 TEST_CASE("pfx2as: real RouteViews IPv6 file, counts by an independent scan") {
-    const std::string body = gunzip(read_file("data/snapshot/asn/RouteViewIPv6.pfx2as.gz"));
+    const std::string body = gunzip(read_repo_file("data/snapshot/asn/RouteViewIPv6.pfx2as.gz"));
     const AsnTable t = parse_pfx2as(body);
     const auto lines = split_lines(body);
     std::size_t multi = 0, asn_total = 0, sets = 0;
@@ -323,7 +322,7 @@ TEST_CASE("mmdb: GeoLite2-ASN-Test walked and checked against libmaxminddb") {
     // exactly the addresses of the source networks: every source network is
     // covered by rows with its ASN and every row by source networks with its.
     rapidjson::Document doc;
-    const std::string json = read_file("tests/data/mmdb/GeoLite2-ASN-Test.json");
+    const std::string json = read_repo_file("tests/data/mmdb/GeoLite2-ASN-Test.json");
     doc.Parse(json.c_str());
     REQUIRE(!doc.HasParseError());
     REQUIRE(doc.IsArray());

@@ -27,7 +27,6 @@ using namespace std::string_view_literals;
 
 namespace {
 
-std::string read_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 std::string_view quoted(std::string_view body, const ParsedEntry& e) { return body.substr(e.text_offset, e.text_length); }
 
@@ -36,30 +35,6 @@ std::uint32_t line_of(std::string_view body, std::size_t off) {
     return 1 + static_cast<std::uint32_t>(std::count(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(off), '\n'));
 }
 
-std::string reason(IpError e) { return std::string(ip_error_text(e)); }
-
-struct Issue {
-    std::uint32_t line;
-    std::string_view reason;
-};
-
-void check_issues(const std::vector<LineIssue>& got, const std::vector<Issue>& want) {
-    std::string got_reasons;  // shown when the count differs
-    for (const LineIssue& i : got) got_reasons += std::to_string(i.line) + ": " + i.reason + "\n";
-    CAPTURE(got_reasons);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t k = 0; k < want.size(); ++k) {
-        CAPTURE(k);
-        CHECK(got[k].line == want[k].line);
-        CHECK(got[k].reason == want[k].reason);
-    }
-}
-
-std::vector<std::uint32_t> entry_lines(const ParseResult& r) {
-    std::vector<std::uint32_t> out;
-    for (const auto& e : r.entries) out.push_back(e.line);
-    return out;
-}
 
 std::vector<std::string> entry_texts(std::string_view body, const ParseResult& r) {
     std::vector<std::string> out;
@@ -230,7 +205,7 @@ TEST_CASE("google-ip-ranges: cloud.json and goog.json, every prefix on its line"
     for (const Sample s : {Sample{"data/snapshot/google/cloud.json", 736, 46},
                            Sample{"data/snapshot/google/goog.json", 73, 11}}) {
         CAPTURE(s.file);
-        const std::string body = read_file(s.file);
+        const std::string body = read_repo_file(s.file);
         const ParseResult r = parse_google_ip_ranges(body);
         check_json_invariants(body, r);
         CHECK(r.rejects.empty());
@@ -246,7 +221,7 @@ TEST_CASE("google-ip-ranges: cloud.json and goog.json, every prefix on its line"
         CHECK(count_v4(r) == s.v4);
         for (const auto& e : r.entries) REQUIRE(e.range == range_of(quoted(body, e)));
     }
-    const std::string cloud = read_file("data/snapshot/google/cloud.json");
+    const std::string cloud = read_repo_file("data/snapshot/google/cloud.json");
     const ParseResult rc = parse_google_ip_ranges(cloud);
     CHECK(rc.entries[0].line == 5);
     CHECK(quoted(cloud, rc.entries[0]) == "34.1.208.0/20");
@@ -255,7 +230,7 @@ TEST_CASE("google-ip-ranges: cloud.json and goog.json, every prefix on its line"
     CHECK(rc.entries.back().line == 3129);
     CHECK(rc.entries.back().range == range_of("2600:1900:4280::/44"));
 
-    const std::string goog = read_file("data/snapshot/google/goog.json");
+    const std::string goog = read_repo_file("data/snapshot/google/goog.json");
     const ParseResult rg = parse_google_ip_ranges(goog);
     CHECK(quoted(goog, rg.entries[1]) == "8.8.8.0/24");
     CHECK(rg.entries[1].line == 7);
@@ -345,7 +320,7 @@ TEST_CASE("google-ip-ranges: malformed documents and entries") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("azure-service-tags: the excerpt, both families, CRLF lines") {
-    const std::string body = read_file("data/snapshot/azure/ServiceTags_Public.excerpt.json");
+    const std::string body = read_repo_file("data/snapshot/azure/ServiceTags_Public.excerpt.json");
     const ParseResult r = parse_azure_service_tags(body);
     check_json_invariants(body, r);
     CHECK(r.rejects.empty());
@@ -418,7 +393,7 @@ TEST_CASE("azure-service-tags: malformed documents and tags") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("oracle-ip-ranges: public_ip_ranges.json, every cidr on its line") {
-    const std::string body = read_file("data/snapshot/oracle/public_ip_ranges.json");
+    const std::string body = read_repo_file("data/snapshot/oracle/public_ip_ranges.json");
     const ParseResult r = parse_oracle_ip_ranges(body);
     check_json_invariants(body, r);
     CHECK(r.rejects.empty());
@@ -484,7 +459,7 @@ TEST_CASE("oracle-ip-ranges: malformed documents and regions") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("onionoo-exit: details document, exit addresses of the relays that have them") {
-    const std::string body = read_file("data/snapshot/tor/onionoo-details-head5.json");
+    const std::string body = read_repo_file("data/snapshot/tor/onionoo-details-head5.json");
     const ParseResult r = parse_onionoo_exit(body);
     check_json_invariants(body, r);
     CHECK(r.rejects.empty());
@@ -508,7 +483,7 @@ TEST_CASE("onionoo-relays: OR addresses without ports, IPv4 and bracketed IPv6")
     for (const Sample s : {Sample{"data/snapshot/tor/onionoo-details-head5.json", 5, 7, 2},
                            Sample{"tests/data/feeds/tor-onionoo/details-running-relays.excerpt40.json", 40, 60, 20}}) {
         CAPTURE(s.file);
-        const std::string body = read_file(s.file);
+        const std::string body = read_repo_file(s.file);
         const ParseResult r = parse_onionoo_relays(body);
         check_json_invariants(body, r);
         CHECK(r.rejects.empty());
@@ -523,7 +498,7 @@ TEST_CASE("onionoo-relays: OR addresses without ports, IPv4 and bracketed IPv6")
             REQUIRE(e.range == Range{a, a});
         }
     }
-    const std::string head = read_file("data/snapshot/tor/onionoo-details-head5.json");
+    const std::string head = read_repo_file("data/snapshot/tor/onionoo-details-head5.json");
     const ParseResult r = parse_onionoo_relays(head);
     CHECK(entry_lines(r) == std::vector<std::uint32_t>{10, 11, 60, 61, 152, 202, 246});
     CHECK(quoted(head, r.entries[1]) == "[2a02:810c:82:aa00:be24:11ff:fe7f:e9a3]:9006");
@@ -531,7 +506,7 @@ TEST_CASE("onionoo-relays: OR addresses without ports, IPv4 and bracketed IPv6")
     CHECK(format_range(r.entries[2].range) == "204.8.96.141");
 
     // One relay per line: entries on the relay's line.
-    const std::string ex = read_file("tests/data/feeds/tor-onionoo/details-running-relays.excerpt40.json");
+    const std::string ex = read_repo_file("tests/data/feeds/tor-onionoo/details-running-relays.excerpt40.json");
     const ParseResult rx = parse_onionoo_relays(ex);
     CHECK(rx.entries[0].line == 5);
     CHECK(rx.entries[1].line == 5);
@@ -637,7 +612,7 @@ TEST_CASE("every JSON format: HTML pages, truncated downloads, trailing garbage"
             check_issues(f.parse("\n\n \r\n").rejects, {{4, "not JSON: The document is empty."}});
         }
         SUBCASE("cut inside the string of an entry") {
-            const std::string full = read_file(f.sample);
+            const std::string full = read_repo_file(f.sample);
             const ParseResult whole = f.parse(full);
             REQUIRE(whole.entries.size() >= 2);
             const ParsedEntry& mid = whole.entries[whole.entries.size() / 2];
@@ -648,7 +623,7 @@ TEST_CASE("every JSON format: HTML pages, truncated downloads, trailing garbage"
             check_issues(r.rejects, {{mid.line, "not JSON: Missing a closing quotation mark in string."}});
         }
         SUBCASE("cut after an entry: every complete entry is still dropped") {
-            const std::string full = read_file(f.sample);
+            const std::string full = read_repo_file(f.sample);
             const ParseResult whole = f.parse(full);
             const ParsedEntry& last = whole.entries.back();
             const std::string body = full.substr(0, last.text_offset + last.text_length + 1);
@@ -659,7 +634,7 @@ TEST_CASE("every JSON format: HTML pages, truncated downloads, trailing garbage"
             CHECK(r.rejects[0].reason.rfind("not JSON: ", 0) == 0);
         }
         SUBCASE("a second document after the first") {
-            const std::string full = read_file(f.sample);
+            const std::string full = read_repo_file(f.sample);
             const std::string body = full + "\n<html>";
             const ParseResult r = f.parse(body);
             CHECK(r.entries.empty());
@@ -667,7 +642,7 @@ TEST_CASE("every JSON format: HTML pages, truncated downloads, trailing garbage"
                                       "not JSON: The document root must not be followed by other values."}});
         }
         SUBCASE("a NUL byte after the document") {
-            const std::string body = read_file(f.sample) + "\n\0{}"s;
+            const std::string body = read_repo_file(f.sample) + "\n\0{}"s;
             const ParseResult r = f.parse(body);
             CHECK(r.entries.empty());
             REQUIRE(r.rejects.size() == 1);
@@ -732,7 +707,7 @@ TEST_CASE("snapshot additions read by plain: FireHOL tor_exits and X4BNet datace
     for (const Sample s : {Sample{"data/snapshot/firehol/tor_exits.ipset", 809},
                            Sample{"data/snapshot/x4bnet/datacenter-ipv4.txt", 42566}}) {
         CAPTURE(s.file);
-        const std::string body = read_file(s.file);
+        const std::string body = read_repo_file(s.file);
         const ParseResult r = parse_plain(body);
         CHECK(r.rejects.empty());
         CHECK(r.warnings.empty());
@@ -746,7 +721,7 @@ TEST_CASE("snapshot additions read by plain: FireHOL tor_exits and X4BNet datace
         for (const auto& e : r.entries) REQUIRE(e.range == range_of(lines[e.line - 1]));
     }
     // The FireHOL header states its own entry count.
-    const std::string tor = read_file("data/snapshot/firehol/tor_exits.ipset");
+    const std::string tor = read_repo_file("data/snapshot/firehol/tor_exits.ipset");
     CHECK(contains(tor, "\n# Entries         : 809 unique IPs\n"));
 }
 
@@ -760,15 +735,15 @@ TEST_CASE("every JSON format survives random bytes and mutated real samples") {
         return full.substr(0, at - 1 + needle.size()) + std::string(close);
     };
     std::vector<std::string> samples = {
-        read_file("data/snapshot/google/goog.json"),
-        read_file("data/snapshot/tor/onionoo-details-head5.json"),
-        read_file("tests/data/feeds/tor-onionoo/details-running-relays.excerpt40.json"),
-        cut_after(read_file("data/snapshot/google/cloud.json"), "\"\n  }", 30, "]\n}\n"),
-        cut_after(read_file("data/snapshot/oracle/public_ip_ranges.json"), "]\n                }", 25,
+        read_repo_file("data/snapshot/google/goog.json"),
+        read_repo_file("data/snapshot/tor/onionoo-details-head5.json"),
+        read_repo_file("tests/data/feeds/tor-onionoo/details-running-relays.excerpt40.json"),
+        cut_after(read_repo_file("data/snapshot/google/cloud.json"), "\"\n  }", 30, "]\n}\n"),
+        cut_after(read_repo_file("data/snapshot/oracle/public_ip_ranges.json"), "]\n                }", 25,
                   "\n            ]\n        }\n    ]\n}\n"),
-        cut_after(read_file("data/snapshot/azure/ServiceTags_Public.excerpt.json"), "/30\"", 25,
+        cut_after(read_repo_file("data/snapshot/azure/ServiceTags_Public.excerpt.json"), "/30\"", 25,
                   "\r\n        ]\r\n      }\r\n    }\r\n  ]\r\n}"),
-        cut_after(read_file("data/snapshot/aws/ip-ranges.json"), "\"\n    }", 25,
+        cut_after(read_repo_file("data/snapshot/aws/ip-ranges.json"), "\"\n    }", 25,
                   "\n  ],\n  \"ipv6_prefixes\": [{\"ipv6_prefix\": \"2600:1f69:7400::/40\"}]\n}"),
     };
     for (const std::string& sample : samples) {
@@ -782,12 +757,7 @@ TEST_CASE("every JSON format survives random bytes and mutated real samples") {
         REQUIRE(read);
     }
 
-    std::mt19937_64 rng(20250725);
-    auto uniform = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-    static constexpr std::string_view kAlphabet = "0123456789abcdef.:/-[]{},\" \t\r\n\\u\0\x80\xEF\xBB\xBFxtrue"sv;
-    auto random_byte = [&]() -> char {
-        return uniform(4) == 0 ? static_cast<char>(rng()) : kAlphabet[uniform(kAlphabet.size())];
-    };
+    FeedNoise noise(20250725, "0123456789abcdef.:/-[]{},\" \t\r\n\\u\0\x80\xEF\xBB\xBFxtrue"sv);
     std::size_t accepted = 0;
     auto run = [&](const std::string& body) {
         for (const JsonFormat& f : kJsonFormats) {
@@ -799,11 +769,7 @@ TEST_CASE("every JSON format survives random bytes and mutated real samples") {
             accepted += a.entries.size();
         }
     };
-    for (int round = 0; round < 300; ++round) {
-        std::string body(uniform(400), '\0');
-        for (char& c : body) c = random_byte();
-        run(body);
-    }
+    for (int round = 0; round < 300; ++round) run(noise.random_body(400));
     // Structure-aware noise: random JSON-ish token soup that often parses.
     static constexpr std::string_view kTokens[] = {
         "{", "}", "[", "]", ",", ":", "\"relays\"", "\"prefixes\"", "\"values\"", "\"properties\"",
@@ -812,27 +778,9 @@ TEST_CASE("every JSON format survives random bytes and mutated real samples") {
         "\"1.2.3.4:80\"", "\"[::1]:1\"", "\"1.2.3.4\"", "0", "null", "\n", " "};
     for (int round = 0; round < 600; ++round) {
         std::string body;
-        for (std::size_t k = uniform(60); k > 0; --k) body += kTokens[uniform(std::size(kTokens))];
+        for (std::size_t k = noise.uniform(60); k > 0; --k) body += kTokens[noise.uniform(std::size(kTokens))];
         run(body);
     }
-    for (int round = 0; round < 1500; ++round) {
-        std::string body = samples[uniform(samples.size())];
-        const std::size_t edits = 1 + uniform(6);
-        for (std::size_t k = 0; k < edits && !body.empty(); ++k) {
-            const std::size_t at = uniform(body.size());
-            switch (uniform(6)) {
-                case 0: body[at] = random_byte(); break;
-                case 1: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), random_byte()); break;
-                case 2: body.erase(at, 1 + uniform(16)); break;
-                case 3: body.resize(at); break;  // truncated download
-                case 4: body.insert(at, body.substr(uniform(body.size()), uniform(64))); break;
-                case 5: {  // a digit or dot changed inside an address keeps the JSON valid
-                    if (body[at] >= '0' && body[at] <= '9') body[at] = "0123456789./:x"[uniform(14)];
-                    break;
-                }
-            }
-        }
-        run(body);
-    }
+    for (int round = 0; round < 1500; ++round) run(noise.mutate(samples[noise.uniform(samples.size())], 6));
     CHECK(accepted > 1000);  // the mutations left many documents valid
 }

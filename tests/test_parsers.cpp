@@ -30,7 +30,6 @@ using namespace std::string_view_literals;
 namespace {
 
 // A file of the source tree, by its path relative to the root.
-std::string read_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 std::string_view quoted(std::string_view body, const ParsedEntry& e) {
     return body.substr(e.text_offset, e.text_length);
@@ -88,26 +87,6 @@ bool same(const ParseResult& a, const ParseResult& b) {
            eq_issues(a.rejects, b.rejects) && eq_issues(a.warnings, b.warnings);
 }
 
-struct Issue {
-    std::uint32_t line;
-    std::string reason;
-};
-
-void check_issues(const std::vector<LineIssue>& got, const std::vector<Issue>& want) {
-    REQUIRE(got.size() == want.size());
-    for (std::size_t k = 0; k < want.size(); ++k) {
-        CAPTURE(k);
-        CHECK(got[k].line == want[k].line);
-        CHECK(got[k].reason == want[k].reason);
-    }
-}
-
-std::vector<std::uint32_t> entry_lines(const ParseResult& r) {
-    std::vector<std::uint32_t> out;
-    for (const auto& e : r.entries) out.push_back(e.line);
-    return out;
-}
-
 // The text of a prefix as format_range prints it: a one-address prefix
 // becomes the bare address.
 std::string canonical(std::string_view text) {
@@ -118,7 +97,6 @@ std::string canonical(std::string_view text) {
     return std::string(text);
 }
 
-std::string reason(IpError e) { return std::string(ip_error_text(e)); }
 
 }  // namespace
 
@@ -149,7 +127,7 @@ TEST_CASE("registry lists the formats and finds them by name") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("plain: FireHOL netset, header metadata matches the parsed entries") {
-    const std::string body = read_file("data/snapshot/firehol/firehol_proxies.netset");
+    const std::string body = read_repo_file("data/snapshot/firehol/firehol_proxies.netset");
     const ParseResult r = parse_plain(body);
     check_invariants(body, r, true);
     CHECK(r.rejects.empty());
@@ -197,7 +175,7 @@ TEST_CASE("plain: FireHOL netset, header metadata matches the parsed entries") {
 TEST_CASE("plain: X4BNet VPN lists, every line a canonical prefix") {
     for (const char* file : {"data/snapshot/x4bnet/vpn-ipv4.txt", "data/snapshot/x4bnet/vpn-ipv6.txt"}) {
         CAPTURE(file);
-        const std::string body = read_file(file);
+        const std::string body = read_repo_file(file);
         const ParseResult r = parse_plain(body);
         check_invariants(body, r, true);
         CHECK(r.rejects.empty());
@@ -213,14 +191,14 @@ TEST_CASE("plain: X4BNet VPN lists, every line a canonical prefix") {
         }
         CHECK(r.entries.size() == (v6 ? 498u : 10862u));
     }
-    const std::string v4 = read_file("data/snapshot/x4bnet/vpn-ipv4.txt");
+    const std::string v4 = read_repo_file("data/snapshot/x4bnet/vpn-ipv4.txt");
     const ParseResult r = parse_plain(v4);
     CHECK(quoted(v4, r.entries[0]) == "2.26.157.0/24");
     CHECK(r.entries[0].range == range_of("2.26.157.0-2.26.157.255"));
 }
 
 TEST_CASE("plain: Cloudflare lists without a final newline") {
-    const std::string v4 = read_file("data/snapshot/cloudflare/ips-v4.txt");
+    const std::string v4 = read_repo_file("data/snapshot/cloudflare/ips-v4.txt");
     REQUIRE(v4.back() != '\n');
     const ParseResult r4 = parse_plain(v4);
     check_invariants(v4, r4, true);
@@ -231,7 +209,7 @@ TEST_CASE("plain: Cloudflare lists without a final newline") {
     CHECK(r4.entries.back().text_offset + r4.entries.back().text_length == v4.size());
     CHECK(r4.entries[0].range == range_of("173.245.48.0-173.245.63.255"));
 
-    const std::string v6 = read_file("data/snapshot/cloudflare/ips-v6.txt");
+    const std::string v6 = read_repo_file("data/snapshot/cloudflare/ips-v6.txt");
     const ParseResult r6 = parse_plain(v6);
     check_invariants(v6, r6, true);
     CHECK(r6.rejects.empty());
@@ -241,8 +219,8 @@ TEST_CASE("plain: Cloudflare lists without a final newline") {
 }
 
 TEST_CASE("plain: Tor bulk exit list equals the ExitAddress set of the same fetch") {
-    const std::string bulk = read_file("data/snapshot/tor/torbulkexitlist");
-    const std::string full = read_file("data/snapshot/tor/exit-addresses");
+    const std::string bulk = read_repo_file("data/snapshot/tor/torbulkexitlist");
+    const std::string full = read_repo_file("data/snapshot/tor/exit-addresses");
     const ParseResult rb = parse_plain(bulk);
     const ParseResult rf = parse_tor_exit_addresses(full);
     check_invariants(bulk, rb, true);
@@ -259,7 +237,7 @@ TEST_CASE("plain: Tor bulk exit list equals the ExitAddress set of the same fetc
 }
 
 TEST_CASE("plain: trailing '# provider' comments and a comment-only file") {
-    const std::string body = read_file("tests/data/feeds/plain/az0-expressvpn.txt");
+    const std::string body = read_repo_file("tests/data/feeds/plain/az0-expressvpn.txt");
     const ParseResult r = parse_plain(body);
     check_invariants(body, r, true);
     CHECK(r.rejects.empty());
@@ -268,7 +246,7 @@ TEST_CASE("plain: trailing '# provider' comments and a comment-only file") {
     CHECK(quoted(body, r.entries[0]) == "91.230.225.200 # expressvpn");  // provenance keeps the comment
     CHECK(r.entries[0].range == single("91.230.225.200"));
 
-    const std::string manual = read_file("tests/data/feeds/plain/x4bnet-manual.txt");
+    const std::string manual = read_repo_file("tests/data/feeds/plain/x4bnet-manual.txt");
     REQUIRE(manual.back() != '\n');
     const ParseResult m = parse_plain(manual);
     CHECK(m.entries.empty());
@@ -375,7 +353,7 @@ TEST_CASE("plain: NUL bytes, lone CR, huge lines, issue text cut") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("tor-exit-addresses: check.torproject.org snapshot") {
-    const std::string body = read_file("data/snapshot/tor/exit-addresses");
+    const std::string body = read_repo_file("data/snapshot/tor/exit-addresses");
     const ParseResult r = parse_tor_exit_addresses(body);
     check_invariants(body, r, true);
     CHECK(r.rejects.empty());
@@ -403,7 +381,7 @@ TEST_CASE("tor-exit-addresses: check.torproject.org snapshot") {
 }
 
 TEST_CASE("tor-exit-addresses: CollecTor variant with @type and Downloaded") {
-    const std::string body = read_file("tests/data/feeds/tor/2017-07-17-17-02-00");
+    const std::string body = read_repo_file("tests/data/feeds/tor/2017-07-17-17-02-00");
     REQUIRE(body.substr(0, 19) == "@type tordnsel 1.0\n");
     const ParseResult r = parse_tor_exit_addresses(body);
     check_invariants(body, r, true);
@@ -456,7 +434,7 @@ TEST_CASE("tor-exit-addresses: malformed records") {
 }
 
 TEST_CASE("tor-exit-addresses: a plain list is not TorDNSEL") {
-    const std::string body = read_file("data/snapshot/tor/torbulkexitlist");
+    const std::string body = read_repo_file("data/snapshot/tor/torbulkexitlist");
     const ParseResult r = parse_tor_exit_addresses(body);
     CHECK(r.entries.empty());
     REQUIRE(r.rejects.size() == 1174);
@@ -466,7 +444,7 @@ TEST_CASE("tor-exit-addresses: a plain list is not TorDNSEL") {
 
 // ---------------------------------------------------------------------------
 TEST_CASE("aws-ip-ranges: snapshot, every prefix with its line and exact text") {
-    const std::string body = read_file("data/snapshot/aws/ip-ranges.json");
+    const std::string body = read_repo_file("data/snapshot/aws/ip-ranges.json");
     const ParseResult r = parse_aws_ip_ranges(body);
     check_invariants(body, r, false);
     CHECK(r.rejects.empty());
@@ -517,7 +495,7 @@ TEST_CASE("aws-ip-ranges: not JSON, truncated, wrong shape") {
         check_issues(r.rejects, {{1, "not JSON: The document is empty."}});
     }
     SUBCASE("a truncated download keeps nothing") {
-        const std::string full = read_file("data/snapshot/aws/ip-ranges.json");
+        const std::string full = read_repo_file("data/snapshot/aws/ip-ranges.json");
         // Cut in the middle of line 40002 ("ip_prefix": "..."), inside the v4 list.
         const auto lines = split_lines(full);
         REQUIRE(lines[40001].find("\"ip_prefix\": \"") != std::string_view::npos);
@@ -682,7 +660,7 @@ TEST_CASE("geofeed: DigitalOcean, Linode and Apple Private Relay") {
                            Sample{"data/snapshot/linode/geofeed.csv", 4552},
                            Sample{"data/snapshot/apple/private-relay-egress.head120.csv", 120}}) {
         CAPTURE(s.file);
-        const std::string body = read_file(s.file);
+        const std::string body = read_repo_file(s.file);
         const ParseResult r = parse_geofeed(body);
         check_invariants(body, r, true);
         CHECK(r.rejects.empty());
@@ -700,12 +678,12 @@ TEST_CASE("geofeed: DigitalOcean, Linode and Apple Private Relay") {
             REQUIRE(e.range == range_of(line.substr(0, line.find(','))));
         }
     }
-    const std::string d = read_file("data/snapshot/digitalocean/geofeed.csv");
+    const std::string d = read_repo_file("data/snapshot/digitalocean/geofeed.csv");
     const ParseResult rd = parse_geofeed(d);
     CHECK(rd.entries[0].line == 1);
     CHECK(quoted(d, rd.entries[0]) == "5.101.96.0/21,NL,NL-NH,Amsterdam,1098 XH");
 
-    const std::string l = read_file("data/snapshot/linode/geofeed.csv");
+    const std::string l = read_repo_file("data/snapshot/linode/geofeed.csv");
     const ParseResult rl = parse_geofeed(l);
     CHECK(rl.entries[0].line == 4);
     CHECK(quoted(l, rl.entries[0]) == "2600:3c00::/32,US,US-TX,Richardson,");
@@ -772,18 +750,18 @@ TEST_CASE("every parser refuses a body of 4 GiB or more without reading it") {
 
 TEST_CASE("every parser survives random bytes and mutated real samples") {
     std::vector<std::string> samples = {
-        read_file("data/snapshot/cloudflare/ips-v4.txt"),
-        read_file("data/snapshot/cloudflare/ips-v6.txt"),
-        read_file("tests/data/feeds/tor/2017-07-17-17-02-00"),
-        read_file("tests/data/feeds/plain/az0-expressvpn.txt"),
-        read_file("data/snapshot/apple/private-relay-egress.head120.csv"),
-        read_file("data/snapshot/tor/exit-addresses").substr(0, 3000),
-        read_file("data/snapshot/firehol/firehol_proxies.netset").substr(0, 3000),
-        read_file("data/snapshot/linode/geofeed.csv").substr(0, 3000),
+        read_repo_file("data/snapshot/cloudflare/ips-v4.txt"),
+        read_repo_file("data/snapshot/cloudflare/ips-v6.txt"),
+        read_repo_file("tests/data/feeds/tor/2017-07-17-17-02-00"),
+        read_repo_file("tests/data/feeds/plain/az0-expressvpn.txt"),
+        read_repo_file("data/snapshot/apple/private-relay-egress.head120.csv"),
+        read_repo_file("data/snapshot/tor/exit-addresses").substr(0, 3000),
+        read_repo_file("data/snapshot/firehol/firehol_proxies.netset").substr(0, 3000),
+        read_repo_file("data/snapshot/linode/geofeed.csv").substr(0, 3000),
     };
     {
         // A small, valid AWS document made of the snapshot's first entries.
-        const std::string aws = read_file("data/snapshot/aws/ip-ranges.json");
+        const std::string aws = read_repo_file("data/snapshot/aws/ip-ranges.json");
         const std::size_t v4_end = aws.find("},", aws.find("\"ip_prefix\"", 2000));
         const std::size_t v6_at = aws.find("\"ipv6_prefixes\"");
         const std::size_t v6_end = aws.find("},", aws.find("\"ipv6_prefix\"", v6_at + 1500));
@@ -801,12 +779,7 @@ TEST_CASE("every parser survives random bytes and mutated real samples") {
             check_invariants(s, r, f.name != "aws-ip-ranges");
         }
 
-    std::mt19937_64 rng(20240312);
-    auto uniform = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-    static constexpr std::string_view kAlphabet = "0123456789abcdefABCDEF.:/-#;, \t\r\n\n\n\"{}[]\\\0\x80\xEF\xBB\xBF\xFFxX"sv;
-    auto random_byte = [&]() -> char {
-        return uniform(4) == 0 ? static_cast<char>(rng()) : kAlphabet[uniform(kAlphabet.size())];
-    };
+    FeedNoise noise(20240312, "0123456789abcdefABCDEF.:/-#;, \t\r\n\n\n\"{}[]\\\0\x80\xEF\xBB\xBF\xFFxX"sv);
     auto run = [&](const std::string& body) {
         for (const auto& f : formats()) {
             CAPTURE(f.name);
@@ -817,24 +790,6 @@ TEST_CASE("every parser survives random bytes and mutated real samples") {
         }
     };
 
-    for (int round = 0; round < 400; ++round) {
-        std::string body(uniform(600), '\0');
-        for (char& c : body) c = random_byte();
-        run(body);
-    }
-    for (int round = 0; round < 600; ++round) {
-        std::string body = samples[uniform(samples.size())];
-        const std::size_t edits = 1 + uniform(8);
-        for (std::size_t k = 0; k < edits && !body.empty(); ++k) {
-            const std::size_t at = uniform(body.size());
-            switch (uniform(5)) {
-                case 0: body[at] = random_byte(); break;
-                case 1: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), random_byte()); break;
-                case 2: body.erase(at, 1 + uniform(16)); break;
-                case 3: body.resize(at); break;  // truncated download
-                case 4: body.insert(at, body.substr(uniform(body.size()), uniform(64))); break;
-            }
-        }
-        run(body);
-    }
+    for (int round = 0; round < 400; ++round) run(noise.random_body(600));
+    for (int round = 0; round < 600; ++round) run(noise.mutate(samples[noise.uniform(samples.size())], 8));
 }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "anondb/ip.hpp"
+#include "anondb/sources/parse.hpp"
 
 namespace anondb::test {
 
@@ -38,6 +40,9 @@ inline std::string read_text(const std::filesystem::path& path) {
     ss << in.rdbuf();
     return ss.str();
 }
+
+// A file of the repository, by its path from the root.
+inline std::string read_repo_file(const std::string& relative) { return read_text(kRepo + "/" + relative); }
 
 inline std::vector<std::byte> read_bytes(const std::filesystem::path& path) {
     const std::string s = read_text(path);
@@ -129,5 +134,76 @@ inline std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) 
     tm.tm_sec = s;
     return static_cast<std::int64_t>(::timegm(&tm));
 }
+
+// ---- parser results ----------------------------------------------------------
+
+// An expected reject or warning: its line and exact reason.
+struct Issue {
+    std::uint32_t line;
+    std::string reason;
+    Issue(std::uint32_t l, std::string_view r) : line(l), reason(r) {}
+};
+
+inline void check_issues(const std::vector<sources::LineIssue>& got, const std::vector<Issue>& want) {
+    std::string got_reasons;  // shown when the count differs
+    for (const auto& i : got) got_reasons += std::to_string(i.line) + ": " + i.reason + "\n";
+    CAPTURE(got_reasons);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < want.size(); ++k) {
+        CAPTURE(k);
+        CHECK(got[k].line == want[k].line);
+        CHECK(got[k].reason == want[k].reason);
+    }
+}
+
+inline std::vector<std::uint32_t> entry_lines(const sources::ParseResult& r) {
+    std::vector<std::uint32_t> out;
+    for (const auto& e : r.entries) out.push_back(e.line);
+    return out;
+}
+
+inline std::string reason(IpError e) { return std::string(ip_error_text(e)); }
+
+// Noise for parser robustness loops: random bodies, and real bodies with a
+// few random edits (the kinds of damage a download or an editor does).
+class FeedNoise {
+public:
+    // `alphabet`: the characters the formats under test care about; one
+    // byte in four is drawn from all 256 instead.
+    FeedNoise(std::uint64_t seed, std::string_view alphabet) : rng_(seed), alphabet_(alphabet) {}
+
+    std::size_t uniform(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
+    char byte() { return uniform(4) == 0 ? static_cast<char>(rng_()) : alphabet_[uniform(alphabet_.size())]; }
+
+    std::string random_body(std::size_t max_size) {
+        std::string body(uniform(max_size), '\0');
+        for (char& c : body) c = byte();
+        return body;
+    }
+
+    // 1..max_edits edits: replace, insert or erase bytes, truncate, copy a
+    // slice elsewhere, or change a character inside an address.
+    std::string mutate(std::string body, std::size_t max_edits) {
+        const std::size_t edits = 1 + uniform(max_edits);
+        for (std::size_t k = 0; k < edits && !body.empty(); ++k) {
+            const std::size_t at = uniform(body.size());
+            switch (uniform(6)) {
+                case 0: body[at] = byte(); break;
+                case 1: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), byte()); break;
+                case 2: body.erase(at, 1 + uniform(16)); break;
+                case 3: body.resize(at); break;  // truncated download
+                case 4: body.insert(at, body.substr(uniform(body.size()), uniform(64))); break;
+                case 5:  // keeps the surrounding structure valid
+                    if (body[at] >= '0' && body[at] <= '9') body[at] = "0123456789./:x"[uniform(14)];
+                    break;
+            }
+        }
+        return body;
+    }
+
+private:
+    std::mt19937_64 rng_;
+    std::string_view alphabet_;
+};
 
 }  // namespace anondb::test
