@@ -15,12 +15,15 @@
 
 #include "anondb/category.hpp"
 #include "anondb/sources/asn.hpp"
+#include "anondb/sources/exclusions.hpp"
+#include "anondb/sources/formats.hpp"
 #include "test_util.hpp"
 
 using namespace anondb;
 using namespace anondb::sources;
 using namespace anondb::test;
 using namespace std::string_literals;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -508,4 +511,97 @@ TEST_CASE("all three parsers survive random bytes and mutated real files") {
         }
     }
     CHECK(entries > 1000);  // the mutated samples mostly still parse
+}
+
+// ---- exclusions ----------------------------------------------------------------
+
+TEST_CASE("exclusions: the bundled data/exclusions.csv parses cleanly, each rule quoting its line") {
+    const std::string body = read_repo_file("data/exclusions.csv");
+    const ExclusionList r = parse_exclusions(body);
+    CHECK(r.rejects.empty());
+    CHECK(r.warnings.empty());
+    // An independent count: data lines are those after the header that are
+    // neither blank nor comments.
+    std::size_t rows = 0;
+    bool header = false;
+    for (const auto& l : split_lines<std::string>(body)) {
+        if (l.empty() || l[0] == '#') continue;
+        if (!header) {
+            header = true;
+            continue;
+        }
+        ++rows;
+    }
+    REQUIRE(r.rules.size() == rows);
+    const auto lines = split_lines<std::string>(body);
+    for (const auto& rule : r.rules) {
+        CAPTURE(rule.line);
+        CHECK(body.substr(rule.text_offset, rule.text_length) == lines[rule.line - 1]);
+        CHECK(!rule.reason.empty());
+        CHECK(!rule.reference.empty());
+        if (rule.kind == ExclusionRule::Kind::asn) CHECK(contains(lines[rule.line - 1], "AS" + std::to_string(rule.asn) + ","));
+    }
+}
+
+TEST_CASE("exclusions: rules, and every malformed line with its reason") {
+    const std::string body =
+        "# comment\n"                                                    // 1
+        "type,value,reason,reference\n"                                  // 2
+        "asn,AS15169,crawlers,https://example.org/a\n"                   // 3
+        "prefix,192.0.2.0/24,\"docs, and more\",https://example.org/b\n"  // 4
+        "prefix,2001:db8::/32,v6,ref\n"                                  // 5
+        "asn,AS0,zero,ref\n"                                             // 6
+        "asn,ASx,bad,ref\n"                                              // 7
+        "prefix,192.0.2.1/24,host bits,ref\n"                            // 8
+        "prefix,192.0.2.0-192.0.2.9,range,ref\n"                         // 9
+        "country,DE,no,ref\n"                                            // 10
+        "asn,AS1,,ref\n"                                                 // 11
+        "asn,AS1,why,\n"                                                 // 12
+        "asn,AS1,why\n"                                                  // 13
+        "asn,AS1,why,ref,extra\n"                                        // 14
+        "asn,AS1,\"open,ref\n"                                           // 15
+        "\n"                                                             // 16
+        "  # indented comment\n"                                         // 17
+        "asn,64500,last,ref";                                            // 18, no newline
+    const ExclusionList r = parse_exclusions(body);
+    REQUIRE(r.rules.size() == 4);
+    CHECK(r.rules[0].kind == ExclusionRule::Kind::asn);
+    CHECK(r.rules[0].asn == 15169);
+    CHECK(r.rules[0].line == 3);
+    CHECK(r.rules[0].reason == "crawlers");
+    CHECK(r.rules[0].reference == "https://example.org/a");
+    CHECK(r.rules[1].kind == ExclusionRule::Kind::prefix);
+    CHECK(format_range(r.rules[1].range) == "192.0.2.0/24");
+    CHECK(r.rules[1].reason == "docs, and more");
+    CHECK(format_range(r.rules[2].range) == "2001:db8::/32");
+    CHECK(r.rules[3].asn == 64500);
+    CHECK(r.rules[3].line == 18);
+    CHECK(body.substr(r.rules[3].text_offset, r.rules[3].text_length) == "asn,64500,last,ref");
+    check_issues(r.rejects, {{6, "ASN 0"},
+                             {7, reasons::kBadAsn},
+                             {8, "host bits set"},
+                             {9, "range where a prefix was expected"},
+                             {10, "bad exclusion type"},
+                             {11, "missing reason"},
+                             {12, "missing reference"},
+                             {13, "missing field"},
+                             {14, "too many fields"},
+                             {15, "bad quoting"}});
+
+    check_issues(parse_exclusions("asn,AS1,why,ref\n").rejects, {{1, "bad header"}});
+    CHECK(parse_exclusions("").rules.empty());
+}
+
+TEST_CASE("exclusions: random bytes and mutations never crash and quote inside the body") {
+    const std::string sample = read_repo_file("data/exclusions.csv");
+    FeedNoise noise(4, "asnprefixAS0123456789./:,\"# \n\t\r\x80"sv);
+    for (int round = 0; round < 500; ++round) {
+        const std::string body = round % 2 ? noise.random_body(300) : noise.mutate(sample, 6);
+        const ExclusionList r = parse_exclusions(body);
+        for (const auto& rule : r.rules) {
+            REQUIRE(rule.text_offset + rule.text_length <= body.size());
+            CHECK(!rule.reason.empty());
+            CHECK(!rule.reference.empty());
+        }
+    }
 }

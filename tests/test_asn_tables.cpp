@@ -1,20 +1,36 @@
 // ASN tables: iptoasn and CAIDA prefix2as on real snapshot files, with
 // counts checked by independent scans; malformed rows with exact reasons and
 // line numbers; MaxMind's ASN/ISP test databases walked by read_mmdb_asn and
-// every row checked against libmaxminddb's own lookup; corrupt databases.
+// every row checked against libmaxminddb's own lookup; IPFire location
+// databases (Debian's location.db and small ones libloc's writer makes here)
+// read by read_libloc_asn and checked against libloc's enumerator and lookup;
+// corrupt databases.
 #include <doctest/doctest.h>
 
+extern "C" {  // libloc's headers (but libloc.h) lack it
+#include <libloc/database.h>
+#include <libloc/libloc.h>
+#include <libloc/network.h>
+#include <libloc/writer.h>
+}
 #include <maxminddb.h>
 #include <rapidjson/document.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "anondb/ip.hpp"
@@ -137,16 +153,22 @@ TEST_CASE("iptoasn: AS 0 skipped, IPv6, malformed rows rejected with reasons") {
     CHECK(t.rows[2].line == 15);
     CHECK(row_asns(t, t.rows[2]) == std::vector<std::uint32_t>{4294967295u});
     CHECK(t.rejects.size() == 10);
-    CHECK(has_issue(t.rejects, 5, "too few fields"));
+    CHECK(has_issue(t.rejects, 5, "missing field"));
     CHECK(has_issue(t.rejects, 6, "too many fields"));
     CHECK(has_issue(t.rejects, 7, ip_error_text(IpError::junk)));
     CHECK(has_issue(t.rejects, 8, ip_error_text(IpError::octet_range)));
     CHECK(has_issue(t.rejects, 9, ip_error_text(IpError::mixed_families)));
     CHECK(has_issue(t.rejects, 10, ip_error_text(IpError::reversed_range)));
-    for (std::uint32_t n : {11u, 12u, 13u, 14u}) CHECK(has_issue(t.rejects, n, "bad AS number"));
+    for (std::uint32_t n : {11u, 13u, 14u}) CHECK(has_issue(t.rejects, n, "bad ASN"));
+    CHECK(has_issue(t.rejects, 12, "ASN above 4294967295"));
     CHECK(t.rejects[0].text == "1.0.4.0\t1.0.7.255\t38803\tAU");
     CHECK(t.warnings.empty());
     CHECK(parse_iptoasn("").rows.empty());
+
+    // Too large however many digits; a leading zero is not a decimal ASN here.
+    const AsnTable big = parse_iptoasn("1.0.0.0\t1.0.0.255\t99999999999999999999999\tUS\tX\n"
+                                       "1.0.0.0\t1.0.0.255\t013335\tUS\tX\n");
+    check_issues(big.rejects, {{1, "ASN above 4294967295"}, {2, "bad ASN"}});
 }
 
 // ---- pfx2as --------------------------------------------------------------------
@@ -234,12 +256,14 @@ TEST_CASE("pfx2as: IPv4, host bits, malformed rows") {
     CHECK(t.warnings[0].reason == "host bits set");
     CHECK(t.warnings[1].line == 15);
     CHECK(t.rejects.size() == 11);
-    CHECK(has_issue(t.rejects, 4, "too few fields"));
+    CHECK(has_issue(t.rejects, 4, "missing field"));
     CHECK(has_issue(t.rejects, 5, "too many fields"));
     CHECK(has_issue(t.rejects, 6, ip_error_text(IpError::bad_prefix_len)));
     CHECK(has_issue(t.rejects, 7, ip_error_text(IpError::bad_prefix_len)));
     CHECK(has_issue(t.rejects, 8, ip_error_text(IpError::junk)));
-    for (std::uint32_t n : {9u, 10u, 11u, 12u, 13u}) CHECK(has_issue(t.rejects, n, "bad AS number"));
+    CHECK(has_issue(t.rejects, 9, "ASN 0"));
+    for (std::uint32_t n : {10u, 11u, 13u}) CHECK(has_issue(t.rejects, n, "bad ASN"));
+    CHECK(has_issue(t.rejects, 12, "ASN above 4294967295"));
     CHECK(has_issue(t.rejects, 14, ip_error_text(IpError::bad_prefix_len)));
 }
 
@@ -602,6 +626,29 @@ TEST_CASE("mmdb: hand-built IPv4-only tree") {
     CHECK(o.lookup(ip_of("255.255.255.255")) == std::pair<std::uint32_t, unsigned>{4294967295u, 32});
 }
 
+TEST_CASE("mmdb: an ASN above 32 bits and one that is not a number are rejected with reasons") {
+    TempDir dir("anondb-asn");
+    MiniDb db;
+    db.values = {MiniDb::one_entry_map("autonomous_system_number", MiniDb::uint(9, 5000000000ull)),
+                 MiniDb::one_entry_map("autonomous_system_number", MiniDb::str("13335")), MiniDb::asn_value(64500)};
+    db.insert(MiniDb::v4_bits(0x01000000, 24), MiniDb::data(0));  // 1.0.0.0/24, uint64 above 32 bits
+    db.insert(MiniDb::v4_bits(0x02000000, 24), MiniDb::data(1));  // 2.0.0.0/24, a string
+    db.insert(MiniDb::v4_bits(0x03000000, 24), MiniDb::data(2));  // 3.0.0.0/24
+    const std::string path = (dir.path / "types.mmdb").string();
+    write_text(path, db.bytes());
+    const auto t = read_mmdb_asn(path);
+    REQUIRE_MESSAGE(t, t.error().message);
+    REQUIRE(t->rows.size() == 1);
+    CHECK(t->row_text(t->rows[0]) == "3.0.0.0/24");
+    REQUIRE(t->rejects.size() == 2);
+    for (const LineIssue& r : t->rejects) {
+        CAPTURE(r.text);
+        CHECK(r.line == 0);
+        if (r.text == "1.0.0.0/24") CHECK(r.reason == "ASN above 4294967295");
+        else CHECK((r.text == "2.0.0.0/24" && r.reason == "autonomous_system_number is not an unsigned integer"));
+    }
+}
+
 TEST_CASE("mmdb: hand-built IPv6 tree with IPv4 aliases, and broken trees") {
     TempDir dir("anondb-asn");
     MiniDb db;
@@ -682,4 +729,420 @@ TEST_CASE("mmdb: hand-built IPv6 tree whose ::/96 is one network: 0.0.0.0/0") {
     CHECK(t->row_text(t->rows[0]) == "0.0.0.0/0");
     CHECK(t->rows[0].range == Range{kV4First, kV4Last});
     cross_check(path, *t);
+}
+
+// ---- libloc (IPFire location databases) ------------------------------------------
+
+namespace {
+
+// Debian's libloc-database package: 1,290,053 networks, data of 2022-10-29.
+const std::string kLocationDb = "/usr/share/libloc-location/location.db";
+
+// The test's own use of libloc, as the oracle: its enumerator and lookup.
+struct LocOracle {
+    loc_ctx* ctx = nullptr;
+    std::FILE* file = nullptr;
+    loc_database* db = nullptr;
+
+    explicit LocOracle(const std::string& path) {
+        REQUIRE(loc_new(&ctx) == 0);
+        loc_set_log_priority(ctx, 0);
+        file = std::fopen(path.c_str(), "rb");
+        REQUIRE(file != nullptr);
+        REQUIRE(loc_database_new(ctx, &db, file) == 0);
+    }
+    ~LocOracle() {
+        if (db) loc_database_unref(db);
+        if (file) std::fclose(file);
+        loc_unref(ctx);
+    }
+    LocOracle(const LocOracle&) = delete;
+    LocOracle& operator=(const LocOracle&) = delete;
+
+    struct Network {
+        std::string text;  // loc_network_str: "1.0.0.0/24", "2001:db8::/32"
+        U128 first;
+        unsigned len128;
+        std::uint32_t asn;
+    };
+    static Network network_of(loc_network* n) {
+        std::array<std::uint8_t, 16> b{};
+        std::memcpy(b.data(), loc_network_get_first_address(n)->s6_addr, 16);
+        U128 first = 0;
+        for (const std::uint8_t x : b) first = (first << 8) | x;
+        const unsigned p = loc_network_prefix(n);
+        const unsigned len128 = loc_network_address_family(n) == AF_INET ? p + 96 : p;
+        return Network{loc_network_str(n), first, len128, loc_network_get_asn(n)};
+    }
+
+    // Every network, in the enumerator's order (unflattened).
+    std::vector<Network> enumerate() {
+        loc_database_enumerator* e = nullptr;
+        REQUIRE(loc_database_enumerator_new(&e, db, LOC_DB_ENUMERATE_NETWORKS, 0) == 0);
+        std::vector<Network> out;
+        while (true) {
+            loc_network* n = nullptr;
+            REQUIRE(loc_database_enumerator_next_network(e, &n) == 0);
+            if (!n) break;
+            out.push_back(network_of(n));
+            loc_network_unref(n);
+        }
+        loc_database_enumerator_unref(e);
+        return out;
+    }
+
+    // The most specific network holding `ip`, as libloc's lookup finds it.
+    std::optional<Network> lookup(Ip ip) {
+        const auto b = ip.to_bytes();
+        in6_addr a{};
+        std::memcpy(a.s6_addr, b.data(), 16);
+        loc_network* n = nullptr;
+        const int rc = loc_database_lookup(db, &a, &n);
+        if (rc != 0 || !n) return std::nullopt;
+        Network out = network_of(n);
+        loc_network_unref(n);
+        return out;
+    }
+};
+
+// Writes a libloc database of ("NETWORK/LEN", ASN) with libloc's writer.
+void write_loc_db(const std::string& path, const std::vector<std::pair<std::string, std::uint32_t>>& networks) {
+    loc_ctx* ctx = nullptr;
+    REQUIRE(loc_new(&ctx) == 0);
+    loc_writer* w = nullptr;
+    REQUIRE(loc_writer_new(ctx, &w, nullptr, nullptr) == 0);
+    for (const auto& [text, asn] : networks) {
+        loc_network* n = nullptr;
+        REQUIRE_MESSAGE(loc_writer_add_network(w, &n, text.c_str()) == 0, text);
+        loc_network_set_asn(n, asn);
+        loc_network_unref(n);
+    }
+    std::FILE* f = std::fopen(path.c_str(), "w+b");
+    REQUIRE(f != nullptr);
+    CHECK(loc_writer_write(w, f, LOC_DATABASE_VERSION_UNSET) == 0);
+    std::fclose(f);
+    loc_writer_unref(w);
+    loc_unref(ctx);
+}
+
+// Longest-prefix match over the rows, by the test's own arithmetic: the row
+// for (first, len) of the most specific prefix of `ip` that is a row.
+struct RowIndex {
+    struct Key {
+        U128 first;
+        unsigned len;
+        bool operator==(const Key&) const = default;
+    };
+    struct Hash {
+        std::size_t operator()(const Key& k) const {
+            return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(k.first) ^
+                                              static_cast<std::uint64_t>(k.first >> 64) * 0x9E3779B97F4A7C15ull) ^
+                   k.len;
+        }
+    };
+    std::unordered_map<Key, std::size_t, Hash> rows;
+
+    explicit RowIndex(const AsnTable& t) {
+        for (std::size_t i = 0; i < t.rows.size(); ++i) {
+            const U128 first = to_u128(t.rows[i].range.first), last = to_u128(t.rows[i].range.last);
+            const U128 host = last - first;  // 2^k - 1 for a prefix
+            REQUIRE((host & (host + 1)) == 0);
+            unsigned bits = 0;
+            for (U128 h = host; h; h >>= 1) ++bits;
+            REQUIRE(rows.emplace(Key{first, 128 - bits}, i).second);  // no network twice
+        }
+    }
+    std::optional<std::size_t> match(Ip ip) const {
+        const U128 a = to_u128(ip);
+        for (int len = 128; len >= 0; --len) {
+            const U128 host = len == 128 ? U128{0} : (~U128{0} >> len);
+            const auto it = rows.find(Key{a & ~host, static_cast<unsigned>(len)});
+            if (it != rows.end()) return it->second;
+        }
+        return std::nullopt;
+    }
+};
+
+std::string lpm_text(const AsnTable& t, const RowIndex& index, Ip ip) {
+    const auto row = index.match(ip);
+    return row ? std::string(t.row_text(t.rows[*row])) : std::string("none");
+}
+std::string lookup_text(LocOracle& o, Ip ip) {
+    const auto n = o.lookup(ip);
+    if (!n) return "none";
+    return n->asn ? n->text + " AS" + std::to_string(n->asn) : n->text;
+}
+
+// Rows in address order, a covering row before the rows inside it.
+void check_row_order(const AsnTable& t) {
+    for (std::size_t i = 1; i < t.rows.size(); ++i) {
+        const Range &a = t.rows[i - 1].range, &b = t.rows[i].range;
+        CHECK((a.first < b.first || (a.first == b.first && b.last < a.last)));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("libloc: Debian's location.db, every network, checked against libloc's enumerator and lookup") {
+    const auto t = read_libloc_asn(kLocationDb);
+    REQUIRE_MESSAGE(t, t.error().message);
+    CHECK(t->rejects.empty());
+    CHECK(t->warnings.empty());
+
+    LocOracle o(kLocationDb);
+    const std::vector<LocOracle::Network> nets = o.enumerate();
+    CHECK(nets.size() == 1290053);
+    REQUIRE(t->rows.size() == nets.size());
+    std::size_t as0 = 0, v4 = 0;
+    for (std::size_t i = 0; i < nets.size(); ++i) {
+        const LocOracle::Network& n = nets[i];
+        const AsnRow& r = t->rows[i];
+        CAPTURE(n.text);
+        const U128 host = n.len128 == 128 ? U128{0} : (~U128{0} >> n.len128);
+        REQUIRE(to_u128(r.range.first) == (n.first & ~host));
+        REQUIRE(to_u128(r.range.last) == (n.first | host));
+        REQUIRE(r.line == 0);
+        if (n.asn == 0) {
+            ++as0;
+            REQUIRE(r.asn_count == 0);
+            REQUIRE(t->row_text(r) == n.text);
+        } else {
+            REQUIRE(r.asn_count == 1);
+            REQUIRE(t->asns[r.asn_begin] == n.asn);
+            REQUIRE(t->row_text(r) == n.text + " AS" + std::to_string(n.asn));
+        }
+        if (r.range.first.is_v4()) ++v4;
+    }
+    CHECK(as0 == 143779);
+    CHECK(v4 == 1069950);
+    CHECK(t->asns.size() == nets.size() - as0);
+    check_row_order(*t);
+
+    // Known networks. 1.0.0.0/8 has no ASN and holds 1.0.0.0/24 (Cloudflare).
+    REQUIRE(t->rows.size() >= 5);
+    CHECK(t->row_text(t->rows[0]) == "1.0.0.0/8");
+    CHECK(t->rows[0].range == range_of("1.0.0.0/8"));
+    CHECK(t->rows[0].asn_count == 0);
+    CHECK(t->row_text(t->rows[1]) == "1.0.0.0/24 AS13335");
+    CHECK(t->rows[1].range == range_of("1.0.0.0/24"));
+    CHECK(row_asns(*t, t->rows[1]) == std::vector<std::uint32_t>{13335});
+    CHECK(t->row_text(t->rows[4]) == "1.0.4.0/22 AS38803");
+    const auto v6 = std::find_if(t->rows.begin(), t->rows.end(),
+                                 [&](const AsnRow& r) { return t->row_text(r) == "2804:14d:ed2a::/48 AS28573"; });
+    REQUIRE(v6 != t->rows.end());
+    CHECK(v6->range == range_of("2804:14d:ed2a::/48"));
+
+    // How the networks nest, by the chain of rows covering each row. In
+    // this data an AS 0 network only ever sits in another AS 0 network (the
+    // small database below has one inside a network with an ASN).
+    std::size_t nested = 0, same_asn = 0, as0_in_as0 = 0, asn_in_as0 = 0, as0_in_asn = 0;
+    std::vector<std::size_t> cover;
+    for (std::size_t i = 0; i < t->rows.size(); ++i) {
+        const AsnRow& r = t->rows[i];
+        while (!cover.empty() && t->rows[cover.back()].range.last < r.range.first) cover.pop_back();
+        if (!cover.empty()) {
+            const AsnRow& p = t->rows[cover.back()];
+            REQUIRE(p.range.last >= r.range.last);  // nested, never overlapping
+            ++nested;
+            if (p.asn_count == 0) ++(r.asn_count == 0 ? as0_in_as0 : asn_in_as0);
+            else if (r.asn_count == 0) ++as0_in_asn;
+            else if (t->asns[p.asn_begin] == t->asns[r.asn_begin]) ++same_asn;
+        }
+        cover.push_back(i);
+    }
+    CHECK(nested == 1087456);
+    CHECK(same_asn == 493262);
+    CHECK(as0_in_as0 == 59970);
+    CHECK(asn_in_as0 == 391130);
+    CHECK(as0_in_asn == 0);
+
+    // Longest-prefix match over the rows gives what libloc's lookup gives,
+    // at both ends of every 97th row and of the first 2000 AS 0 rows.
+    const RowIndex index(*t);
+    std::size_t compared = 0, as0_compared = 0;
+    for (std::size_t i = 0; i < t->rows.size(); ++i) {
+        const AsnRow& r = t->rows[i];
+        const bool as0 = r.asn_count == 0 && as0_compared < 2000;
+        if (i % 97 != 0 && !as0) continue;
+        if (as0) ++as0_compared;
+        for (const Ip ip : {r.range.first, r.range.last}) {
+            CAPTURE(format_ip(ip));
+            CHECK(lpm_text(*t, index, ip) == lookup_text(o, ip));
+            ++compared;
+        }
+    }
+    CHECK(as0_compared == 2000);
+    CHECK(compared > 2 * (nets.size() / 97));
+    for (const char* ip : {"1.0.0.1", "1.0.1.1", "1.1.1.1", "8.8.8.8", "2606:4700::1111", "2001:db8::1", "::1"}) {
+        CAPTURE(ip);
+        CHECK(lpm_text(*t, index, ip_of(ip)) == lookup_text(o, ip_of(ip)));
+    }
+    CHECK(lpm_text(*t, index, ip_of("1.0.0.1")) == "1.0.0.0/24 AS13335");
+}
+
+TEST_CASE("libloc: a database written by libloc, nested IPv4 and IPv6 networks, read back exactly") {
+    TempDir dir("anondb-loc");
+    const std::string path = (dir.path / "small.db").string();
+    // Not in order, to leave the order to the database.
+    write_loc_db(path, {{"2001:db8:1:2::/64", 64511},
+                        {"10.1.2.128/25", 64501},
+                        {"2001:db8::/32", 64510},
+                        {"10.0.0.0/8", 64500},
+                        {"10.1.0.0/16", 0},  // no ASN, inside AS64500
+                        {"10.1.2.0/24", 64501},
+                        {"2001:db8:1::/48", 0},
+                        {"192.0.2.0/24", 64502},
+                        {"255.255.255.255/32", 4294967295u},
+                        {"2001:db8::1/128", 64512},
+                        {"0.0.0.0/0", 64496}});
+    const auto t = read_libloc_asn(path);
+    REQUIRE_MESSAGE(t, t.error().message);
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"0.0.0.0/0 AS64496", "0.0.0.0/0"},
+        {"10.0.0.0/8 AS64500", "10.0.0.0/8"},
+        {"10.1.0.0/16", "10.1.0.0/16"},
+        {"10.1.2.0/24 AS64501", "10.1.2.0/24"},
+        {"10.1.2.128/25 AS64501", "10.1.2.128/25"},
+        {"192.0.2.0/24 AS64502", "192.0.2.0/24"},
+        {"255.255.255.255/32 AS4294967295", "255.255.255.255/32"},
+        {"2001:db8::/32 AS64510", "2001:db8::/32"},
+        {"2001:db8::1/128 AS64512", "2001:db8::1/128"},
+        {"2001:db8:1::/48", "2001:db8:1::/48"},
+        {"2001:db8:1:2::/64 AS64511", "2001:db8:1:2::/64"},
+    };
+    REQUIRE(t->rows.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        CAPTURE(i);
+        const AsnRow& r = t->rows[i];
+        CHECK(t->row_text(r) == want[i].first);
+        CHECK(r.range == range_of(want[i].second));
+        CHECK(r.line == 0);
+        CHECK(r.asn_count == (contains(want[i].first, " AS") ? 1u : 0u));
+    }
+    CHECK(t->rows[0].range == Range{kV4First, kV4Last});  // IPv4's /0 is ::ffff:0:0/96
+    CHECK(t->asns == std::vector<std::uint32_t>{64496, 64500, 64501, 64501, 64502, 4294967295u, 64510, 64512, 64511});
+    CHECK(t->rejects.empty());
+    CHECK(t->warnings.empty());
+    check_row_order(*t);
+
+    // libloc's lookup and the longest-prefix match agree, AS 0 rows shadowing.
+    LocOracle o(path);
+    CHECK(o.enumerate().size() == want.size());
+    const RowIndex index(*t);
+    const std::vector<std::pair<const char*, const char*>> lookups = {
+        {"10.1.5.5", "10.1.0.0/16"},  // AS 0 inside AS64500: no origin
+        {"10.2.0.1", "10.0.0.0/8 AS64500"},
+        {"10.1.2.1", "10.1.2.0/24 AS64501"},
+        {"10.1.2.200", "10.1.2.128/25 AS64501"},
+        {"8.8.8.8", "0.0.0.0/0 AS64496"},
+        {"255.255.255.255", "255.255.255.255/32 AS4294967295"},
+        {"2001:db8::1", "2001:db8::1/128 AS64512"},
+        {"2001:db8::2", "2001:db8::/32 AS64510"},
+        {"2001:db8:1::5", "2001:db8:1::/48"},
+        {"2001:db8:1:2::5", "2001:db8:1:2::/64 AS64511"},
+        {"2001:db9::", "none"},
+    };
+    for (const auto& [ip, text] : lookups) {
+        CAPTURE(ip);
+        CHECK(lpm_text(*t, index, ip_of(ip)) == text);
+        CHECK(lookup_text(o, ip_of(ip)) == text);
+    }
+}
+
+TEST_CASE("libloc: an empty database gives an empty table") {
+    TempDir dir("anondb-loc");
+    const std::string path = (dir.path / "empty.db").string();
+    write_loc_db(path, {});
+    const auto t = read_libloc_asn(path);
+    REQUIRE_MESSAGE(t, t.error().message);
+    CHECK(t->rows.empty());
+    CHECK(t->asns.empty());
+}
+
+TEST_CASE("libloc: missing, foreign, truncated and damaged files are errors naming the path") {
+    TempDir dir("anondb-loc");
+    const std::string good_path = (dir.path / "good.db").string();
+    write_loc_db(good_path, {{"10.0.0.0/8", 64500}, {"10.1.0.0/16", 0}, {"10.1.2.0/24", 64501},
+                             {"2001:db8::/32", 64510}, {"2001:db8:1::/48", 0}});
+    const std::string good = read_text(good_path);
+    REQUIRE(read_libloc_asn(good_path));
+
+    auto expect_error = [&](const std::string& name, const std::string& bytes) {
+        const std::string path = (dir.path / name).string();
+        write_text(path, bytes);
+        const auto t = read_libloc_asn(path);
+        CAPTURE(name);
+        REQUIRE(!t);
+        CHECK(contains(t.error().message, path));
+        return t.error();
+    };
+    {
+        const std::string missing = (dir.path / "missing.db").string();
+        const auto t = read_libloc_asn(missing);
+        REQUIRE(!t);
+        CHECK(t.error().status == Status::io);
+        CHECK(contains(t.error().message, missing));
+    }
+    SUBCASE("not a libloc database") {
+        FeedNoise noise(7, "LOCDBX\x01");
+        for (int k = 0; k < 20; ++k) expect_error("noise.db", noise.random_body(100000));
+        CHECK(contains(expect_error("empty.db", "").message, "not a libloc"));
+        CHECK(contains(expect_error("text.db", "1.0.0.0/24\t13335\n").message, "not a libloc"));
+        CHECK(expect_error("mmdb.db", read_text(kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.mmdb")).status ==
+              Status::corrupt);
+    }
+    SUBCASE("the magic, then garbage") {
+        FeedNoise noise(11, std::string_view("\x00\x01\xff", 3));
+        for (int k = 0; k < 20; ++k) {
+            std::string bytes = good.substr(0, 8) + noise.random_body(200000);
+            expect_error("garbage.db", bytes);
+        }
+        std::string v2 = good;
+        v2[7] = 2;  // format version
+        CHECK(expect_error("v2.db", v2).status == Status::unsupported_version);
+    }
+    SUBCASE("truncated") {
+        for (const std::size_t n : {std::size_t{7}, std::size_t{8}, std::size_t{100}, std::size_t{4200},
+                                    good.size() / 2, good.size() - 1}) {
+            CAPTURE(n);
+            const Error e = expect_error("cut.db", good.substr(0, n));
+            if (n > 8) CHECK(e.status == Status::truncated);
+        }
+    }
+    SUBCASE("Debian's location.db cut in half") {
+        const std::string real = read_text(kLocationDb);
+        const Error e = expect_error("half.db", real.substr(0, real.size() / 2));
+        CHECK(e.status == Status::truncated);
+        CHECK(contains(e.message, "past the end of the file"));
+    }
+    SUBCASE("random byte flips: an error or a consistent table, never a crash") {
+        FeedNoise noise(0x10C, "x");  // positions only
+        int errors = 0, tables = 0;
+        for (int round = 0; round < 400; ++round) {
+            std::string bad = good;
+            // A third in the header's fixed fields (magic, section offsets and
+            // lengths), the rest past the header: sections, tree, networks.
+            for (int k = 0; k < 4; ++k) {
+                const std::size_t at =
+                    noise.uniform(3) == 0 ? noise.uniform(72) : 4200 + noise.uniform(bad.size() - 4200);
+                bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + noise.uniform(255)));
+            }
+            const std::string path = (dir.path / "flip.db").string();
+            write_text(path, bad);
+            const auto t = read_libloc_asn(path);
+            if (!t) {
+                ++errors;
+                CHECK(contains(t.error().message, path));
+                continue;
+            }
+            ++tables;
+            for (const AsnRow& r : t->rows) {
+                CHECK(range_prefix_len(r.range).has_value());
+                CHECK(r.asn_count <= 1);
+            }
+            check_row_order(*t);
+        }
+        CHECK(errors > 0);
+        CHECK(tables > 0);
+    }
 }

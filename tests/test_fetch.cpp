@@ -1,10 +1,11 @@
 // The live fetcher (fetch_all) against a real HTTP server: cpp-httplib on
 // 127.0.0.1, on a port it picks, serving the bundled snapshot files and
 // generated payloads. Expected bodies and digests are computed here (zlib,
-// zstd, OpenSSL), not with anondb's own helpers.
+// zstd, liblzma, OpenSSL), not with anondb's own helpers.
 #include <doctest/doctest.h>
 
 #include <httplib.h>
+#include <lzma.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
@@ -75,6 +76,16 @@ std::string zstd_of(std::string_view data) {
     std::string out(ZSTD_compressBound(data.size()), '\0');
     const std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
     REQUIRE(!ZSTD_isError(n));
+    out.resize(n);
+    return out;
+}
+
+std::string xz_of(std::string_view data) {
+    std::string out(lzma_stream_buffer_bound(data.size()), '\0');
+    std::size_t n = 0;
+    REQUIRE(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr, reinterpret_cast<const std::uint8_t*>(data.data()),
+                                    data.size(), reinterpret_cast<std::uint8_t*>(out.data()), &n,
+                                    out.size()) == LZMA_OK);
     out.resize(n);
     return out;
 }
@@ -202,6 +213,41 @@ void serve_gzip_bomb(httplib::Response& res, Bomb& bomb, bool as_content_encodin
                 return true;
             }
             std::this_thread::sleep_for(1ms);
+            return true;
+        });
+}
+
+// The same as an .xz stream: 1 MiB of zeros per chunk (about 160 bytes of
+// output, flushed), `expand_to` zero bytes in all.
+void serve_xz_bomb(httplib::Response& res, Bomb& bomb, std::uint64_t expand_to) {
+    auto xs = std::shared_ptr<lzma_stream>(new lzma_stream(LZMA_STREAM_INIT), [](lzma_stream* x) {
+        lzma_end(x);
+        delete x;
+    });
+    REQUIRE(lzma_easy_encoder(xs.get(), 0, LZMA_CHECK_CRC64) == LZMA_OK);
+    auto fed = std::make_shared<std::uint64_t>(0);
+    res.set_chunked_content_provider(
+        "application/octet-stream", [xs, fed, &bomb, expand_to](std::size_t, httplib::DataSink& sink) {
+            static const std::vector<std::uint8_t> zeros(1 << 20);
+            std::vector<std::uint8_t> out(64 * 1024);
+            const bool last = *fed + zeros.size() >= expand_to;
+            xs->next_in = zeros.data();
+            xs->avail_in = zeros.size();
+            lzma_ret r = LZMA_OK;
+            do {  // LZMA_STREAM_END: flushed (or, the last time, finished)
+                xs->next_out = out.data();
+                xs->avail_out = out.size();
+                r = lzma_code(xs.get(), last ? LZMA_FINISH : LZMA_SYNC_FLUSH);
+                const std::size_t n = out.size() - xs->avail_out;
+                if (n && !sink.write(reinterpret_cast<const char*>(out.data()), n)) return false;
+                bomb.sent += n;
+            } while (r == LZMA_OK);
+            if (r != LZMA_STREAM_END) return false;
+            *fed += zeros.size();
+            if (last) {
+                bomb.finished = true;
+                sink.done();
+            }
             return true;
         });
 }
@@ -739,6 +785,131 @@ TEST_CASE("truncated or corrupt gzip and zstd streams are errors") {
     const FetchOutcome garbage = fetch_one("a", srv.url("/garbage.gz"), quick_options());
     CHECK_FALSE(garbage.ok);
     CHECK(garbage.error == "gzip: trailing garbage after the stream");
+}
+
+TEST_CASE("bodies that are .xz files are decoded: one stream, several, stream padding") {
+    const std::string body = read_text(kApple), other = read_text(kCloudflare);
+    TestServer srv;
+    srv.svr.Get("/apple.csv.xz",
+                [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, xz_of(body)); });
+    srv.svr.Get("/by-magic", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, xz_of(body)); });
+    srv.svr.Get("/two-streams.xz", [&](const httplib::Request&, httplib::Response& res) {
+        serve_bytes(res, xz_of(body) + xz_of(other));
+    });
+    srv.svr.Get("/padded.xz", [&](const httplib::Request&, httplib::Response& res) {  // stream padding: zero bytes, 4 at a time
+        serve_bytes(res, xz_of(body) + std::string(8, '\0') + xz_of(other) + std::string(4, '\0'));
+    });
+    srv.svr.Get("/empty.xz", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, xz_of("")); });
+    srv.svr.Get("/not-really.xz", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, body); });
+    srv.start();
+
+    for (const std::string path : {"/apple.csv.xz", "/by-magic"}) {
+        CAPTURE(path);
+        const FetchOutcome o = fetch_one("apple", srv.url(path), quick_options());
+        REQUIRE_MESSAGE(o.ok, o.error);
+        CHECK(o.fetched.body == body);
+        CHECK(o.fetched.record.bytes == body.size());
+        CHECK(o.fetched.record.sha256 == digest(body));
+    }
+    for (const std::string path : {"/two-streams.xz", "/padded.xz"}) {
+        CAPTURE(path);
+        const FetchOutcome o = fetch_one("both", srv.url(path), quick_options());
+        REQUIRE_MESSAGE(o.ok, o.error);
+        CHECK(o.fetched.body == body + other);
+    }
+    const FetchOutcome empty = fetch_one("empty", srv.url("/empty.xz"), quick_options());
+    REQUIRE_MESSAGE(empty.ok, empty.error);
+    CHECK(empty.fetched.body.empty());
+    const FetchOutcome plain = fetch_one("x", srv.url("/not-really.xz"), quick_options());
+    CHECK_FALSE(plain.ok);
+    CHECK(plain.error == "xz: not an xz stream (the URL names one)");
+}
+
+TEST_CASE("truncated, corrupt or trailing-garbage xz streams are errors") {
+    const std::string body = read_text(kAws);  // big enough that half a stream is clearly cut
+    const std::string xz = xz_of(body);
+    std::string flipped = xz;
+    flipped[flipped.size() / 2] ^= 0x55;  // inside the LZMA2 data
+    REQUIRE(xz.size() > 100);
+    std::atomic<int> hits{0};
+    TestServer srv;
+    srv.svr.Get("/cut.xz", [&](const httplib::Request&, httplib::Response& res) {
+        ++hits;
+        serve_bytes(res, xz.substr(0, xz.size() / 2));
+    });
+    srv.svr.Get("/footer.xz", [&](const httplib::Request&, httplib::Response& res) {  // all data, footer cut
+        serve_bytes(res, xz.substr(0, xz.size() - 3));
+    });
+    srv.svr.Get("/flipped.xz", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, flipped); });
+    srv.svr.Get("/garbage.xz", [&](const httplib::Request&, httplib::Response& res) {
+        serve_bytes(res, xz + "trailing junk");
+    });
+    srv.svr.Get("/magic-only.xz", [&](const httplib::Request&, httplib::Response& res) {
+        serve_bytes(res, xz.substr(0, 6) + std::string(4000, '\x5a'));
+    });
+    srv.svr.Get("/odd-padding.xz", [&](const httplib::Request&, httplib::Response& res) {
+        serve_bytes(res, xz + std::string(3, '\0'));
+    });
+    srv.svr.Get("/odd-padding-between.xz", [&](const httplib::Request&, httplib::Response& res) {
+        serve_bytes(res, xz + std::string(2, '\0') + xz);
+    });
+    srv.start();
+
+    const FetchOutcome cut = fetch_one("a", srv.url("/cut.xz"), quick_options());
+    CHECK_FALSE(cut.ok);
+    CHECK(cut.error == "xz: truncated stream");
+    CHECK(hits == 1);  // content errors are not retried
+    const FetchOutcome footer = fetch_one("a", srv.url("/footer.xz"), quick_options());
+    CHECK_FALSE(footer.ok);
+    CHECK(footer.error == "xz: truncated stream");
+    const FetchOutcome corrupt = fetch_one("a", srv.url("/flipped.xz"), quick_options());
+    CHECK_FALSE(corrupt.ok);
+    CHECK(corrupt.error == "xz: corrupt stream (compressed data is corrupt)");
+    const FetchOutcome garbage = fetch_one("a", srv.url("/garbage.xz"), quick_options());
+    CHECK_FALSE(garbage.ok);
+    CHECK(garbage.error == "xz: trailing garbage after the stream");
+    const FetchOutcome magic_only = fetch_one("a", srv.url("/magic-only.xz"), quick_options());
+    CHECK_FALSE(magic_only.ok);
+    CHECK(contains(magic_only.error, "xz: corrupt stream ("));
+    const FetchOutcome odd = fetch_one("a", srv.url("/odd-padding.xz"), quick_options());
+    CHECK_FALSE(odd.ok);
+    CHECK(odd.error == "xz: corrupt stream (stream padding not a multiple of 4 bytes)");
+    const FetchOutcome odd_between = fetch_one("a", srv.url("/odd-padding-between.xz"), quick_options());
+    CHECK_FALSE(odd_between.ok);
+    CHECK(odd_between.error == "xz: corrupt stream (stream padding not a multiple of 4 bytes)");
+    for (const FetchOutcome* o : {&cut, &footer, &corrupt, &garbage, &magic_only, &odd, &odd_between}) {
+        CHECK(o->attempts == 1);
+        CHECK(o->fetched.body.empty());
+    }
+}
+
+TEST_CASE("an xz bomb is stopped as soon as the decoded size passes max_bytes") {
+    // 64 GiB of zeros, about 10 MB of xz, made as it is sent; the limit is
+    // 256 KiB, which the first chunk passes. Sending it all would take
+    // minutes (the client's total timeout would end it first, with another
+    // error).
+    constexpr std::uint64_t kExpand = std::uint64_t{1} << 36;
+    Bomb by_name, by_magic;
+    TestServer srv;
+    srv.svr.Get("/bomb.xz",
+                [&](const httplib::Request&, httplib::Response& res) { serve_xz_bomb(res, by_name, kExpand); });
+    srv.svr.Get("/bomb", [&](const httplib::Request&, httplib::Response& res) {  // no suffix: by its magic
+        serve_xz_bomb(res, by_magic, kExpand);
+    });
+    srv.start();
+    const FetchOutcome named = fetch_one("bomb", srv.url("/bomb.xz"), quick_options(), 256 * 1024);
+    const FetchOutcome magic = fetch_one("bomb", srv.url("/bomb"), quick_options(), 256 * 1024);
+    srv.stop();
+    for (const FetchOutcome* o : {&named, &magic}) {
+        CHECK_FALSE(o->ok);
+        CHECK(o->error == "body over 262144 bytes");
+        CHECK(o->attempts == 1);
+        CHECK(o->fetched.body.empty());
+    }
+    for (const Bomb* b : {&by_name, &by_magic}) {
+        CHECK_FALSE(b->finished);
+        CHECK(b->sent < 32 * 1024);  // about 200 chunks: 200 MiB of zeros
+    }
 }
 
 TEST_CASE("file:// URLs") {

@@ -7,32 +7,19 @@
 // Every format: ASN "AS1234", "as1234" or "1234", 1..4294967295; an entry's
 // text is its whole line without line ending and surrounding blanks; an ASN
 // seen again on a later line is kept (both lines are provenance) and the later
-// line gets a kDuplicateAsn warning.
+// line gets a kDuplicateAsn warning. Reasons are the fixed ones of
+// formats.hpp (namespace reasons).
 #include <algorithm>
 #include <unordered_set>
 #include <utility>
 
 #include "anondb/category.hpp"
 #include "anondb/sources/asn.hpp"
+#include "anondb/sources/formats.hpp"
 #include "lines.hpp"
 
 namespace anondb::sources {
 namespace {
-
-// Fixed reasons of the three list formats (LineIssue::reason).
-constexpr std::string_view kBadAsn = "bad ASN";  // not [AS]digits
-constexpr std::string_view kAsnZero = "ASN 0";
-constexpr std::string_view kAsnTooLarge = "ASN above 4294967295";
-constexpr std::string_view kTextAfterAsn = "text after ASN";  // asn-list: "AS1 AS2"
-constexpr std::string_view kDuplicateAsn = "duplicate ASN";   // a warning
-constexpr std::string_view kBadQuoting = "bad quoting";
-constexpr std::string_view kMissingField = "missing field";
-constexpr std::string_view kTooManyFields = "too many fields";
-constexpr std::string_view kMissingHeader = "missing header";  // asn-csv: a warning
-constexpr std::string_view kBadHeader = "bad header";
-constexpr std::string_view kMissingProvider = "missing provider";
-constexpr std::string_view kBadCategory = "bad category";
-constexpr std::string_view kMissingReference = "missing reference";
 
 constexpr std::string_view kProviderHeader = "provider,category,asn,reference";
 
@@ -45,29 +32,6 @@ constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
         if (x != y) return false;
     }
     return true;
-}
-
-struct AsnParse {
-    std::uint32_t asn = 0;
-    std::string_view reason;  // empty when asn is good
-};
-
-// "AS1234" / "as1234" / "1234", 1..4294967295. Leading zeros are allowed.
-AsnParse parse_asn(std::string_view s) noexcept {
-    if (s.size() >= 2 && (s[0] == 'A' || s[0] == 'a') && (s[1] == 'S' || s[1] == 's')) s.remove_prefix(2);
-    if (s.empty()) return {0, kBadAsn};
-    std::uint64_t v = 0;
-    bool too_large = false;
-    for (const char c : s) {
-        if (c < '0' || c > '9') return {0, kBadAsn};
-        if (!too_large) {
-            v = v * 10 + static_cast<std::uint64_t>(c - '0');
-            if (v > 0xFFFFFFFFu) too_large = true;
-        }
-    }
-    if (too_large) return {0, kAsnTooLarge};
-    if (v == 0) return {0, kAsnZero};
-    return {static_cast<std::uint32_t>(v), {}};
 }
 
 // The frame shared by the three formats: parse_lines (BOM, CRLF, oversized
@@ -85,7 +49,7 @@ public:
     // `text` is a view into the body.
     void add(std::uint32_t line, std::uint32_t asn, std::string provider, std::uint32_t categories,
              std::string reference, std::string_view text) {
-        if (!seen_.insert(asn).second) warn(line, kDuplicateAsn, text);
+        if (!seen_.insert(asn).second) warn(line, reasons::kDuplicateAsn, text);
         out_.entries.push_back(AsnListEntry{asn, std::move(provider), categories, std::move(reference), line,
                                             static_cast<std::size_t>(text.data() - body_.data()), text.size()});
     }
@@ -105,50 +69,6 @@ private:
     std::unordered_set<std::uint32_t> seen_;
 };
 
-// RFC 4180 fields of one line: comma separated, a field may be wrapped in
-// double quotes (then it may hold commas, and "" stands for one quote).
-// Blanks around a field, inside or outside its quotes, are trimmed. A quote
-// in an unquoted field, text after a closing quote or an unterminated quote
-// make the line kBadQuoting (returns false).
-bool split_csv(std::string_view line, std::vector<std::string>& fields) {
-    fields.clear();
-    std::size_t i = 0;
-    const std::size_t n = line.size();
-    while (true) {
-        while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
-        std::string field;
-        if (i < n && line[i] == '"') {
-            ++i;
-            bool closed = false;
-            while (i < n) {
-                if (line[i] == '"') {
-                    if (i + 1 < n && line[i + 1] == '"') {
-                        field += '"';
-                        i += 2;
-                        continue;
-                    }
-                    ++i;
-                    closed = true;
-                    break;
-                }
-                field += line[i++];
-            }
-            if (!closed) return false;
-            while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
-            if (i < n && line[i] != ',') return false;
-        } else {
-            const std::size_t end = std::min(line.find(',', i), n);
-            const std::string_view raw = line.substr(i, end - i);
-            if (raw.find('"') != std::string_view::npos) return false;
-            field.assign(raw);
-            i = end;
-        }
-        fields.emplace_back(detail::trim_blanks(field));
-        if (i >= n) return true;
-        ++i;  // the comma
-    }
-}
-
 }  // namespace
 
 AsnList parse_asn_list(std::string_view body) {
@@ -158,9 +78,9 @@ AsnList parse_asn_list(std::string_view body) {
         const std::size_t hash = text.find('#');
         std::string_view rest;
         const std::string_view token = detail::first_word(text.substr(0, hash), rest);
-        const AsnParse a = parse_asn(token);
+        const detail::AsnToken a = detail::parse_asn_token(token);
         if (!a.reason.empty()) return b.reject(line.number, a.reason, text);
-        if (!rest.empty()) return b.reject(line.number, kTextAfterAsn, text);
+        if (!rest.empty()) return b.reject(line.number, reasons::kTextAfterAsn, text);
         const std::string_view provider =
             hash == std::string_view::npos ? std::string_view{} : detail::trim_blanks(text.substr(hash + 1));
         b.add(line.number, a.asn, std::string(provider), 0, {}, text);
@@ -174,18 +94,18 @@ AsnList parse_asn_csv(std::string_view body) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty()) return;
         const bool is_first = std::exchange(first, false);
-        if (!split_csv(text, fields)) return b.reject(line.number, kBadQuoting, text);
-        const AsnParse a = parse_asn(fields[0]);
+        if (!detail::split_csv(text, fields)) return b.reject(line.number, reasons::kBadQuoting, text);
+        const detail::AsnToken a = detail::parse_asn_token(fields[0]);
         if (is_first) {
             if (fields.size() == 2 && ascii_iequals(fields[0], "ASN") &&
                 ascii_iequals(fields[1], "Entity"))
                 return;
-            if (!a.reason.empty()) return b.reject(line.number, kBadHeader, text);
-            b.warn(line.number, kMissingHeader, text);  // a data row: read it
+            if (!a.reason.empty()) return b.reject(line.number, reasons::kBadHeader, text);
+            b.warn(line.number, reasons::kMissingHeader, text);  // a data row: read it
         }
         if (!a.reason.empty()) return b.reject(line.number, a.reason, text);
-        if (fields.size() < 2) return b.reject(line.number, kMissingField, text);
-        if (fields.size() > 2) return b.reject(line.number, kTooManyFields, text);
+        if (fields.size() < 2) return b.reject(line.number, reasons::kMissingField, text);
+        if (fields.size() > 2) return b.reject(line.number, reasons::kTooManyFields, text);
         b.add(line.number, a.asn, std::move(fields[1]), 0, {}, text);
     });
 }
@@ -197,20 +117,20 @@ AsnList parse_provider_asns(std::string_view body) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty() || text.front() == '#') return;
         if (std::exchange(first, false)) {
-            if (text != kProviderHeader) b.reject(line.number, kBadHeader, text);
+            if (text != kProviderHeader) b.reject(line.number, reasons::kBadHeader, text);
             return;
         }
-        if (!split_csv(text, fields)) return b.reject(line.number, kBadQuoting, text);
-        if (fields.size() < 4) return b.reject(line.number, kMissingField, text);
-        if (fields.size() > 4) return b.reject(line.number, kTooManyFields, text);
-        if (fields[0].empty()) return b.reject(line.number, kMissingProvider, text);
+        if (!detail::split_csv(text, fields)) return b.reject(line.number, reasons::kBadQuoting, text);
+        if (fields.size() < 4) return b.reject(line.number, reasons::kMissingField, text);
+        if (fields.size() > 4) return b.reject(line.number, reasons::kTooManyFields, text);
+        if (fields[0].empty()) return b.reject(line.number, reasons::kMissingProvider, text);
         std::uint32_t category = 0;
         if (fields[1] == "vpn") category = kVpn;
         else if (fields[1] == "hosting") category = kHosting;
-        else return b.reject(line.number, kBadCategory, text);
-        const AsnParse a = parse_asn(fields[2]);
+        else return b.reject(line.number, reasons::kBadCategory, text);
+        const detail::AsnToken a = detail::parse_asn_token(fields[2]);
         if (!a.reason.empty()) return b.reject(line.number, a.reason, text);
-        if (fields[3].empty()) return b.reject(line.number, kMissingReference, text);
+        if (fields[3].empty()) return b.reject(line.number, reasons::kMissingReference, text);
         b.add(line.number, a.asn, std::move(fields[0]), category, std::move(fields[3]), text);
     });
 }

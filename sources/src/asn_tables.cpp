@@ -1,7 +1,8 @@
 // ASN tables: iptoasn TSV, CAIDA prefix2as and MaxMind DB ASN databases,
 // each giving prefix -> origin ASN rows (asn.hpp). The text parsers follow
-// parse.hpp (never throw, every rejected line reported with a fixed reason);
-// the MMDB reader walks the search tree with libmaxminddb.
+// parse.hpp (never throw, every rejected line reported with a fixed reason
+// from formats.hpp); the MMDB reader walks the search tree with
+// libmaxminddb. (The libloc reader is asn_libloc.cpp.)
 #include <maxminddb.h>
 
 #include <algorithm>
@@ -12,17 +13,12 @@
 #include <vector>
 
 #include "anondb/sources/asn.hpp"
+#include "anondb/sources/formats.hpp"
 #include "lines.hpp"
 
 namespace anondb::sources {
 
 namespace {
-
-// Fixed reasons (besides anondb::ip_error_text and reasons::kHostBits).
-constexpr std::string_view kTooFewFields = "too few fields";
-constexpr std::string_view kTooManyFields = "too many fields";
-constexpr std::string_view kBadAsn = "bad AS number";
-constexpr std::string_view kMmdbAsnNotUnsigned = "autonomous_system_number is not an unsigned integer";
 
 // Splits `s` at every tab.
 std::vector<std::string_view> split_tabs(std::string_view s) {
@@ -40,18 +36,17 @@ std::vector<std::string_view> split_tabs(std::string_view s) {
 }
 
 // A decimal AS number 0..4294967295: digits only, no sign, no leading zero
-// (except "0" itself).
-bool parse_asn(std::string_view s, std::uint32_t& out) noexcept {
-    if (s.empty() || s.size() > 10) return false;
-    if (s.size() > 1 && s[0] == '0') return false;
+// (except "0" itself). Returns the reject reason, empty when `out` is set.
+std::string_view parse_asn(std::string_view s, std::uint32_t& out) noexcept {
+    if (s.empty() || (s.size() > 1 && s[0] == '0')) return reasons::kBadAsn;
     std::uint64_t v = 0;
     for (const char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        if (c < '0' || c > '9') return reasons::kBadAsn;
+        if (v <= 0xFFFFFFFFull) v = v * 10 + static_cast<std::uint64_t>(c - '0');  // stops growing once too large
     }
-    if (v > 0xFFFFFFFFull) return false;
+    if (v > 0xFFFFFFFFull) return reasons::kAsnTooLarge;
     out = static_cast<std::uint32_t>(v);
-    return true;
+    return {};
 }
 
 void add_row(AsnTable& t, const Range& range, std::uint32_t line, std::string_view text,
@@ -89,8 +84,8 @@ AsnTable parse_table(std::string_view body, OnLine on_line) {
 AsnTable parse_iptoasn(std::string_view body) {
     return parse_table(body, [](AsnTable& t, ParseResult& out, std::uint32_t number, std::string_view text) {
         const std::vector<std::string_view> f = split_tabs(text);
-        if (f.size() < 5) return detail::add_issue(out.rejects, number, kTooFewFields, text);
-        if (f.size() > 5) return detail::add_issue(out.rejects, number, kTooManyFields, text);
+        if (f.size() < 5) return detail::add_issue(out.rejects, number, reasons::kMissingField, text);
+        if (f.size() > 5) return detail::add_issue(out.rejects, number, reasons::kTooManyFields, text);
         const auto first = parse_ip(f[0]);
         if (!first) return detail::add_issue(out.rejects, number, ip_error_text(first.error), text);
         const auto last = parse_ip(f[1]);
@@ -100,8 +95,11 @@ AsnTable parse_iptoasn(std::string_view body) {
         if (last->ip < first->ip)
             return detail::add_issue(out.rejects, number, ip_error_text(IpError::reversed_range), text);
         std::uint32_t asn = 0;
-        if (!parse_asn(f[2], asn)) return detail::add_issue(out.rejects, number, kBadAsn, text);
-        if (asn == 0) return;  // "Not routed": no origin, not an error
+        if (const auto bad = parse_asn(f[2], asn); !bad.empty())
+            return detail::add_issue(out.rejects, number, bad, text);
+        // "Not routed": no origin, not an error. The ranges are disjoint, so
+        // an AS 0 row has nothing to shadow and is left out.
+        if (asn == 0) return;
         add_row(t, Range{first->ip, last->ip}, number, text, {asn});
     });
 }
@@ -109,8 +107,8 @@ AsnTable parse_iptoasn(std::string_view body) {
 AsnTable parse_pfx2as(std::string_view body) {
     return parse_table(body, [](AsnTable& t, ParseResult& out, std::uint32_t number, std::string_view text) {
         const std::vector<std::string_view> f = split_tabs(text);
-        if (f.size() < 3) return detail::add_issue(out.rejects, number, kTooFewFields, text);
-        if (f.size() > 3) return detail::add_issue(out.rejects, number, kTooManyFields, text);
+        if (f.size() < 3) return detail::add_issue(out.rejects, number, reasons::kMissingField, text);
+        if (f.size() > 3) return detail::add_issue(out.rejects, number, reasons::kTooManyFields, text);
         const auto addr = parse_ip(f[0]);
         if (!addr) return detail::add_issue(out.rejects, number, ip_error_text(addr.error), text);
         const auto len = anondb::detail::parse_prefix_len(f[1], addr->written_v4 ? 32 : 128);
@@ -124,8 +122,9 @@ AsnTable parse_pfx2as(std::string_view body) {
             const std::size_t sep = origin.find_first_of("_,");
             const std::string_view piece = origin.substr(0, sep);
             std::uint32_t asn = 0;
-            if (!parse_asn(piece, asn) || asn == 0)
-                return detail::add_issue(out.rejects, number, kBadAsn, text);
+            if (const auto bad = parse_asn(piece, asn); !bad.empty())
+                return detail::add_issue(out.rejects, number, bad, text);
+            if (asn == 0) return detail::add_issue(out.rejects, number, reasons::kAsnZero, text);
             asns.push_back(asn);
             if (sep == std::string_view::npos) break;
             origin.remove_prefix(sep + 1);
@@ -263,11 +262,11 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path) {
                     else if (data.type == MMDB_DATA_TYPE_UINT16) asn = data.uint16;
                     else if (data.type == MMDB_DATA_TYPE_UINT64) asn = data.uint64;
                     else {
-                        detail::add_issue(table.rejects, 0, kMmdbAsnNotUnsigned, text);
+                        detail::add_issue(table.rejects, 0, reasons::kMmdbAsnNotUnsigned, text);
                         break;
                     }
                     if (asn > 0xFFFFFFFFull) {
-                        detail::add_issue(table.rejects, 0, kBadAsn, text);
+                        detail::add_issue(table.rejects, 0, reasons::kAsnTooLarge, text);
                         break;
                     }
                     if (asn == 0) break;

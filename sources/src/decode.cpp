@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -29,6 +30,28 @@ bool starts_with_bytes(std::string_view s, std::string_view magic) {
 
 constexpr std::string_view kGzipMagic{"\x1f\x8b", 2};
 constexpr std::string_view kZstdMagic{"\x28\xb5\x2f\xfd", 4};
+constexpr std::string_view kXzMagic{"\xfd" "7zXZ\0", 6};
+constexpr std::size_t kMagicBytes = kXzMagic.size();  // the longest magic: bytes needed to tell
+
+// zstd windows and xz dictionaries above 128 MiB would need that much memory
+// to decode: refuse them.
+constexpr int kZstdWindowLogMax = 27;
+constexpr std::uint64_t kXzMemLimit = std::uint64_t{128} << 20;
+
+constexpr const char* kBadXzPadding = "stream padding not a multiple of 4 bytes";
+
+// Why liblzma stopped, for "xz: corrupt stream (...)".
+const char* lzma_problem(lzma_ret r) noexcept {
+    switch (r) {
+        case LZMA_DATA_ERROR: return "compressed data is corrupt";
+        case LZMA_OPTIONS_ERROR: return "unsupported options";
+        case LZMA_UNSUPPORTED_CHECK: return "unsupported integrity check";
+        case LZMA_MEM_ERROR: return "out of memory";
+        case LZMA_MEMLIMIT_ERROR: return "needs more than 128 MiB of memory";
+        case LZMA_BUF_ERROR: return "decoder made no progress";
+        default: return "lzma_code error";
+    }
+}
 
 }  // namespace
 
@@ -37,6 +60,7 @@ const char* compression_name(Compression c) noexcept {
         case Compression::none: return "none";
         case Compression::gzip: return "gzip";
         case Compression::zstd: return "zstd";
+        case Compression::xz: return "xz";
     }
     return "?";
 }
@@ -46,6 +70,7 @@ Compression compression_from_url(std::string_view url) noexcept {
     if (cut != std::string_view::npos) url = url.substr(0, cut);
     if (ends_with_nocase(url, ".gz")) return Compression::gzip;
     if (ends_with_nocase(url, ".zst")) return Compression::zstd;
+    if (ends_with_nocase(url, ".xz")) return Compression::xz;
     return Compression::none;
 }
 
@@ -63,6 +88,26 @@ struct BodyDecoder::Zstd {
     ZSTD_DCtx* dctx = nullptr;
     std::size_t last = 1;  // last ZSTD_decompressStream result; 0 = frame complete
     ~Zstd() { ZSTD_freeDCtx(dctx); }
+};
+
+// One stream at a time (not LZMA_CONCATENATED), like gzip members, so that
+// bytes after the last stream can be told from a damaged stream.
+struct BodyDecoder::Xz {
+    lzma_stream strm = LZMA_STREAM_INIT;
+    bool ready = false;
+    bool stream_ended = false;  // the last stream seen so far is complete
+    std::uint64_t padding = 0;  // zero bytes after it: stream padding
+    ~Xz() {
+        if (ready) lzma_end(&strm);
+    }
+    // Starts decoding a stream (liblzma reuses the last stream's memory).
+    bool start() {
+        if (lzma_stream_decoder(&strm, kXzMemLimit, 0) != LZMA_OK) return false;
+        ready = true;
+        stream_ended = false;
+        padding = 0;
+        return true;
+    }
 };
 
 BodyDecoder::BodyDecoder(std::uint64_t max_bytes, Compression hinted, bool transport_decoded)
@@ -83,15 +128,16 @@ bool BodyDecoder::append(const char* p, std::size_t n) {
 }
 
 bool BodyDecoder::detect(bool at_end) {
-    if (!at_end && head_.size() < kZstdMagic.size()) return true;  // not enough to tell yet
+    if (!at_end && head_.size() < kMagicBytes) return true;  // not enough to tell yet
     detected_ = true;
     if (starts_with_bytes(head_, kGzipMagic)) kind_ = Compression::gzip;
     else if (starts_with_bytes(head_, kZstdMagic)) kind_ = Compression::zstd;
+    else if (starts_with_bytes(head_, kXzMagic)) kind_ = Compression::xz;
     else kind_ = Compression::none;
 
     if (kind_ == Compression::none && hinted_ != Compression::none && !transport_decoded_)
-        return fail(std::string(compression_name(hinted_)) + ": not a " + compression_name(hinted_) +
-                    " stream (the URL names one)");
+        return fail(std::string(compression_name(hinted_)) + (hinted_ == Compression::xz ? ": not an " : ": not a ") +
+                    compression_name(hinted_) + " stream (the URL names one)");
     if (kind_ == Compression::gzip) {
         gzip_ = std::make_unique<Gzip>();
         if (inflateInit2(&gzip_->zs, 16 + MAX_WBITS) != Z_OK) return fail("gzip: cannot start decoder");
@@ -100,8 +146,10 @@ bool BodyDecoder::detect(bool at_end) {
         zstd_ = std::make_unique<Zstd>();
         zstd_->dctx = ZSTD_createDCtx();
         if (!zstd_->dctx) return fail("zstd: cannot start decoder");
-        // Window sizes above 128 MiB would need that much memory: refuse them.
-        ZSTD_DCtx_setParameter(zstd_->dctx, ZSTD_d_windowLogMax, 27);
+        ZSTD_DCtx_setParameter(zstd_->dctx, ZSTD_d_windowLogMax, kZstdWindowLogMax);
+    } else if (kind_ == Compression::xz) {
+        xz_ = std::make_unique<Xz>();
+        if (!xz_->start()) return fail("xz: cannot start decoder");
     }
     std::string head = std::move(head_);
     head_.clear();
@@ -111,7 +159,7 @@ bool BodyDecoder::detect(bool at_end) {
 bool BodyDecoder::feed(std::string_view data) {
     if (failed_) return false;
     if (!detected_) {
-        const std::size_t want = kZstdMagic.size() - head_.size();
+        const std::size_t want = kMagicBytes - head_.size();
         const std::size_t take = data.size() < want ? data.size() : want;
         head_.append(data.data(), take);
         data.remove_prefix(take);
@@ -180,8 +228,47 @@ bool BodyDecoder::process(std::string_view data) {
             }
             return true;
         }
+
+        case Compression::xz: {
+            Xz& x = *xz_;
+            while (!data.empty()) {
+                if (x.stream_ended) {  // after a complete stream: padding, then maybe the next stream
+                    std::size_t zeros = 0;
+                    while (zeros < data.size() && data[zeros] == '\0') ++zeros;
+                    x.padding += zeros;
+                    data.remove_prefix(zeros);
+                    if (data.empty()) break;
+                    if (x.padding % 4 != 0) return fail(std::string("xz: corrupt stream (") + kBadXzPadding + ")");
+                    if (!x.start()) return fail("xz: cannot start decoder");
+                }
+                x.strm.next_in = reinterpret_cast<const std::uint8_t*>(data.data());
+                x.strm.avail_in = data.size();
+                for (;;) {
+                    x.strm.next_out = reinterpret_cast<std::uint8_t*>(buf.data());
+                    x.strm.avail_out = buf.size();
+                    const lzma_ret r = lzma_code(&x.strm, LZMA_RUN);
+                    if (r != LZMA_OK && r != LZMA_STREAM_END) return fail_xz(r);
+                    if (!append(buf.data(), buf.size() - x.strm.avail_out)) return false;
+                    if (r == LZMA_STREAM_END) {  // all its output is out
+                        x.stream_ended = true;
+                        break;
+                    }
+                    if (x.strm.avail_in == 0 && x.strm.avail_out > 0) break;  // input used up, output flushed
+                }
+                data.remove_prefix(data.size() - x.strm.avail_in);
+            }
+            return true;
+        }
     }
     return true;
+}
+
+bool BodyDecoder::fail_xz(int code) {
+    const auto r = static_cast<lzma_ret>(code);
+    // The first stream's magic was checked, so a stream header that is not
+    // one is what follows the last stream.
+    if (r == LZMA_FORMAT_ERROR) return fail("xz: trailing garbage after the stream");
+    return fail(std::string("xz: corrupt stream (") + lzma_problem(r) + ")");
 }
 
 bool BodyDecoder::finish() {
@@ -194,6 +281,10 @@ bool BodyDecoder::finish() {
             return true;
         case Compression::zstd:
             if (zstd_->last != 0) return fail("zstd: truncated stream");
+            return true;
+        case Compression::xz:
+            if (!xz_->stream_ended) return fail("xz: truncated stream");
+            if (xz_->padding % 4 != 0) return fail(std::string("xz: corrupt stream (") + kBadXzPadding + ")");
             return true;
     }
     return true;

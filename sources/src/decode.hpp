@@ -1,5 +1,5 @@
-// Streaming decoding of a fetched body that is itself gzip or zstd, under a
-// size limit. Internal to anondb_sources (used by fetch_http.cpp).
+// Streaming decoding of a fetched body that is itself gzip, zstd or xz,
+// under a size limit. Internal to anondb_sources (used by fetch_http.cpp).
 #pragma once
 
 #include <cstdint>
@@ -9,17 +9,18 @@
 
 namespace anondb::sources::detail {
 
-enum class Compression { none, gzip, zstd };
+enum class Compression { none, gzip, zstd, xz };
 
 const char* compression_name(Compression c) noexcept;
 
-// The compression a URL's path names: ".gz" or ".zst" at the end of the path
-// (query and fragment ignored, case-insensitive); none otherwise.
+// The compression a URL's path names: ".gz", ".zst" or ".xz" at the end of
+// the path (query and fragment ignored, case-insensitive); none otherwise.
 Compression compression_from_url(std::string_view url) noexcept;
 
 // Decodes a body fed to it piece by piece. The format comes from the first
 // bytes: 1f 8b is gzip (several members allowed), 28 b5 2f fd is zstd
-// (several frames allowed), anything else is taken as it is. When the URL
+// (several frames allowed), fd 37 7a 58 5a 00 is xz (several streams and
+// stream padding allowed), anything else is taken as it is. When the URL
 // names a compression (`hinted`) the body must carry its magic bytes, unless
 // `transport_decoded` says an HTTP Content-Encoding was already removed (a
 // server that sends a .gz file with "Content-Encoding: gzip").
@@ -49,11 +50,13 @@ public:
 private:
     struct Gzip;
     struct Zstd;
+    struct Xz;
 
     bool detect(bool at_end);
     bool process(std::string_view data);
     bool append(const char* p, std::size_t n);
     bool fail(std::string message);
+    bool fail_xz(int code);  // code: an lzma_ret (lzma.h stays out of this header)
 
     std::uint64_t max_bytes_;
     Compression hinted_;
@@ -66,6 +69,7 @@ private:
     std::string error_;
     std::unique_ptr<Gzip> gzip_;
     std::unique_ptr<Zstd> zstd_;
+    std::unique_ptr<Xz> xz_;
 };
 
 }  // namespace anondb::sources::detail

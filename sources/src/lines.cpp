@@ -1,5 +1,7 @@
 #include "lines.hpp"
 
+#include <algorithm>
+
 #include "anondb/ip.hpp"
 
 namespace anondb::sources::detail {
@@ -79,5 +81,62 @@ bool refuse_oversized(std::string_view body, ParseResult& out) {
     add_issue(out.rejects, 1, reasons::kBodyTooLarge, body.substr(0, kIssueTextMax));
     return true;
 }
+
+AsnToken parse_asn_token(std::string_view s) noexcept {
+    if (s.size() >= 2 && (s[0] == 'A' || s[0] == 'a') && (s[1] == 'S' || s[1] == 's')) s.remove_prefix(2);
+    if (s.empty()) return {0, reasons::kBadAsn};
+    std::uint64_t v = 0;
+    bool too_large = false;
+    for (const char c : s) {
+        if (c < '0' || c > '9') return {0, reasons::kBadAsn};
+        if (!too_large) {
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+            if (v > 0xFFFFFFFFu) too_large = true;
+        }
+    }
+    if (too_large) return {0, reasons::kAsnTooLarge};
+    if (v == 0) return {0, reasons::kAsnZero};
+    return {static_cast<std::uint32_t>(v), {}};
+}
+
+bool split_csv(std::string_view line, std::vector<std::string>& fields) {
+    fields.clear();
+    std::size_t i = 0;
+    const std::size_t n = line.size();
+    while (true) {
+        while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
+        std::string field;
+        if (i < n && line[i] == '"') {
+            ++i;
+            bool closed = false;
+            while (i < n) {
+                if (line[i] == '"') {
+                    if (i + 1 < n && line[i + 1] == '"') {
+                        field += '"';
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    closed = true;
+                    break;
+                }
+                field += line[i++];
+            }
+            if (!closed) return false;
+            while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
+            if (i < n && line[i] != ',') return false;
+        } else {
+            const std::size_t end = std::min(line.find(',', i), n);
+            const std::string_view raw = line.substr(i, end - i);
+            if (raw.find('"') != std::string_view::npos) return false;
+            field.assign(raw);
+            i = end;
+        }
+        fields.emplace_back(detail::trim_blanks(field));
+        if (i >= n) return true;
+        ++i;  // the comma
+    }
+}
+
 
 }  // namespace anondb::sources::detail

@@ -105,4 +105,19 @@ ParseResult parse_lines(std::string_view body, OnLine on_line) {
     return out;
 }
 
+// An AS number as lists write it: "AS1234", "as1234" or "1234", from 1 to
+// 4294967295; leading zeros allowed.
+struct AsnToken {
+    std::uint32_t asn = 0;
+    std::string_view reason;  // reasons::kBadAsn, kAsnZero or kAsnTooLarge; empty when good
+};
+AsnToken parse_asn_token(std::string_view s) noexcept;
+
+// RFC 4180 fields of one line: comma separated, a field may be wrapped in
+// double quotes (then it may hold commas, and "" stands for one quote).
+// Blanks around a field, inside or outside its quotes, are trimmed. A quote
+// in an unquoted field, text after a closing quote or an unterminated quote
+// make the line kBadQuoting (returns false).
+bool split_csv(std::string_view line, std::vector<std::string>& fields);
+
 }  // namespace anondb::sources::detail

@@ -1,4 +1,5 @@
 // The catalogue of feed formats: one line per parser.
+#include "anondb/sources/asn.hpp"
 #include "anondb/sources/formats.hpp"
 #include "anondb/sources/parse.hpp"
 
@@ -24,14 +25,37 @@ constexpr FormatInfo kFormats[] = {
      "Onionoo details JSON, relay OR addresses without ports (relays[].or_addresses[])"},
 };
 
-}  // namespace
+constexpr AsnTableFormat kAsnTableFormats[] = {
+    {"libloc", nullptr, &read_libloc_asn,
+     "IPFire location database (location.db, libloc format v1; location.ipfire.org serves it .xz)"},
+    {"iptoasn", &parse_iptoasn, nullptr, "iptoasn ip2asn-v4/v6/combined TSV (range_start, range_end, AS_number, ...)"},
+    {"pfx2as", &parse_pfx2as, nullptr, "CAIDA RouteViews prefix2as (prefix, length, origin AS; MOAS a_b, AS sets a,b)"},
+    {"mmdb-asn", nullptr, &read_mmdb_asn,
+     "ASN database in MaxMind DB format (GeoLite2-ASN, DB-IP ASN Lite, GeoIP2-ISP: autonomous_system_number)"},
+};
 
-std::span<const FormatInfo> formats() { return kFormats; }
+constexpr AsnListFormat kAsnListFormats[] = {
+    {"provider-asns", &parse_provider_asns, "anondb curated CSV: provider,category,asn,reference (data/providers)"},
+    {"asn-list", &parse_asn_list, "one AS number per line, '# provider' comment (X4BNet input/*/ASN.txt)"},
+    {"asn-csv", &parse_asn_csv, "CSV 'ASN,Entity' (brianhama/bad-asn-list)"},
+};
 
-const FormatInfo* find_format(std::string_view name) {
-    for (const FormatInfo& f : kFormats)
+template <class Format>
+const Format* find_in(std::span<const Format> all, std::string_view name) {
+    for (const Format& f : all)
         if (f.name == name) return &f;
     return nullptr;
 }
+
+}  // namespace
+
+std::span<const AsnTableFormat> asn_table_formats() { return kAsnTableFormats; }
+const AsnTableFormat* find_asn_table_format(std::string_view name) { return find_in(asn_table_formats(), name); }
+std::span<const AsnListFormat> asn_list_formats() { return kAsnListFormats; }
+const AsnListFormat* find_asn_list_format(std::string_view name) { return find_in(asn_list_formats(), name); }
+
+std::span<const FormatInfo> formats() { return kFormats; }
+
+const FormatInfo* find_format(std::string_view name) { return find_in(formats(), name); }
 
 }  // namespace anondb::sources

@@ -1,10 +1,12 @@
 // ASN data: tables mapping prefixes to their origin ASNs, and lists naming
 // the ASNs of providers. Parsers follow the contract of parse.hpp: never
-// throw, report every rejected line with its number and a fixed reason.
+// throw, report every rejected line with its number and a fixed reason
+// (formats.hpp, namespace reasons).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,12 +22,21 @@ namespace anondb::sources {
 struct AsnRow {
     Range range;
     std::uint32_t asn_begin = 0;  // origin ASNs: AsnTable::asns[asn_begin, asn_begin + asn_count)
-    std::uint32_t asn_count = 0;  // > 1 for multi-origin prefixes and AS sets
-    std::uint32_t line = 0;       // 1-based line of a text table; 0 for an MMDB network
-    std::size_t text_offset = 0;  // the row as written (or "NETWORK/LEN" for MMDB) in AsnTable::text
+    // > 1 for multi-origin prefixes and AS sets; 0 for a row that says its
+    // range has no origin (libloc's AS 0 networks), which shadows the rows
+    // covering it like any other row.
+    std::uint32_t asn_count = 0;
+    std::uint32_t line = 0;       // 1-based line of a text table; 0 for a network of a database
+    // The row as written in AsnTable::text; for a database "NETWORK/LEN"
+    // (MMDB) or "NETWORK/LEN ASn" (libloc, "NETWORK/LEN" when no ASN).
+    std::size_t text_offset = 0;
     std::size_t text_length = 0;
 };
 
+// Rows may nest: a table can hold 1.0.0.0/8 and 1.0.0.0/24. An address
+// belongs to the most specific row that covers it (longest-prefix match),
+// and that row alone decides its origins, none when asn_count is 0. The
+// text formats and MMDB give disjoint rows.
 struct AsnTable {
     std::vector<AsnRow> rows;
     std::vector<std::uint32_t> asns;
@@ -38,17 +49,32 @@ struct AsnTable {
 
 // `iptoasn`: ip2asn-v4.tsv / ip2asn-v6.tsv / ip2asn-combined.tsv
 // (range_start TAB range_end TAB AS_number TAB country_code TAB AS_description);
-// rows with AS 0 ("Not routed") carry no ASN and are skipped, not rejected.
+// rows with AS 0 ("Not routed") carry no ASN and are skipped, not rejected:
+// the file's ranges are disjoint, so such a row has nothing to shadow.
 AsnTable parse_iptoasn(std::string_view body);
 
 // `pfx2as`: CAIDA RouteViews prefix2as (prefix TAB length TAB origin), origin
-// "a", "a_b" (multi-origin) or "a,b" (AS set).
+// "a", "a_b" (multi-origin) or "a,b" (AS set); an origin of AS 0 is rejected
+// (kAsnZero).
 AsnTable parse_pfx2as(std::string_view body);
 
 // An ASN database in MaxMind DB format (GeoLite2-ASN, DB-IP ASN Lite, GeoIP2
 // ISP layouts: `autonomous_system_number`), read with libmaxminddb by walking
-// the whole search tree. IPv4 networks come out IPv4-mapped, once.
+// the whole search tree. IPv4 networks come out IPv4-mapped, once. Networks
+// are disjoint; those without the key or with AS 0 are left out.
 Expected<AsnTable> read_mmdb_asn(const std::string& path);
+
+// An IPFire location database (libloc format v1: location.db, as
+// location.ipfire.org serves it xz-compressed), read with libloc's network
+// enumerator. Every network is a row, nested ones included (1.0.0.0/8 AS 0
+// holds 1.0.0.0/24 AS13335), in address order with a covering network before
+// the networks inside it; AS 0 networks are rows without an ASN, so that they
+// shadow their covering network as in libloc's own lookup. IPv4 networks come
+// out IPv4-mapped. Fails with the path in the message when the file cannot
+// be read (Status::io), is not such a database (corrupt), has another format
+// version (unsupported_version), or is truncated or damaged (truncated,
+// corrupt); never a partial table.
+Expected<AsnTable> read_libloc_asn(const std::string& path);
 
 // ---- ASN lists: provider -> ASNs -------------------------------------------
 
@@ -80,5 +106,27 @@ AsnList parse_asn_csv(std::string_view body);
 // "provider,category,asn,reference" (category vpn or hosting, reference
 // required), '#' comment lines. See data/providers/README.md.
 AsnList parse_provider_asns(std::string_view body);
+
+// ---- the format registry of ASN feeds ---------------------------------------
+
+// An ASN table format: text tables are parsed from the body; databases
+// (MMDB, libloc) are read from a file by their library.
+struct AsnTableFormat {
+    std::string_view name;  // the `format:` value in feeds.yaml
+    AsnTable (*parse)(std::string_view body) = nullptr;                // text formats
+    Expected<AsnTable> (*read_file)(const std::string& path) = nullptr;  // database formats
+    std::string_view description;
+};
+
+struct AsnListFormat {
+    std::string_view name;
+    AsnList (*parse)(std::string_view body) = nullptr;
+    std::string_view description;
+};
+
+std::span<const AsnTableFormat> asn_table_formats();
+const AsnTableFormat* find_asn_table_format(std::string_view name);  // nullptr when unknown
+std::span<const AsnListFormat> asn_list_formats();
+const AsnListFormat* find_asn_list_format(std::string_view name);    // nullptr when unknown
 
 }  // namespace anondb::sources

@@ -87,6 +87,32 @@ inline constexpr std::string_view kExitAddressesNotArray = "exit_addresses is no
 inline constexpr std::string_view kOrAddressesNotArray = "or_addresses is not an array";
 inline constexpr std::string_view kAddressNotString = "address is not a string";
 inline constexpr std::string_view kBadOrAddress = "or_address is not address:port";
+// ASN numbers, in every ASN table and list format (asn.hpp)
+inline constexpr std::string_view kBadAsn = "bad ASN";  // not an AS number as the format writes one
+inline constexpr std::string_view kAsnZero = "ASN 0";   // where AS 0 is not allowed
+inline constexpr std::string_view kAsnTooLarge = "ASN above 4294967295";
+// Fields of iptoasn, pfx2as (tab separated), asn-csv and provider-asns
+// (comma separated): fewer or more than the format has
+inline constexpr std::string_view kMissingField = "missing field";
+inline constexpr std::string_view kTooManyFields = "too many fields";
+// mmdb ASN databases (read_mmdb_asn; rejects on line 0, quoting "NETWORK/LEN")
+inline constexpr std::string_view kMmdbAsnNotUnsigned = "autonomous_system_number is not an unsigned integer";
+// asn-list
+inline constexpr std::string_view kTextAfterAsn = "text after ASN";  // "AS1 AS2"
+// asn-list, asn-csv, provider-asns
+inline constexpr std::string_view kDuplicateAsn = "duplicate ASN";  // a warning; both lines are kept
+// asn-csv, provider-asns, exclusions
+inline constexpr std::string_view kBadQuoting = "bad quoting";
+inline constexpr std::string_view kBadHeader = "bad header";
+// asn-csv
+inline constexpr std::string_view kMissingHeader = "missing header";  // a warning
+// provider-asns
+inline constexpr std::string_view kMissingProvider = "missing provider";
+inline constexpr std::string_view kBadCategory = "bad category";
+inline constexpr std::string_view kMissingReference = "missing reference";  // also exclusions
+// exclusions (exclusions.hpp); a prefix with host bits is rejected as kHostBits
+inline constexpr std::string_view kBadExclusionType = "bad exclusion type";  // not asn or prefix
+inline constexpr std::string_view kMissingReason = "missing reason";
 }  // namespace reasons
 
 // `plain`: one address, CIDR prefix or range ("a-b") per line. '#' and ';'
