@@ -175,19 +175,34 @@ void generate(Rng& rng, Generated& g) {
         f.rejected = rng();
         for (auto& b : f.sha256) b = static_cast<std::uint8_t>(rng());
         f.flags = static_cast<std::uint32_t>(below(rng, 8));
+        f.role = static_cast<format::FeedRole>(below(rng, format::kMaxFeedRole + 1));
+        f.asn_table = static_cast<std::uint32_t>(below(rng, nfeed + 1));
         c.feeds.push_back(std::move(f));
     }
 
     const std::size_t norigin = nfeed ? below(rng, 60) : 0;
-    for (std::size_t i = 0; i < norigin; ++i)
+    for (std::size_t i = 0; i < norigin; ++i) {
         g.add_origin(static_cast<std::uint32_t>(below(rng, nfeed)), rand32(rng), rand32(rng) & kAllCategories,
                      static_cast<std::uint32_t>(below(rng, nprov)), random_text(rng, 80, chance(rng, 0.3)));
+        if (chance(rng, 0.3)) c.origins.back().asn = rand32(rng);
+    }
+    // One-step links: the first third of the origins are table rows, which
+    // some later origins point at.
+    for (std::size_t i = norigin / 3; i < norigin && norigin >= 3; ++i)
+        if (chance(rng, 0.4)) c.origins[i].link = static_cast<std::uint32_t>(below(rng, norigin / 3));
+    for (std::size_t i = 0; norigin && i < below(rng, 5); ++i) {
+        const Ip a = random_point(rng, rand32(rng)), b = random_point(rng, rand32(rng));
+        c.exclusions.push_back({{std::min(a, b), std::max(a, b)}, static_cast<std::uint32_t>(below(rng, norigin)),
+                                static_cast<std::uint32_t>(below(rng, norigin))});
+    }
 
     const std::size_t nrec = 1 + below(rng, 40);
     for (std::size_t r = 1; r < nrec; ++r) {
         const std::uint32_t cats = chance(rng, 0.1) ? rand32(rng) : rand32(rng) & kAllCategories;
         c.records.push_back({cats, static_cast<std::uint32_t>(below(rng, nprov))});
         std::set<std::uint32_t> picks;
+        if (r == 1 && chance(rng, 0.8)) c.record_asns.assign(nrec, 0);  // else none at all
+        if (!c.record_asns.empty() && chance(rng, 0.5)) c.record_asns[r] = rand32(rng);
         const std::size_t k = norigin ? below(rng, std::min<std::size_t>(6, norigin + 1)) : 0;
         while (picks.size() < k) picks.insert(static_cast<std::uint32_t>(below(rng, norigin)));
         c.prov_origins.insert(c.prov_origins.end(), picks.begin(), picks.end());
@@ -291,6 +306,7 @@ void check_address(const Database& db, const ColdData& cold, const writer::Datab
     CHECK(got.record == rec);
     CHECK(got.categories == c.records[rec].categories);
     CHECK(got.provider == c.providers[c.records[rec].provider]);
+    CHECK(got.asn == (c.record_asns.empty() ? 0 : c.record_asns[rec]));
     const Segment seg = db.locate(a);
     const Segment& want = oracle.segment_at(a);
     CHECK(seg.record == rec);
@@ -314,7 +330,27 @@ void check_address(const Database& db, const ColdData& cold, const writer::Datab
                           got_c.provider == c.providers[o.provider];
         CHECK_MESSAGE(same, "contribution " << (k - begin) << ": origin " << got_c.origin << " (want " << id
                                             << "), line " << got_c.line << " (want " << o.line << ")");
+        CHECK(got_c.asn == o.asn);
+        CHECK(got_c.role == f.role);
+        CHECK(got_c.table_row.has_value() == (o.link != format::kNoLink));
+        if (got_c.table_row && o.link != format::kNoLink) {
+            const auto& row = c.origins[o.link];
+            CHECK(got_c.table_row->origin == o.link);
+            CHECK(got_c.table_row->text == row.text);
+            CHECK(got_c.table_row->feed_name == c.feeds[row.feed].name);
+            CHECK(got_c.table_row->asn == row.asn);
+        }
     }
+    // Exclusions: every one whose range holds the address, none other.
+    std::multiset<std::tuple<Ip, Ip, std::uint32_t, std::uint32_t>> want_x, got_x;
+    for (const auto& x : c.exclusions)
+        if (x.range.contains(a)) want_x.insert({x.range.first, x.range.last, x.origin, x.rule});
+    for (const auto& x : ex.exclusions) {
+        got_x.insert({x.range.first, x.range.last, x.removed.origin, x.rule.origin});
+        CHECK(x.rule.text == c.origins[x.rule.origin].text);
+        CHECK(x.removed.text == c.origins[x.removed.origin].text);
+    }
+    CHECK(got_x == want_x);
 }
 
 Expected<std::vector<std::byte>> serialize(const writer::DatabaseContent& c, bool compress) {
@@ -343,6 +379,8 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng)
     REQUIRE(db->feeds().size() == c.feeds.size());
     for (std::size_t i = 0; i < c.feeds.size(); ++i) {
         const auto& fe = db->feeds()[i];
+        CHECK(fe.role == static_cast<std::uint32_t>(c.feeds[i].role));
+        CHECK(fe.asn_table == c.feeds[i].asn_table);
         const auto& f = c.feeds[i];
         CHECK(db->string(fe.name) == f.name);
         CHECK(db->string(fe.url) == f.url);
@@ -427,7 +465,31 @@ void small_content(Generated& g) {
         c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
     }
     for (std::uint32_t i = 6; i < 40; ++i) c.prov_origins.push_back(i);
+    // ASN attribution: a table row (origin 40), a provider-list line derived
+    // through it (41, in record 4's provenance) and an exclusion rule (42).
+    writer::FeedInfo table, list, rules;
+    table.name = "asn-table";
+    table.format = "libloc";
+    table.role = format::FeedRole::asn_table;
+    list.name = "provider-list";
+    list.format = "provider-asns";
+    list.role = format::FeedRole::asn_list;
+    list.asn_table = 3;  // feed 2, + 1
+    list.categories = kVpn;
+    rules.name = "exclusions";
+    rules.format = "exclusions";
+    rules.role = format::FeedRole::exclusions;
+    c.feeds.insert(c.feeds.end(), {table, list, rules});
+    g.add_origin(2, 0, 0, 0, "2001:db8::/32 AS64500");
+    c.origins.back().asn = 64500;
+    g.add_origin(3, 5, kVpn, 1, "Example VPN,vpn,AS64500,https://example.org/evidence");
+    c.origins.back().asn = 64500;
+    c.origins.back().link = 40;
+    g.add_origin(4, 3, 0, 0, "prefix,2001:db9::/120,office users,https://example.org/why");
+    c.prov_origins.push_back(41);
     c.prov_offsets.back() = static_cast<std::uint32_t>(c.prov_origins.size());
+    c.record_asns = {0, 0, 0, 0, 64500};
+    c.exclusions = {{range_of("2001:db9::100-2001:db9::1ff"), 41, 42}};
     c.ranges = {{range_of("10.0.0.0/24"), 1},    {range_of("10.0.2.0/24"), 1},
                 {range_of("192.0.2.0/25"), 2},   {range_of("192.0.2.128/25"), 3},
                 {range_of("2001:db8::/32"), 4},  {range_of("2001:db9::-2001:db9::ff"), 2}};
@@ -725,8 +787,14 @@ TEST_CASE("writer: content that cannot be represented is refused") {
     expect_refused("prov_offsets too short", [](auto& c) { c.prov_offsets.pop_back(); });
     expect_refused("prov_offsets not spanning", [](auto& c) { c.prov_origins.push_back(0); });
     expect_refused("unknown origin in provenance", [](auto& c) { c.prov_origins[0] = 1000; });
-    expect_refused("origin of unknown feed", [](auto& c) { c.origins[0].feed = 2; });
+    expect_refused("origin of unknown feed", [](auto& c) { c.origins[0].feed = static_cast<std::uint32_t>(c.feeds.size()); });
     expect_refused("feed provider out of range", [](auto& c) { c.feeds[0].provider = 3; });
+    expect_refused("feed ASN table out of range", [](auto& c) { c.feeds[3].asn_table = static_cast<std::uint32_t>(c.feeds.size() + 1); });
+    expect_refused("record_asns of the wrong length", [](auto& c) { c.record_asns.pop_back(); });
+    expect_refused("record 0 with an AS", [](auto& c) { c.record_asns[0] = 1; });
+    expect_refused("origin link to an unknown origin", [](auto& c) { c.origins[41].link = static_cast<std::uint32_t>(c.origins.size()); });
+    expect_refused("exclusion of an unknown origin", [](auto& c) { c.exclusions[0].origin = 1000; });
+    expect_refused("exclusion ending before it starts", [](auto& c) { std::swap(c.exclusions[0].range.first, c.exclusions[0].range.last); });
 }
 
 // ---- corruption ---------------------------------------------------------------------
@@ -1106,15 +1174,17 @@ TEST_CASE("hostile: section table") {
         b.flip(e.offset + 3, 0x10);
         expect_open_error(b, Status::checksum, {"v6_starts"});
     }
-    SUBCASE("an extra section of unknown kind is skipped but checksummed") {
-        // The table ends at 64 + 15 * 48 = 784; sections start at 832, so a
-        // sixteenth entry fits in the padding.
+    SUBCASE("a section of unknown kind is skipped but checksummed") {
+        // The table has no spare room, so the unknown kind takes the entry
+        // of the optional exclusions section (a file without it reads as
+        // one with no exclusions), with its bytes appended to the file.
         Buffer b = intact;
         auto h = header_of(b);
         const auto t = table_of(b);
-        std::uint64_t first_offset = ~std::uint64_t{0};
-        for (const auto& s : t) first_offset = std::min(first_offset, s.offset);
-        REQUIRE(h.section_table_offset + (h.section_count + 1) * sizeof(format::SectionEntry) <= first_offset);
+        std::size_t slot = t.size();
+        for (std::size_t i = 0; i < t.size(); ++i)
+            if (t[i].kind == static_cast<std::uint32_t>(SectionKind::exclusions)) slot = i;
+        REQUIRE(slot < t.size());
         const std::uint64_t extra_off = (intact.size() + 63) / 64 * 64;
         const std::string payload = "data a later minor version adds";
         b.resize(extra_off + payload.size());
@@ -1123,19 +1193,22 @@ TEST_CASE("hostile: section table") {
         extra.kind = 4242;
         extra.offset = extra_off;
         extra.stored_size = extra.raw_size = payload.size();
-        b.put(h.section_table_offset + h.section_count * sizeof(format::SectionEntry), extra);
-        h.section_count += 1;
+        extra.checksum = XXH64(payload.data(), payload.size(), 0);
+        b.put(h.section_table_offset + slot * sizeof(format::SectionEntry), extra);
         h.file_size = b.size();
         b.put(0, h);
         reseal(b);
         {
             auto db = Database::from_bytes(b.bytes());
             REQUIRE_MESSAGE(db, db.error().message);
-            CHECK(db->sections().size() == 16);
+            CHECK(db->sections().size() == t.size());
             auto orig = Database::from_bytes(intact.bytes());
             REQUIRE(orig);
             CHECK(answers(*db, small_probes()) == answers(*orig, small_probes()));
             CHECK(verify(*db).has_value());
+            auto cold = ColdData::load(*db);
+            REQUIRE(cold);
+            CHECK(cold->explain(ip_of("2001:db9::100")).exclusions.empty());
         }
         b.flip(extra_off + 2, 0x01);  // the unknown section's bytes, checksum not updated
         auto db = Database::from_bytes(b.bytes());
@@ -1428,6 +1501,82 @@ TEST_CASE("hostile: cold section contents") {
         set_entry(b, SectionKind::origins, e);
         reseal(b);
         expect_cold_error(b, Status::corrupt, {"origins"});
+    }
+    SUBCASE("origin links: to itself, past the end, chained, or the wrong count") {
+        // Origin 41 links to the table row 40 (small_content).
+        REQUIRE(element<std::uint32_t>(intact, SectionKind::origin_links, 41) == 40);
+        const std::pair<std::uint32_t, std::uint32_t> bad[] = {{41, 41}, {41, norigin}, {40, 3}};
+        for (const auto& [at, to] : bad) {
+            Buffer b = intact;
+            set_element(b, SectionKind::origin_links, at, to);
+            reseal(b);
+            INFO("link " << at << " -> " << to);
+            expect_cold_error(b, Status::corrupt, {"origin_links"});
+        }
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::origin_links);
+        e.stored_size = e.raw_size = e.raw_size - 4;
+        set_entry(b, SectionKind::origin_links, e);
+        reseal(b);
+        expect_cold_error(b, Status::corrupt, {"origin_links", "origin count"});
+    }
+    SUBCASE("exclusions: unknown origins, an empty range, a torn entry") {
+        for (int field = 0; field < 3; ++field) {
+            Buffer b = intact;
+            auto x = element<format::ExclusionEntry>(b, SectionKind::exclusions, 0);
+            if (field == 0) x.origin = norigin;
+            if (field == 1) x.rule = norigin + 7;
+            if (field == 2) std::swap(x.first, x.last);
+            set_element(b, SectionKind::exclusions, 0, x);
+            reseal(b);
+            INFO("field " << field);
+            expect_cold_error(b, Status::corrupt, {"exclusions"});
+        }
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::exclusions);
+        e.stored_size = e.raw_size = e.raw_size - 1;
+        set_entry(b, SectionKind::exclusions, e);
+        reseal(b);
+        expect_cold_error(b, Status::corrupt, {"exclusions", "multiple"});
+    }
+}
+
+TEST_CASE("hostile: record_asns") {
+    const Buffer intact = small_db(true);
+    SUBCASE("record 0 with an AS") {
+        Buffer b = intact;
+        set_element(b, SectionKind::record_asns, 0, std::uint32_t{64500});
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"record_asns", "record 0"});
+    }
+    SUBCASE("one entry short") {
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::record_asns);
+        e.stored_size = e.raw_size = e.raw_size - 4;
+        set_entry(b, SectionKind::record_asns, e);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"record_asns", "record count"});
+    }
+    SUBCASE("compressed, though hot") {
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::record_asns);
+        e.encoding = static_cast<std::uint32_t>(format::Encoding::zstd);
+        set_entry(b, SectionKind::record_asns, e);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"record_asns", "raw"});
+    }
+    SUBCASE("absent, as in a 1.0 file: every record reads AS 0") {
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::record_asns);
+        e.kind = 5000;
+        set_entry(b, SectionKind::record_asns, e);
+        reseal(b);
+        auto db = Database::from_bytes(b.bytes());
+        REQUIRE_MESSAGE(db, db.error().message);
+        CHECK(db->record(4).asn == 0);
+        auto orig = Database::from_bytes(intact.bytes());
+        REQUIRE(orig);
+        CHECK(orig->record(4).asn == 64500);
     }
 }
 

@@ -18,6 +18,7 @@ void fill(const anondb::LookupResult& r, anondb_result* out) {
     out->anonymous = r.anonymous() ? 1 : 0;
     out->provider = r.provider.data();
     out->provider_len = r.provider.size();
+    out->asn = r.asn;
 }
 
 }  // namespace

@@ -16,10 +16,16 @@ struct ColdData::Impl {
         std::span<const std::byte> bytes;
     };
     Section prov_offsets, prov_origins, origins, origin_text, metadata;
+    Section origin_links, exclusions;  // empty in 1.0 files
 
     std::span<const std::uint32_t> offsets() const { return as<std::uint32_t>(prov_offsets); }
     std::span<const std::uint32_t> list() const { return as<std::uint32_t>(prov_origins); }
     std::span<const format::OriginEntry> origin_table() const { return as<format::OriginEntry>(origins); }
+    std::span<const std::uint32_t> links() const { return as<std::uint32_t>(origin_links); }
+    std::span<const format::ExclusionEntry> exclusion_table() const { return as<format::ExclusionEntry>(exclusions); }
+
+    Evidence evidence(std::uint32_t origin) const;
+    Contribution contribution(std::uint32_t origin) const;
 
     template <class T>
     static std::span<const T> as(const Section& s) {
@@ -71,6 +77,11 @@ Expected<ColdData> ColdData::load(const Database& db) {
                              {SectionKind::metadata, &impl->metadata}}) {
         if (auto e = load_section(db, kind, *sec); e.status != Status::ok) return e;
     }
+    for (auto [kind, sec] : {std::pair{SectionKind::origin_links, &impl->origin_links},
+                             {SectionKind::exclusions, &impl->exclusions}}) {
+        if (!db.find_section(kind)) continue;  // a 1.0 file
+        if (auto e = load_section(db, kind, *sec); e.status != Status::ok) return e;
+    }
     // Every structure explain() follows is checked here, once.
     if (impl->prov_offsets.bytes.size() % 4 || impl->prov_origins.bytes.size() % 4)
         return corrupt(SectionKind::prov_offsets, "size not a multiple of 4");
@@ -95,6 +106,26 @@ Expected<ColdData> ColdData::load(const Database& db) {
             o.text_length > text_size - o.text_offset)
             return corrupt(SectionKind::origins, "origin " + std::to_string(i) + " refers outside the file");
     }
+    if (db.find_section(SectionKind::origin_links)) {
+        const auto links = impl->links();
+        if (impl->origin_links.bytes.size() % 4 || links.size() != origins.size())
+            return corrupt(SectionKind::origin_links, "entry count is not the origin count");
+        for (std::size_t i = 0; i < links.size(); ++i)
+            if (links[i] != format::kNoLink && (links[i] >= origins.size() || links[i] == i))
+                return corrupt(SectionKind::origin_links, "link to an unknown origin at " + std::to_string(i));
+        // A link leads to a table row, which has no link of its own: explain
+        // follows one step, so no chain can loop.
+        for (std::size_t i = 0; i < links.size(); ++i)
+            if (links[i] != format::kNoLink && links[links[i]] != format::kNoLink)
+                return corrupt(SectionKind::origin_links, "chained link at " + std::to_string(i));
+    }
+    if (impl->exclusions.bytes.size() % sizeof(format::ExclusionEntry))
+        return corrupt(SectionKind::exclusions, "size not a multiple of the entry size");
+    for (const auto& x : impl->exclusion_table()) {
+        const Ip first{x.first.hi, x.first.lo}, last{x.last.hi, x.last.lo};
+        if (last < first || x.origin >= origins.size() || x.rule >= origins.size())
+            return corrupt(SectionKind::exclusions, "entry refers outside the file or is empty");
+    }
     return ColdData(std::move(impl));
 }
 
@@ -109,6 +140,36 @@ std::string_view ColdData::metadata_json() const {
 
 std::uint32_t ColdData::origin_count() const { return static_cast<std::uint32_t>(impl_->origin_table().size()); }
 
+Evidence ColdData::Impl::evidence(std::uint32_t id) const {
+    const auto& o = origin_table()[id];
+    const auto& f = db->feeds()[o.feed];
+    const auto* text = reinterpret_cast<const char*>(origin_text.bytes.data());
+    Evidence e;
+    e.origin = id;
+    e.feed = o.feed;
+    e.feed_name = db->string(f.name);
+    e.url = db->string(f.url);
+    e.source = db->string(f.source);
+    e.format = db->string(f.format);
+    e.fetched_at = f.fetched_at;
+    std::memcpy(e.sha256.data(), f.sha256, 32);
+    e.feed_flags = f.flags;
+    e.line = o.line;
+    e.text = std::string_view(text + o.text_offset, o.text_length);
+    e.categories = o.categories;
+    e.provider = db->provider_name(o.provider);
+    e.asn = o.asn;
+    e.role = static_cast<format::FeedRole>(f.role);
+    return e;
+}
+
+Contribution ColdData::Impl::contribution(std::uint32_t id) const {
+    Contribution c;
+    static_cast<Evidence&>(c) = evidence(id);
+    if (!links().empty() && links()[id] != format::kNoLink) c.table_row = evidence(links()[id]);
+    return c;
+}
+
 Explanation ColdData::explain(Ip ip) const {
     const Database& db = *impl_->db;
     Explanation out;
@@ -116,27 +177,12 @@ Explanation ColdData::explain(Ip ip) const {
     out.result = db.record(out.segment.record);
     const auto offsets = impl_->offsets();
     const auto list = impl_->list();
-    const auto origins = impl_->origin_table();
-    const auto* text = reinterpret_cast<const char*>(impl_->origin_text.bytes.data());
     const std::uint32_t r = out.segment.record;
-    for (std::uint32_t k = offsets[r]; k < offsets[r + 1]; ++k) {
-        const auto& o = origins[list[k]];
-        const auto& f = db.feeds()[o.feed];
-        Contribution c;
-        c.origin = list[k];
-        c.feed = o.feed;
-        c.feed_name = db.string(f.name);
-        c.url = db.string(f.url);
-        c.source = db.string(f.source);
-        c.format = db.string(f.format);
-        c.fetched_at = f.fetched_at;
-        std::memcpy(c.sha256.data(), f.sha256, 32);
-        c.feed_flags = f.flags;
-        c.line = o.line;
-        c.text = std::string_view(text + o.text_offset, o.text_length);
-        c.categories = o.categories;
-        c.provider = db.provider_name(o.provider);
-        out.contributions.push_back(c);
+    for (std::uint32_t k = offsets[r]; k < offsets[r + 1]; ++k) out.contributions.push_back(impl_->contribution(list[k]));
+    // Exclusions are few and explain is rare: a scan.
+    for (const auto& x : impl_->exclusion_table()) {
+        const Range range{Ip{x.first.hi, x.first.lo}, Ip{x.last.hi, x.last.lo}};
+        if (range.contains(ip)) out.exclusions.push_back({range, impl_->contribution(x.origin), impl_->evidence(x.rule)});
     }
     return out;
 }

@@ -1,9 +1,11 @@
 #include "anondb/writer.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -134,10 +136,17 @@ Error check_content(const DatabaseContent& c) {
         return fail("prov_offsets do not span prov_origins");
     for (auto o : c.prov_origins)
         if (o >= c.origins.size()) return fail("provenance names an unknown origin");
-    for (const auto& o : c.origins)
+    if (!c.record_asns.empty() && c.record_asns.size() != nrec) return fail("record_asns must be empty or one per record");
+    if (!c.record_asns.empty() && c.record_asns[0] != 0) return fail("record 0 must be empty");
+    for (const auto& o : c.origins) {
         if (o.feed >= c.feeds.size() || o.provider >= nprov) return fail("origin refers to unknown feed or provider");
+        if (o.link != format::kNoLink && o.link >= c.origins.size()) return fail("origin link to an unknown origin");
+    }
     for (const auto& f : c.feeds)
-        if (f.provider >= nprov) return fail("feed provider out of range");
+        if (f.provider >= nprov || f.asn_table > c.feeds.size()) return fail("feed provider or ASN table out of range");
+    for (const auto& x : c.exclusions)
+        if (x.range.last < x.range.first || x.origin >= c.origins.size() || x.rule >= c.origins.size())
+            return fail("exclusion refers to an unknown origin or is empty");
     for (std::size_t i = 0; i < c.ranges.size(); ++i) {
         const auto& r = c.ranges[i];
         if (r.range.last < r.range.first) return fail("range end before start");
@@ -188,12 +197,18 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         e.rejected = f.rejected;
         std::memcpy(e.sha256, f.sha256.data(), 32);
         e.flags = f.flags;
+        e.role = static_cast<std::uint32_t>(f.role);
+        e.asn_table = f.asn_table;
         feeds.push_back(e);
     }
 
     std::vector<format::OriginEntry> origins;
     origins.reserve(c.origins.size());
+    std::vector<std::uint32_t> links;
+    links.reserve(c.origins.size());
     std::vector<std::byte> origin_text;
+    // ASN-derived origins repeat their list line once per table row.
+    std::map<std::pair<const char*, std::size_t>, std::uint64_t> text_at;
     for (const auto& o : c.origins) {
         if (o.text.size() > 0xffffffffu) return fail("origin text over 4 GiB");
         format::OriginEntry e{};
@@ -201,12 +216,28 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         e.line = o.line;
         e.categories = o.categories;
         e.provider = o.provider;
-        e.text_offset = origin_text.size();
+        e.asn = o.asn;
+        const auto [it, added] = text_at.try_emplace({o.text.data(), o.text.size()}, origin_text.size());
+        e.text_offset = it->second;
         e.text_length = static_cast<std::uint32_t>(o.text.size());
-        const auto* p = reinterpret_cast<const std::byte*>(o.text.data());
-        origin_text.insert(origin_text.end(), p, p + o.text.size());
+        if (added) {
+            const auto* p = reinterpret_cast<const std::byte*>(o.text.data());
+            origin_text.insert(origin_text.end(), p, p + o.text.size());
+        }
         origins.push_back(e);
+        links.push_back(o.link);
     }
+    std::vector<format::ExclusionEntry> exclusions;
+    exclusions.reserve(c.exclusions.size());
+    for (const auto& x : c.exclusions) exclusions.push_back({to128(x.range.first), to128(x.range.last), x.origin, x.rule});
+    std::sort(exclusions.begin(), exclusions.end(), [](const format::ExclusionEntry& a, const format::ExclusionEntry& b) {
+        auto key = [](const format::ExclusionEntry& x) {
+            return std::tuple(x.first.hi, x.first.lo, x.last.hi, x.last.lo, x.origin, x.rule);
+        };
+        return key(a) < key(b);
+    });
+    std::vector<std::uint32_t> record_asns = c.record_asns;
+    record_asns.resize(c.records.size(), 0);
 
     std::vector<PendingSection> sections;
     sections.push_back({SectionKind::v4_index, as_bytes(v4_index), false});
@@ -228,6 +259,9 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         if (!meta.empty()) std::memcpy(meta.data(), c.metadata_json.data(), meta.size());
         sections.push_back({SectionKind::metadata, std::move(meta), true});
     }
+    sections.push_back({SectionKind::record_asns, as_bytes(record_asns), false});
+    sections.push_back({SectionKind::origin_links, as_bytes(links), true});
+    sections.push_back({SectionKind::exclusions, as_bytes(exclusions), true});
 
     // Lay out: header, table, then each section at the next 64-byte boundary.
     const std::uint64_t table_offset = sizeof(format::Header);

@@ -47,6 +47,7 @@ typedef struct {
     int anonymous;        /* 1 when any category other than hosting is set */
     const char *provider; /* primary provider, NOT NUL-terminated; valid while the handle is open */
     size_t provider_len;  /* 0 when none */
+    uint32_t asn;         /* AS the attribution came through (ASN-derived evidence); 0 when none */
 } anondb_result;
 
 /* Opens and validates `path`. On failure *db is NULL and, if errbuf is not

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +15,9 @@
 
 namespace anondb {
 
-// One input entry that covers the explained address.
-struct Contribution {
+// One input entry (a feed line, an ASN-table row, an exclusion rule) and
+// the fetch of the feed it stands in.
+struct Evidence {
     std::uint32_t origin = 0;   // origin id in the file
     std::uint32_t feed = 0;     // feed index in the file
     std::string_view feed_name;
@@ -29,12 +31,28 @@ struct Contribution {
     std::string_view text;         // the entry as the feed wrote it
     std::uint32_t categories = 0;
     std::string_view provider;
+    std::uint32_t asn = 0;         // 0 = none
+    format::FeedRole role = format::FeedRole::ranges;
+};
+
+// An input entry that covers the explained address. An ASN-derived one (a
+// provider-list line expanded through an ASN table) also has the table row.
+struct Contribution : Evidence {
+    std::optional<Evidence> table_row;
+};
+
+// ASN-derived space an exclusion rule removed where the address is.
+struct Exclusion {
+    Range range;           // the part removed
+    Contribution removed;  // the derived entry that would have covered it
+    Evidence rule;         // the exclusion list line
 };
 
 struct Explanation {
     Segment segment;      // the covering range and its record
     LookupResult result;  // what lookup() answers for it
     std::vector<Contribution> contributions;  // ascending origin id
+    std::vector<Exclusion> exclusions;        // covering the address, in file order
 };
 
 // Decoded, verified cold sections of one Database. The views it returns stay

@@ -18,7 +18,7 @@ static_assert(std::endian::native == std::endian::little,
 
 inline constexpr unsigned char kMagic[8] = {0x89, 'A', 'N', 'O', 'N', 'D', 'B', '\n'};
 inline constexpr std::uint16_t kMajor = 1;  // readers refuse other majors
-inline constexpr std::uint16_t kMinor = 0;  // additions only; readers accept any minor
+inline constexpr std::uint16_t kMinor = 1;  // additions only; readers accept any minor
 inline constexpr std::uint64_t kSectionAlign = 64;
 
 struct Header {
@@ -72,11 +72,17 @@ enum class SectionKind : std::uint32_t {
     origins = 13,      // OriginEntry[]    cold
     origin_text = 14,  // bytes            cold
     metadata = 15,     // UTF-8 JSON       cold
+    // 1.1; absent from 1.0 files, where they read as all zero / empty.
+    record_asns = 16,  // u32[nrec]        hot
+    origin_links = 17, // u32[norigins]    cold
+    exclusions = 18,   // ExclusionEntry[] cold
 };
-inline constexpr std::uint32_t kMaxKnownKind = 15;
+inline constexpr std::uint32_t kMaxKnownKind = 18;
+inline constexpr std::uint32_t kMaxRequiredKind = 15;  // kinds 1..15 are in every file
 
 constexpr bool is_hot(SectionKind k) noexcept {
-    return static_cast<std::uint32_t>(k) >= 1 && static_cast<std::uint32_t>(k) <= 10;
+    const auto v = static_cast<std::uint32_t>(k);
+    return (v >= 1 && v <= 10) || k == SectionKind::record_asns;
 }
 
 constexpr std::string_view section_name(std::uint32_t kind) noexcept {
@@ -96,6 +102,9 @@ constexpr std::string_view section_name(std::uint32_t kind) noexcept {
         case SectionKind::origins: return "origins";
         case SectionKind::origin_text: return "origin_text";
         case SectionKind::metadata: return "metadata";
+        case SectionKind::record_asns: return "record_asns";
+        case SectionKind::origin_links: return "origin_links";
+        case SectionKind::exclusions: return "exclusions";
     }
     return "unknown";
 }
@@ -128,6 +137,15 @@ enum FeedFlags : std::uint32_t {
     kFeedStale = 1u << 2,      // the fetch failed; the last good copy was used
 };
 
+// What a feed contributes to a build.
+enum class FeedRole : std::uint32_t {
+    ranges = 0,      // address ranges, each an origin in provenance
+    asn_list = 1,    // ASNs of providers, expanded through an ASN table
+    asn_table = 2,   // prefix -> origin AS; its rows are origins linked from derived ones
+    exclusions = 3,  // rules removing ASN-derived space; its lines are origins of exclusions
+};
+inline constexpr std::uint32_t kMaxFeedRole = 3;
+
 struct FeedEntry {
     StrRef name;
     StrRef url;          // catalogue URL
@@ -141,10 +159,13 @@ struct FeedEntry {
     std::uint64_t rejected;
     std::uint8_t sha256[32];
     std::uint32_t flags;     // FeedFlags
-    std::uint32_t reserved0;
-    std::uint64_t reserved1[2];
+    std::uint32_t role;      // FeedRole (1.1; 0 in 1.0 files)
+    std::uint32_t asn_table; // asn_list feeds: index + 1 of the ASN table feed expanded through; 0 = none
+    std::uint32_t reserved[3];
 };
 static_assert(sizeof(FeedEntry) == 128);
+static_assert(offsetof(FeedEntry, role) == 108);
+static_assert(offsetof(FeedEntry, asn_table) == 112);
 static_assert(offsetof(FeedEntry, fetched_at) == 40);
 static_assert(offsetof(FeedEntry, sha256) == 72);
 static_assert(offsetof(FeedEntry, flags) == 104);
@@ -156,9 +177,24 @@ struct OriginEntry {
     std::uint32_t provider;
     std::uint64_t text_offset; // into origin_text
     std::uint32_t text_length;
-    std::uint32_t reserved;
+    std::uint32_t asn;         // the AS of an ASN-derived entry or table row, 0 = none (1.1)
 };
 static_assert(sizeof(OriginEntry) == 32);
 static_assert(offsetof(OriginEntry, text_offset) == 16);
+static_assert(offsetof(OriginEntry, asn) == 28);
+
+// origin_links[i]: for an ASN-derived origin, the origin id of the ASN-table
+// row it came through; kNoLink otherwise.
+inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
+
+// Address space an exclusion rule removed from an ASN-derived entry.
+// Sorted by (first, last, origin).
+struct ExclusionEntry {
+    Ip128 first;
+    Ip128 last;
+    std::uint32_t origin;  // the ASN-derived origin that would have covered it
+    std::uint32_t rule;    // origin id of the exclusion rule's line
+};
+static_assert(sizeof(ExclusionEntry) == 40);
 
 }  // namespace anondb::format

@@ -37,6 +37,7 @@ struct LookupResult {
     std::uint32_t categories = 0;  // Category bits; 0 when not flagged
     std::uint32_t record = 0;      // record id; 0 = not flagged
     std::string_view provider;     // primary provider, "" when none
+    std::uint32_t asn = 0;         // primary AS of ASN-derived evidence, 0 when none
     bool flagged() const noexcept { return record != 0; }
     bool anonymous() const noexcept { return is_anonymous(categories); }
 };
@@ -129,7 +130,7 @@ public:
     LookupResult record(std::uint32_t id) const noexcept {
         if (id == 0 || id >= m_.nrec_) return {};
         const format::Record& r = m_.records_[id];
-        return {r.categories, id, provider_name(r.provider)};
+        return {r.categories, id, provider_name(r.provider), m_.record_asns_ ? m_.record_asns_[id] : 0};
     }
 
     std::string_view provider_name(std::uint32_t id) const noexcept {
@@ -218,6 +219,7 @@ private:
         const std::uint32_t* v6_records_ = nullptr;
         std::uint32_t n6_ = 0;
         const format::Record* records_ = nullptr;
+        const std::uint32_t* record_asns_ = nullptr;  // nullptr in 1.0 files
         std::uint32_t nrec_ = 0;
         const format::StrRef* providers_ = nullptr;
         std::uint32_t nprov_ = 0;
@@ -398,8 +400,20 @@ inline Error Database::validate() {
     m_.feeds_ = {array_at<format::FeedEntry>(fd), static_cast<std::size_t>(fd.raw_size / sizeof(format::FeedEntry))};
     for (std::size_t i = 0; i < m_.feeds_.size(); ++i) {
         const auto& f = m_.feeds_[i];
-        if (!str_ok(f.name) || !str_ok(f.url) || !str_ok(f.source) || !str_ok(f.format) || f.provider >= m_.nprov_)
-            return fail(fd, "feed " + std::to_string(i) + " refers outside strings or providers");
+        if (!str_ok(f.name) || !str_ok(f.url) || !str_ok(f.source) || !str_ok(f.format) || f.provider >= m_.nprov_ ||
+            f.role > format::kMaxFeedRole || f.asn_table > m_.feeds_.size())
+            return fail(fd, "feed " + std::to_string(i) + " refers outside strings, providers or feeds");
+    }
+
+    if (const auto* ra = find_section(SectionKind::record_asns)) {
+        if (ra->encoding != static_cast<std::uint32_t>(format::Encoding::raw))
+            return fail(*ra, "hot section must be raw");
+        const auto bytes = stored_bytes(*ra);
+        if (detail::xxh64(bytes.data(), bytes.size()) != ra->checksum)
+            return make_error(Status::checksum, detail::section_context(*ra));
+        if (ra->raw_size != std::uint64_t{m_.nrec_} * 4) return fail(*ra, "entry count differs from record count");
+        m_.record_asns_ = array_at<std::uint32_t>(*ra);
+        if (m_.record_asns_[0] != 0) return fail(*ra, "record 0 must be empty");
     }
 
     if (auto e = validate_family<std::uint32_t>("IPv4", *hot[1], *hot[2], *hot[3], m_.v4_index_, m_.v4_starts_, m_.v4_records_, m_.n4_);

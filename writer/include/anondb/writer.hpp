@@ -29,6 +29,8 @@ struct FeedInfo {
     std::uint64_t rejected = 0;
     std::array<std::uint8_t, 32> sha256{};
     std::uint32_t flags = 0;  // format::FeedFlags
+    format::FeedRole role = format::FeedRole::ranges;
+    std::uint32_t asn_table = 0;  // asn_list feeds: index + 1 of the table feed; 0 = none
 };
 
 // One input entry; `text` must stay alive until the file is serialised.
@@ -38,6 +40,15 @@ struct OriginInfo {
     std::uint32_t categories = 0;
     std::uint32_t provider = 0;
     std::string_view text;
+    std::uint32_t asn = 0;                   // 0 = none
+    std::uint32_t link = format::kNoLink;    // ASN-derived: origin id of its table row
+};
+
+// Space an exclusion rule removed from an ASN-derived origin.
+struct ExclusionInfo {
+    Range range;
+    std::uint32_t origin = 0;  // the derived origin
+    std::uint32_t rule = 0;    // origin id of the rule's line
 };
 
 struct RangeRecord {
@@ -52,10 +63,12 @@ struct DatabaseContent {
     std::vector<FeedInfo> feeds;
     std::vector<OriginInfo> origins;
     std::vector<format::Record> records{format::Record{}};  // [0] = not flagged
+    std::vector<std::uint32_t> record_asns;  // one per record, or empty for none at all
     // Provenance of record r: prov_origins[prov_offsets[r] .. prov_offsets[r+1]).
     std::vector<std::uint32_t> prov_offsets{0, 0};
     std::vector<std::uint32_t> prov_origins;
     std::vector<RangeRecord> ranges;  // sorted, disjoint
+    std::vector<ExclusionInfo> exclusions;  // any order; written sorted
     std::string metadata_json = "{}";
 };
 
