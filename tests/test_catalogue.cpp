@@ -117,15 +117,29 @@ TEST_CASE("the repository's feeds.yaml loads and every snapshot it names exists"
         CHECK(f.name == scanned[i].name);
         CHECK(f.line == scanned[i].line);
         CHECK(names.insert(f.name).second);
-        CHECK(f.categories != 0);
+        // Range feeds and ASN lists publish, so they have categories; ASN
+        // tables and exclusion lists do not.
+        const bool publishes = f.role == anondb::format::FeedRole::ranges || f.role == anondb::format::FeedRole::asn_list;
+        CHECK((f.categories != 0) == publishes);
         CHECK((f.categories & ~kAllCategories) == 0);
-        CHECK(sources::find_format(f.format) != nullptr);
-        CHECK((f.url.rfind("https://", 0) == 0 || f.url.rfind("http://", 0) == 0));
+        CHECK(role_of_format(f.format) == f.role);
+        CHECK((f.role != anondb::format::FeedRole::ranges || sources::find_format(f.format) != nullptr));
+        // Live URLs, or lists kept in this repository (file:// relative to feeds.yaml).
+        const bool in_repo = f.url.rfind("file://", 0) == 0;
+        CHECK((f.url.rfind("https://", 0) == 0 || f.url.rfind("http://", 0) == 0 || in_repo));
+        if (in_repo) {
+            CHECK(f.fetch_url == "file://" + (fs::path(kRepo) / f.url.substr(7)).lexically_normal().string());
+            CHECK(f.url.substr(7) == f.snapshot);  // the snapshot is the list itself
+        }
         CHECK_FALSE(f.license.empty());
-        // Offline builds need every feed's snapshot, and it must be there.
+        // Offline builds need every feed's snapshot, and it must be there:
+        // in the repository, or installed by a Debian package (.ci/deps.sh).
         REQUIRE_FALSE(scanned[i].snapshot.empty());
         CHECK(f.snapshot == scanned[i].snapshot);
-        CHECK(fs::path(f.snapshot_path) == fs::path(kRepo) / scanned[i].snapshot);
+        if (scanned[i].snapshot.rfind("/usr/share/", 0) == 0)
+            CHECK(f.snapshot_path == scanned[i].snapshot);
+        else
+            CHECK(fs::path(f.snapshot_path) == fs::path(kRepo) / scanned[i].snapshot);
         CHECK_MESSAGE(fs::is_regular_file(f.snapshot_path), f.snapshot_path << " does not exist");
         CHECK(fs::file_size(f.snapshot_path) > 0);
         if (scanned[i].date.empty()) {
@@ -368,5 +382,90 @@ TEST_CASE("parse_time: malformed text is refused") {
           "2024-03-12Z", "yesterday"}) {
         INFO("'" << bad << "'");
         CHECK_FALSE(parse_time(bad).has_value());
+    }
+}
+
+namespace {
+
+// An ASN table, an ASN list expanded through it, and an exclusion list.
+const std::string kAsnFeeds = R"(version: 1
+feeds:
+  - name: table
+    url: https://example.org/location.db.xz
+    format: libloc
+    license: "CC BY-SA 4.0"
+    snapshot: /usr/share/libloc-location/location.db
+  - name: providers
+    url: file://lists/providers.csv
+    format: provider-asns
+    asn_table: table
+    category: [vpn, hosting]
+    license: "ours"
+    snapshot: lists/providers.csv
+  - name: dc
+    url: https://example.org/ASN.txt
+    format: asn-list
+    asn_table: table
+    category: hosting
+    license: MIT
+    max_breadth_v4: 12
+  - name: excl
+    url: https://example.org/exclusions.csv
+    format: exclusions
+    license: "ours"
+)";
+
+}  // namespace
+
+TEST_CASE("ASN feeds: the role comes from the format, lists name their table") {
+    auto cat = parse_catalogue(kAsnFeeds, kPath);
+    REQUIRE_MESSAGE(cat, cat.error().message);
+    REQUIRE(cat->feeds.size() == 4);
+    const auto& table = cat->feeds[0];
+    const auto& providers = cat->feeds[1];
+    const auto& dc = cat->feeds[2];
+    const auto& excl = cat->feeds[3];
+    CHECK(table.role == format::FeedRole::asn_table);
+    CHECK(table.categories == 0);
+    CHECK(table.snapshot_path == "/usr/share/libloc-location/location.db");  // a Debian-installed file, as is
+    CHECK(providers.role == format::FeedRole::asn_list);
+    CHECK(providers.asn_table == "table");
+    CHECK(providers.categories == (kVpn | kHosting));
+    // A relative file:// URL is a list kept beside the catalogue.
+    CHECK(providers.url == "file://lists/providers.csv");
+    CHECK(providers.fetch_url == "file://" + fs::absolute("conf/lists/providers.csv").lexically_normal().string());
+    CHECK_FALSE(providers.guard_set);
+    CHECK(dc.role == format::FeedRole::asn_list);
+    CHECK(dc.guard_set);
+    CHECK(dc.guard.broadest_v4 == 12);
+    CHECK(excl.role == format::FeedRole::exclusions);
+    CHECK(excl.categories == 0);
+
+    CHECK(role_of_format("plain") == format::FeedRole::ranges);
+    CHECK(role_of_format("pfx2as") == format::FeedRole::asn_table);
+    CHECK(role_of_format("iptoasn") == format::FeedRole::asn_table);
+    CHECK(role_of_format("mmdb-asn") == format::FeedRole::asn_table);
+    CHECK(role_of_format("asn-csv") == format::FeedRole::asn_list);
+    CHECK_FALSE(role_of_format("libloc2").has_value());
+}
+
+TEST_CASE("ASN feeds: errors name the file, the line and the feed") {
+    expect_error(replace(kAsnFeeds, "    asn_table: table\n    category: hosting\n", "    category: hosting\n"), "name: dc",
+                 {"feed 'dc'", "needs 'asn_table'"});
+    expect_error(replace(kAsnFeeds, "asn_table: table\n    category: hosting", "asn_table: nowhere\n    category: hosting"),
+                 "asn_table: nowhere", {"feed 'dc'", "'nowhere' is not an ASN table feed"});
+    expect_error(replace(kAsnFeeds, "asn_table: table\n    category: hosting", "asn_table: excl\n    category: hosting"),
+                 "asn_table: excl", {"feed 'dc'", "'excl' is not an ASN table feed"});
+    expect_error(replace(kAsnFeeds, "    format: exclusions\n", "    format: exclusions\n    asn_table: table\n"),
+                 "asn_table: table", {"feed 'excl'", "only for ASN list formats"}, 3);
+    expect_error(replace(kAsnFeeds, "    format: libloc\n", "    format: libloc\n    category: vpn\n"), "category: vpn",
+                 {"feed 'table'", "publishes nothing itself"});
+    expect_error(replace(kAsnFeeds, "    format: exclusions\n", "    format: exclusions\n    provider: X\n"), "provider: X",
+                 {"feed 'excl'", "publishes nothing itself"});
+    expect_error(replace(kAsnFeeds, "    category: hosting\n", ""), "name: dc", {"feed 'dc'", "missing 'category'"});
+    for (std::string_view snap : {"/usr/share/../etc/passwd", "/usr/local/share/x.db", "/usr/sharex/x.db"}) {
+        INFO("snapshot " << snap);
+        expect_error(replace(kAsnFeeds, "snapshot: /usr/share/libloc-location/location.db", "snapshot: " + std::string(snap)),
+                     "snapshot: " + std::string(snap), {"feed 'table'", "under /usr/share/"});
     }
 }

@@ -4,6 +4,11 @@
 // numbers, SHA-256 with OpenSSL), not from anondb's own code.
 #include <doctest/doctest.h>
 
+extern "C" {  // libloc 0.9.16 headers lack extern "C"
+#include <libloc/database.h>
+#include <libloc/libloc.h>
+#include <libloc/network.h>
+}
 #include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -216,7 +222,9 @@ TEST_CASE("build --offline: succeeds, reports every feed, writes the file") {
     for (const auto& f : cat) {
         INFO("feed " << f.name);
         // Its row: name, "snapshot", and the first 16 hex digits of the snapshot's SHA-256.
-        const std::string sha = sha256_hex(read_text(kRepo + "/" + f.keys.at("snapshot")));
+        // In the repository, or a Debian-installed file (the IPFire database).
+        const std::string& snap = f.keys.at("snapshot");
+        const std::string sha = sha256_hex(read_text(snap.rfind("/usr/share/", 0) == 0 ? snap : kRepo + "/" + snap));
         bool found = false;
         for (const auto& l : lines)
             if (l.rfind(f.name + " ", 0) == 0 && contains(l, "snapshot") && contains(l, sha.substr(0, 16))) found = true;
@@ -543,4 +551,163 @@ TEST_CASE("hostile feed text: rejects and evidence are printed with control byte
     CHECK(l.code == 3);
     CHECK(contains(l.out, "bad\\x1b[31m"));
     CHECK_FALSE(contains(l.out, esc));
+}
+
+// ---- ASN attribution ---------------------------------------------------------
+// Expected values come from libloc's own API on the Debian database and from
+// the repository's CSV files, not from anondb's ASN code.
+
+namespace {
+
+const std::string kLocationDb = "/usr/share/libloc-location/location.db";
+
+struct LocNetwork {
+    std::string network;  // as libloc writes it
+    std::string first;    // its first address
+};
+
+// The first network the IPFire database gives `asn` whose first address
+// libloc's own longest-prefix lookup also attributes to `asn`.
+std::optional<LocNetwork> libloc_network_of(std::uint32_t asn) {
+    loc_ctx* ctx = nullptr;
+    REQUIRE(loc_new(&ctx) == 0);
+    FILE* f = std::fopen(kLocationDb.c_str(), "r");
+    REQUIRE(f != nullptr);
+    loc_database* db = nullptr;
+    REQUIRE(loc_database_new(ctx, &db, f) == 0);
+    loc_database_enumerator* e = nullptr;
+    REQUIRE(loc_database_enumerator_new(&e, db, LOC_DB_ENUMERATE_NETWORKS, 0) == 0);
+    std::optional<LocNetwork> out;
+    loc_network* n = nullptr;
+    while (!out && loc_database_enumerator_next_network(e, &n) == 0 && n) {
+        if (loc_network_get_asn(n) == asn) {
+            const std::string first = loc_network_format_first_address(n);
+            loc_network* hit = nullptr;
+            if (loc_database_lookup_from_string(db, first.c_str(), &hit) == 0 && hit) {
+                if (loc_network_get_asn(hit) == asn) out = LocNetwork{loc_network_str(n), first};
+                loc_network_unref(hit);
+            }
+        }
+        loc_network_unref(n);
+    }
+    loc_database_enumerator_unref(e);
+    loc_database_unref(db);
+    std::fclose(f);
+    loc_unref(ctx);
+    return out;
+}
+
+// The lines of a repository CSV that start with `prefix`, with their numbers.
+std::vector<std::pair<std::uint32_t, std::string>> csv_lines(const std::string& relative, std::string_view prefix = "") {
+    std::vector<std::pair<std::uint32_t, std::string>> out;
+    const auto lines = split_lines<std::string>(read_repo_file(relative));
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        if (lines[i].rfind(prefix, 0) == 0) out.push_back({static_cast<std::uint32_t>(i + 1), lines[i]});
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("ASN attribution: a VPN provider's network shows the provider, and explain gives both links") {
+    const auto& db = database();
+    // The first VPN row of providers.csv whose AS holds an address per libloc.
+    std::string provider, row_text;
+    std::uint32_t asn = 0, row_line = 0;
+    std::optional<LocNetwork> net;
+    for (const auto& [line, text] : csv_lines("data/providers/providers.csv")) {
+        const auto at = text.find(",vpn,AS");
+        if (at == std::string::npos) continue;
+        const std::uint32_t a = static_cast<std::uint32_t>(std::stoul(text.substr(at + 7)));
+        net = libloc_network_of(a);
+        if (!net) continue;
+        provider = text.substr(0, at);
+        if (provider.size() > 1 && provider.front() == '"') provider = provider.substr(1, provider.size() - 2);
+        asn = a;
+        row_line = line;
+        row_text = text;
+        break;
+    }
+    REQUIRE(net);
+    INFO("AS" << asn << " " << provider << " network " << net->network << " address " << net->first);
+
+    const Run text = run({"lookup", "-d", db, net->first});
+    INFO(text.out << text.err);
+    REQUIRE(text.code == 0);
+    CHECK(contains(text.out, "vpn"));
+    CHECK(contains(text.out, "provider " + provider));
+    CHECK(contains(text.out, "AS" + std::to_string(asn)));
+
+    const Run json = run({"lookup", "--json", "-d", db, net->first});
+    const auto doc = parse_json(json.out);
+    REQUIRE(doc["provider"].IsString());
+    CHECK(std::string(doc["provider"].GetString()) == provider);
+    REQUIRE(doc["asn"].IsUint());
+    CHECK(doc["asn"].GetUint() == asn);
+    const auto cats = json_strings(doc["categories"]);
+    CHECK(std::find(cats.begin(), cats.end(), "vpn") != cats.end());
+    CHECK(doc["anonymous"].GetBool());
+
+    // Both links of the chain, each with its feed's fetch record.
+    const std::string list_sha = sha256_hex(read_repo_file("data/providers/providers.csv"));
+    const std::string table_sha = sha256_hex(read_text(kLocationDb));
+    const Run ex = run({"explain", "-d", db, net->first});
+    INFO(ex.out);
+    REQUIRE(ex.code == 0);
+    CHECK(contains(ex.out, "feed anondb-provider-asns"));
+    CHECK(contains(ex.out, std::to_string(row_line) + ": " + row_text));
+    CHECK(contains(ex.out, "ASN table ipfire-location"));
+    CHECK(contains(ex.out, net->network));
+    CHECK(contains(ex.out, list_sha));
+    CHECK(contains(ex.out, table_sha));
+    CHECK(contains(ex.out, kLocationDb));
+
+    const Run exj = run({"explain", "--json", "-d", db, net->first});
+    const auto e = parse_json(exj.out);
+    int chains = 0;
+    for (const auto& ev : e["evidence"].GetArray()) {
+        if (std::string(ev["feed"].GetString()) != "anondb-provider-asns") continue;
+        ++chains;
+        CHECK(ev["line"].GetUint() == row_line);
+        CHECK(std::string(ev["text"].GetString()) == row_text);
+        CHECK(std::string(ev["sha256"].GetString()) == list_sha);
+        CHECK(ev["asn"].GetUint() == asn);
+        REQUIRE(ev.HasMember("table_row"));
+        const auto& row = ev["table_row"];
+        CHECK(std::string(row["feed"].GetString()) == "ipfire-location");
+        CHECK(std::string(row["source"].GetString()) == kLocationDb);
+        CHECK(std::string(row["sha256"].GetString()) == table_sha);
+        CHECK(contains(row["text"].GetString(), net->network));
+    }
+    CHECK(chains == 1);
+}
+
+TEST_CASE("ASN attribution: an excluded AS flags nothing, and explain names the rule") {
+    const auto& db = database();
+    const auto rules = csv_lines("data/exclusions.csv", "asn,AS15169,");
+    REQUIRE(rules.size() == 1);
+    const auto net = libloc_network_of(15169);
+    REQUIRE(net);
+    INFO("network " << net->network);
+
+    const Run json = run({"lookup", "--json", "-d", db, net->first});
+    const auto doc = parse_json(json.out);
+    CHECK((doc["asn"].IsNull() || doc["asn"].GetUint() != 15169));
+
+    const Run exj = run({"explain", "--json", "-d", db, net->first});
+    const auto e = parse_json(exj.out);
+    REQUIRE(e["exclusions"].IsArray());
+    int removed = 0;
+    for (const auto& x : e["exclusions"].GetArray()) {
+        CHECK(std::string(x["rule"]["feed"].GetString()) == "anondb-exclusions");
+        CHECK(x["rule"]["line"].GetUint() == rules[0].first);
+        CHECK(std::string(x["rule"]["text"].GetString()) == rules[0].second);
+        CHECK(x["removed"]["asn"].GetUint() == 15169);
+        CHECK(range_contains(x["range"].GetString(), net->first));
+        ++removed;
+    }
+    CHECK(removed >= 1);  // X4BNet's datacenter list names AS15169
+    for (const auto& ev : e["evidence"].GetArray()) CHECK((ev["asn"].IsNull() || ev["asn"].GetUint() != 15169));
+
+    const Run ex = run({"explain", "-d", db, net->first});
+    CHECK(contains(ex.out, "removed by anondb-exclusions line " + std::to_string(rules[0].first)));
 }

@@ -30,20 +30,29 @@ struct Attrs {
     std::uint32_t categories = 0;
     std::uint32_t provider = 0;
     std::vector<std::uint32_t> origins;  // ascending, no duplicates; empty = uncovered
+    std::uint32_t asn = 0;
     friend bool operator==(const Attrs&, const Attrs&) = default;
 };
 
 // The oracle: scan every input for one address.
 Attrs expected_at(std::span<const MergeInput> inputs, Ip a) {
     Attrs e;
-    U128 best_width = 0;
+    U128 best_width = 0, best_asn_width = 0;
+    bool best_derived = false;
     for (const MergeInput& in : inputs) {
         if (!in.range.contains(a)) continue;
         e.categories |= in.categories;
         e.origins.push_back(in.origin);
-        if (in.provider == 0) continue;
         const U128 width = to_u128(in.range.last) - to_u128(in.range.first);
-        if (e.provider == 0 || width < best_width || (width == best_width && in.provider < e.provider)) {
+        if (in.asn != 0 && (e.asn == 0 || width < best_asn_width || (width == best_asn_width && in.asn < e.asn))) {
+            e.asn = in.asn;
+            best_asn_width = width;
+        }
+        if (in.provider == 0) continue;
+        const bool derived = in.asn != 0;
+        if (e.provider == 0 || derived < best_derived ||
+            (derived == best_derived && (width < best_width || (width == best_width && in.provider < e.provider)))) {
+            best_derived = derived;
             e.provider = in.provider;
             best_width = width;
         }
@@ -59,7 +68,8 @@ namespace doctest {
 template <>
 struct StringMaker<Attrs> {
     static String convert(const Attrs& a) {
-        std::string s = "cat=" + std::to_string(a.categories) + " prov=" + std::to_string(a.provider) + " [";
+        std::string s = "cat=" + std::to_string(a.categories) + " prov=" + std::to_string(a.provider) +
+                        " asn=" + std::to_string(a.asn) + " [";
         for (std::uint32_t o : a.origins) s += std::to_string(o) + " ";
         return (s + "]").c_str();
     }
@@ -74,7 +84,7 @@ std::vector<std::uint32_t> list_of(const MergedSet& m, std::uint32_t i) {
 }
 
 Attrs attrs_of(const MergedSet& m, const MergedRange& r) {
-    return Attrs{r.categories, r.provider, list_of(m, r.provenance)};
+    return Attrs{r.categories, r.provider, list_of(m, r.provenance), r.asn};
 }
 
 std::string describe(const MergedSet& m) {
@@ -91,7 +101,7 @@ bool same(const MergedSet& a, const MergedSet& b) {
     if (a.ranges.size() != b.ranges.size()) return false;
     for (std::size_t i = 0; i < a.ranges.size(); ++i) {
         const MergedRange &x = a.ranges[i], &y = b.ranges[i];
-        if (x.range != y.range || x.categories != y.categories || x.provider != y.provider ||
+        if (x.range != y.range || x.categories != y.categories || x.provider != y.provider || x.asn != y.asn ||
             x.provenance != y.provenance)
             return false;
     }
@@ -124,7 +134,7 @@ void check_structure(const MergedSet& m) {
         const MergedRange& p = m.ranges[i - 1];
         REQUIRE(p.range.last < r.range.first);  // sorted and disjoint
         const bool touching = ip_next(p.range.last) == r.range.first;
-        CHECK_FALSE((touching && p.categories == r.categories && p.provider == r.provider &&
+        CHECK_FALSE((touching && p.categories == r.categories && p.provider == r.provider && p.asn == r.asn &&
                      p.provenance == r.provenance));  // coarsest
     }
     CHECK(next_new_list == n_lists);  // every list is used
@@ -182,6 +192,7 @@ std::vector<MergeInput> random_inputs(std::mt19937_64& rng, U128 base, U128 size
         in.origin = sparse ? 0xffffffffu - static_cast<std::uint32_t>(below(6)) : static_cast<std::uint32_t>(below(6));
         in.categories = static_cast<std::uint32_t>(below(64)) & kAllCategories;
         in.provider = below(2) ? 0 : 1 + static_cast<std::uint32_t>(below(4));
+        in.asn = below(2) ? 0 : 64496 + static_cast<std::uint32_t>(below(3));
         return in;
     };
     auto offsets = [&](std::uint64_t a, std::uint64_t b) { return Range{to_ip(base + a), to_ip(base + b)}; };

@@ -10,6 +10,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "anondb/category.hpp"
+#include "anondb/sources/asn.hpp"
+#include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/parse.hpp"
 
 namespace anondb::builder {
@@ -18,7 +20,7 @@ namespace {
 constexpr std::string_view kFeedKeys[] = {
     "name",     "url",           "format",      "category",  "provider",    "license",        "snapshot",
     "snapshot_date", "description", "optional", "max_bytes", "min_entries", "min_fraction", "max_breadth_v4",
-    "max_breadth_v6"};
+    "max_breadth_v6", "asn_table"};
 
 // A whole number, optionally with a binary size suffix (KiB, MiB, GiB).
 std::optional<std::uint64_t> parse_count(std::string_view s, bool allow_suffix) {
@@ -115,25 +117,48 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
     if (!url) return url.error();
     if (!valid_url(*url)) return at(path, node["url"].Mark(), who + "url must start with https://, http:// or file://");
     f.url = *url;
+    f.fetch_url = f.url;
+    if (f.url.starts_with("file://") && f.url[7] != '/') {
+        std::error_code ec;
+        f.fetch_url = "file://" + std::filesystem::absolute(base / f.url.substr(7), ec).lexically_normal().string();
+    }
 
     auto format = required("format");
     if (!format) return format.error();
-    if (!sources::find_format(*format)) {
+    const auto role = role_of_format(*format);
+    if (!role) {
         std::string known;
         for (const auto& fi : sources::formats()) known += (known.empty() ? "" : ", ") + std::string(fi.name);
+        for (const auto& fi : sources::asn_list_formats()) known += ", " + std::string(fi.name);
+        for (const auto& fi : sources::asn_table_formats()) known += ", " + std::string(fi.name);
+        known += ", " + std::string(sources::kExclusionsFormat);
         return at(path, node["format"].Mark(), who + "unknown format '" + *format + "' (known: " + known + ")");
     }
     f.format = *format;
+    f.role = *role;
+    const bool publishes = f.role == format::FeedRole::ranges || f.role == format::FeedRole::asn_list;
+
+    if (auto e = optional("asn_table", f.asn_table); e.status != Status::ok) return e;
+    if (f.role == format::FeedRole::asn_list && f.asn_table.empty())
+        return at(path, node.Mark(), who + "an ASN list needs 'asn_table': the name of the ASN table feed to expand through");
+    if (f.role != format::FeedRole::asn_list && node["asn_table"])
+        return at(path, node["asn_table"].Mark(), who + "'asn_table' is only for ASN list formats");
 
     const YAML::Node cat = node["category"];
-    if (!cat) return at(path, node.Mark(), who + "missing 'category'");
+    if (!publishes) {
+        if (cat || node["provider"])
+            return at(path, (cat ? cat : node["provider"]).Mark(),
+                      who + "an ASN table or exclusion list publishes nothing itself: no 'category' or 'provider'");
+    } else if (!cat) {
+        return at(path, node.Mark(), who + "missing 'category'");
+    }
     std::vector<YAML::Node> cats;
-    if (cat.IsSequence()) {
+    if (cat && cat.IsSequence()) {
         for (const auto& c : cat) cats.push_back(c);
-    } else {
+    } else if (cat) {
         cats.push_back(cat);
     }
-    if (cats.empty()) return at(path, cat.Mark(), who + "'category' is empty");
+    if (cat && cats.empty()) return at(path, cat.Mark(), who + "'category' is empty");
     for (const auto& c : cats) {
         auto s = scalar(c);
         auto bit = s ? category_from_name(*s) : std::nullopt;
@@ -150,9 +175,14 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
         if (auto e = optional(key, *out); e.status != Status::ok) return e;
     if (f.license.empty()) return at(path, node.Mark(), who + "missing 'license' (license or terms, with attribution)");
     if (!f.snapshot.empty()) {
-        if (std::filesystem::path(f.snapshot).is_absolute() || f.snapshot.find("..") != std::string::npos)
-            return at(path, node["snapshot"].Mark(), who + "snapshot must be a relative path inside the repository");
-        f.snapshot_path = (base / f.snapshot).string();
+        // A snapshot is bundled with the repository, or (for data too large
+        // to bundle, such as the IPFire location database) a file a Debian
+        // package installs under /usr/share/.
+        const bool system_file = f.snapshot.starts_with("/usr/share/");
+        if ((std::filesystem::path(f.snapshot).is_absolute() && !system_file) || f.snapshot.find("..") != std::string::npos)
+            return at(path, node["snapshot"].Mark(),
+                      who + "snapshot must be a relative path inside the repository or a file under /usr/share/");
+        f.snapshot_path = system_file ? f.snapshot : (base / f.snapshot).string();
     }
     // Fetch checks and guards.
     f.guard = default_guard_policy(f.categories);
@@ -182,6 +212,7 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
             return at(path, node[k.key].Mark(), who + k.key + " must be " + k.hint);
         *k.out = *v;
     }
+    f.guard_set = node["max_breadth_v4"] || node["max_breadth_v6"];
     f.guard.broadest_v4 = static_cast<unsigned>(v4_limit);
     f.guard.broadest_v6 = static_cast<unsigned>(v6_limit);
     text.clear();
@@ -205,6 +236,14 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
 }
 
 }  // namespace
+
+std::optional<format::FeedRole> role_of_format(std::string_view name) {
+    if (sources::find_format(name)) return format::FeedRole::ranges;
+    if (sources::find_asn_list_format(name)) return format::FeedRole::asn_list;
+    if (sources::find_asn_table_format(name)) return format::FeedRole::asn_table;
+    if (name == sources::kExclusionsFormat) return format::FeedRole::exclusions;
+    return std::nullopt;
+}
 
 std::optional<std::int64_t> parse_time(std::string_view t) {
     auto digits = [&](std::size_t pos, std::size_t n) -> std::optional<std::int64_t> {
@@ -283,6 +322,17 @@ Expected<Catalogue> parse_catalogue(std::string_view yaml, const std::string& pa
             if (!names.insert(f->name).second)
                 return at(path, node.Mark(), "feed '" + f->name + "': duplicate name");
             cat.feeds.push_back(std::move(*f));
+        }
+        // An ASN list expands through a table of this catalogue.
+        std::size_t i = 0;
+        for (const auto& node : feeds) {
+            const FeedConfig& f = cat.feeds[i++];
+            if (f.role != format::FeedRole::asn_list) continue;
+            const auto table = std::find_if(cat.feeds.begin(), cat.feeds.end(),
+                                            [&](const FeedConfig& t) { return t.name == f.asn_table; });
+            if (table == cat.feeds.end() || table->role != format::FeedRole::asn_table)
+                return at(path, node["asn_table"].Mark(),
+                          "feed '" + f.name + "': asn_table '" + f.asn_table + "' is not an ASN table feed of this catalogue");
         }
     } catch (const YAML::Exception& e) {
         return at(path, e.mark, e.msg);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include <unistd.h>
 
@@ -52,6 +53,9 @@ void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupRe
     json_str(w, "provider");
     if (r.provider.empty()) w.Null();
     else json_str(w, r.provider);
+    json_str(w, "asn");
+    if (r.asn == 0) w.Null();
+    else w.Uint(r.asn);
     json_str(w, "range");
     json_str(w, format_range(seg.range));
     json_str(w, "record");
@@ -119,6 +123,12 @@ int cmd_build(BuildArgs& a) {
                     static_cast<unsigned long long>(f.rejected), static_cast<unsigned long long>(f.fetch.bytes),
                     age.c_str(), used ? sha256_hex(f.fetch.sha256).c_str() : "-");
         if (!f.failure.empty()) std::printf("    %s: %s\n", f.status == "stale" ? "STALE" : "FAILED", printable(f.failure).c_str());
+        if (f.role == format::FeedRole::asn_list && used)
+            std::printf("    expanded through %s: %llu ranges published, %llu removed by exclusions, %llu ASNs with no address\n",
+                        f.asn_table.c_str(), static_cast<unsigned long long>(f.derived),
+                        static_cast<unsigned long long>(f.excluded), static_cast<unsigned long long>(f.asns_unrouted));
+        for (const auto& [line, n] : f.excluded_by_line)
+            std::printf("    line %u removed %llu ASN-derived ranges\n", line, static_cast<unsigned long long>(n));
         for (const auto& [reason, n] : f.rejects_by_reason) {
             std::printf("    rejected %llu: %s", static_cast<unsigned long long>(n), reason.c_str());
             for (const auto& r : f.first_rejects)
@@ -131,6 +141,10 @@ int cmd_build(BuildArgs& a) {
         for (const auto& [reason, n] : f.warnings_by_reason)
             std::printf("    accepted with warning %llu: %s\n", static_cast<unsigned long long>(n), reason.c_str());
     }
+    if (report->derived_ranges || report->excluded_ranges)
+        std::printf("\nASN expansion: %llu ranges published, %llu removed by exclusions\n",
+                    static_cast<unsigned long long>(report->derived_ranges),
+                    static_cast<unsigned long long>(report->excluded_ranges));
     std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu records; wrote %s (%llu bytes) in %.2f s\n",
                 static_cast<unsigned long long>(report->input_entries), report->feeds.size() - report->omitted_feeds,
                 static_cast<unsigned long long>(report->ranges), static_cast<unsigned long long>(report->records),
@@ -192,7 +206,8 @@ int cmd_lookup(const LookupArgs& a) {
             std::cout << format_ip(ip->ip) << "  not flagged  (range " << range << ")\n";
         } else {
             std::cout << format_ip(ip->ip) << "  " << category_list(r.categories) << (r.anonymous() ? "  anonymous" : "")
-                      << "  provider " << or_dash(r.provider) << "  (range " << range << ")\n";
+                      << "  provider " << or_dash(r.provider) << (r.asn ? "  AS" + std::to_string(r.asn) : std::string())
+                      << "  (range " << range << ")\n";
         }
     };
     auto stream = [&](std::istream& in) {
@@ -223,6 +238,60 @@ struct ExplainArgs {
     bool json = false;
 };
 
+void json_evidence(JsonWriter& w, const Evidence& e) {
+    json_str(w, "feed");
+    json_str(w, e.feed_name);
+    json_str(w, "url");
+    json_str(w, e.url);
+    json_str(w, "source");
+    json_str(w, e.source);
+    json_str(w, "snapshot");
+    w.Bool(e.feed_flags & format::kFeedSnapshot);
+    json_str(w, "stale");
+    w.Bool(e.feed_flags & format::kFeedStale);
+    json_str(w, "fetched_at");
+    json_str(w, format_time(e.fetched_at));
+    json_str(w, "sha256");
+    json_str(w, sha256_hex(e.sha256));
+    json_str(w, "line");  // 0 for a row of a binary table (MMDB, libloc): the text names the network
+    w.Uint(e.line);
+    json_str(w, "text");
+    json_str(w, e.text);
+    json_str(w, "categories");
+    json_categories(w, e.categories);
+    json_str(w, "provider");
+    if (e.provider.empty()) w.Null();
+    else json_str(w, e.provider);
+    json_str(w, "asn");
+    if (e.asn == 0) w.Null();
+    else w.Uint(e.asn);
+}
+
+void json_contribution(JsonWriter& w, const Contribution& c) {
+    w.StartObject();
+    json_evidence(w, c);
+    if (c.table_row) {
+        json_str(w, "table_row");
+        w.StartObject();
+        json_evidence(w, *c.table_row);
+        w.EndObject();
+    }
+    w.EndObject();
+}
+
+// Where a feed's bytes came from, once per feed.
+void print_fetch(const Evidence& e, const char* indent) {
+    std::cout << indent << "url      " << e.url << "\n";
+    std::cout << indent << "source   " << e.source << ((e.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
+              << ((e.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
+    std::cout << indent << "fetched  " << format_time(e.fetched_at) << "\n";
+    std::cout << indent << "sha256   " << sha256_hex(e.sha256) << "\n";
+}
+
+std::string where(const Evidence& e) {
+    return e.line ? "line " + std::to_string(e.line) : std::string("network");
+}
+
 int cmd_explain(const ExplainArgs& a) {
     const auto ip = parse_ip(a.ip);
     if (!ip) {
@@ -244,31 +313,20 @@ int cmd_explain(const ExplainArgs& a) {
         json_result_fields(w, ip->ip, ex.segment, ex.result);
         json_str(w, "evidence");
         w.StartArray();
-        for (const auto& c : ex.contributions) {
+        for (const auto& c : ex.contributions) json_contribution(w, c);
+        w.EndArray();
+        json_str(w, "exclusions");
+        w.StartArray();
+        for (const auto& x : ex.exclusions) {
             w.StartObject();
-            json_str(w, "feed");
-            json_str(w, c.feed_name);
-            json_str(w, "url");
-            json_str(w, c.url);
-            json_str(w, "source");
-            json_str(w, c.source);
-            json_str(w, "snapshot");
-            w.Bool(c.feed_flags & format::kFeedSnapshot);
-            json_str(w, "stale");
-            w.Bool(c.feed_flags & format::kFeedStale);
-            json_str(w, "fetched_at");
-            json_str(w, format_time(c.fetched_at));
-            json_str(w, "sha256");
-            json_str(w, sha256_hex(c.sha256));
-            json_str(w, "line");
-            w.Uint(c.line);
-            json_str(w, "text");
-            json_str(w, c.text);
-            json_str(w, "categories");
-            json_categories(w, c.categories);
-            json_str(w, "provider");
-            if (c.provider.empty()) w.Null();
-            else json_str(w, c.provider);
+            json_str(w, "range");
+            json_str(w, format_range(x.range));
+            json_str(w, "rule");
+            w.StartObject();
+            json_evidence(w, x.rule);
+            w.EndObject();
+            json_str(w, "removed");
+            json_contribution(w, x.removed);
             w.EndObject();
         }
         w.EndArray();
@@ -280,32 +338,51 @@ int cmd_explain(const ExplainArgs& a) {
     std::cout << "  range     " << format_range(ex.segment.range) << "\n";
     if (!ex.result.flagged()) {
         std::cout << "  not flagged: no feed lists this address\n";
-        return kExitOk;
-    }
-    std::cout << "  flags     " << category_list(ex.result.categories) << (ex.result.anonymous() ? " (anonymous)" : "")
-              << "\n";
-    std::cout << "  provider  " << or_dash(ex.result.provider) << "\n";
-    // Origins are numbered feed by feed, so one feed's entries are adjacent:
-    // print each feed's fetch record once, then its lines.
-    std::size_t nfeeds = 0;
-    for (std::size_t k = 0; k < ex.contributions.size(); ++k)
-        nfeeds += k == 0 || ex.contributions[k].feed != ex.contributions[k - 1].feed;
-    std::cout << "  evidence  " << ex.contributions.size() << (ex.contributions.size() == 1 ? " entry" : " entries")
-              << " from " << nfeeds << (nfeeds == 1 ? " feed" : " feeds") << "\n";
-    for (std::size_t k = 0; k < ex.contributions.size(); ++k) {
-        const auto& c = ex.contributions[k];
-        if (k == 0 || c.feed != ex.contributions[k - 1].feed) {
-            std::cout << "  feed " << c.feed_name << " (" << category_list(c.categories) << ")";
-            if (!c.provider.empty()) std::cout << ", provider " << c.provider;
-            std::cout << "\n";
-            std::cout << "      url      " << c.url << "\n";
-            std::cout << "      source   " << c.source
-                      << ((c.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
-                      << ((c.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
-            std::cout << "      fetched  " << format_time(c.fetched_at) << "\n";
-            std::cout << "      sha256   " << sha256_hex(c.sha256) << "\n";
+    } else {
+        std::cout << "  flags     " << category_list(ex.result.categories) << (ex.result.anonymous() ? " (anonymous)" : "")
+                  << "\n";
+        std::cout << "  provider  " << or_dash(ex.result.provider) << "\n";
+        if (ex.result.asn) std::cout << "  asn       AS" << ex.result.asn << "\n";
+        // Origins are numbered feed by feed, so one feed's entries are adjacent:
+        // print each feed's fetch record once, then its lines.
+        std::size_t nfeeds = 0;
+        for (std::size_t k = 0; k < ex.contributions.size(); ++k)
+            nfeeds += k == 0 || ex.contributions[k].feed != ex.contributions[k - 1].feed;
+        std::cout << "  evidence  " << ex.contributions.size() << (ex.contributions.size() == 1 ? " entry" : " entries")
+                  << " from " << nfeeds << (nfeeds == 1 ? " feed" : " feeds") << "\n";
+        std::set<std::uint32_t> tables_shown;
+        for (std::size_t k = 0; k < ex.contributions.size(); ++k) {
+            const auto& c = ex.contributions[k];
+            if (k == 0 || c.feed != ex.contributions[k - 1].feed) {
+                std::cout << "  feed " << c.feed_name << " (" << category_list(c.categories) << ")";
+                if (!c.provider.empty() && !c.table_row) std::cout << ", provider " << c.provider;
+                std::cout << "\n";
+                print_fetch(c, "      ");
+            }
+            std::cout << "      line     " << c.line << ": " << printable(c.text) << "\n";
+            if (c.table_row) {
+                const Evidence& t = *c.table_row;
+                std::cout << "        -> " << or_dash(c.provider) << " (" << category_list(c.categories) << "), AS"
+                          << c.asn << ", which holds this address per ASN table " << t.feed_name << ", "
+                          << where(t) << ": " << printable(t.text) << "\n";
+                if (tables_shown.insert(t.feed).second) {
+                    std::cout << "           table " << t.feed_name << "\n";
+                    print_fetch(t, "           ");
+                }
+            }
         }
-        std::cout << "      line     " << c.line << ": " << printable(c.text) << "\n";
+    }
+    if (!ex.exclusions.empty()) {
+        std::cout << "  excluded  " << ex.exclusions.size() << " ASN-derived "
+                  << (ex.exclusions.size() == 1 ? "entry" : "entries") << " removed here by exclusion rules\n";
+        for (const auto& x : ex.exclusions) {
+            const Contribution& d = x.removed;
+            std::cout << "      " << format_range(x.range) << ": " << d.feed_name << " line " << d.line << " ("
+                      << or_dash(d.provider) << ", AS" << d.asn << ")";
+            if (d.table_row) std::cout << " via " << d.table_row->feed_name << " " << printable(d.table_row->text);
+            std::cout << "\n        removed by " << x.rule.feed_name << " line " << x.rule.line << ": "
+                      << printable(x.rule.text) << "\n";
+        }
     }
     return kExitOk;
 }

@@ -93,6 +93,7 @@ struct Active {
     std::uint32_t origin;
     std::uint32_t categories;
     std::uint32_t provider;
+    std::uint32_t asn;
 };
 
 // Stores each distinct provenance list once in the MergedSet, numbered in
@@ -179,18 +180,18 @@ private:
 // Appends a piece, extending the previous range instead when they touch and
 // carry the same attributes (the provenance index stands for the list, since
 // lists are interned).
-void emit(MergedSet& out, Range r, std::uint32_t categories, std::uint32_t provider,
+void emit(MergedSet& out, Range r, std::uint32_t categories, std::uint32_t provider, std::uint32_t asn,
           std::uint32_t provenance) {
     if (!out.ranges.empty()) {
         MergedRange& prev = out.ranges.back();
         // prev.last < r.first, so ip_next cannot wrap here.
         if (ip_next(prev.range.last) == r.first && prev.categories == categories &&
-            prev.provider == provider && prev.provenance == provenance) {
+            prev.provider == provider && prev.asn == asn && prev.provenance == provenance) {
             prev.range.last = r.last;
             return;
         }
     }
-    out.ranges.push_back(MergedRange{r, categories, provider, provenance});
+    out.ranges.push_back(MergedRange{r, categories, provider, asn, provenance});
 }
 
 }  // namespace
@@ -240,7 +241,7 @@ MergedSet merge(std::span<const MergeInput> inputs) {
             if (next + 8 < n) lists.prefetch(inputs[order[next + 8]].origin);
             const MergeInput& in = inputs[order[next]];
             incoming.push_back(Active{in.range.last, ip_sub(in.range.last, in.range.first),
-                                      in.origin, in.categories, in.provider});
+                                      in.origin, in.categories, in.provider, in.asn});
         }
         if (!incoming.empty()) {
             std::sort(incoming.begin(), incoming.end(), by_origin);
@@ -258,17 +259,28 @@ MergedSet merge(std::span<const MergeInput> inputs) {
         std::uint32_t categories = 0;
         std::uint32_t provider = 0;
         Ip provider_width{};
+        bool provider_derived = false;
+        std::uint32_t asn = 0;
+        Ip asn_width{};
         Ip min_last = kIpMax;
         list.clear();
         for (const Active& a : active) {
             categories |= a.categories;
             min_last = std::min(min_last, a.last);
             if (list.empty() || list.back() != a.origin) list.push_back(a.origin);
+            // A direct entry (no AS) names the provider before an ASN-derived one.
+            const bool derived = a.asn != 0;
             if (a.provider != 0 &&
-                (provider == 0 || a.width < provider_width ||
-                 (a.width == provider_width && a.provider < provider))) {
+                (provider == 0 || derived < provider_derived ||
+                 (derived == provider_derived &&
+                  (a.width < provider_width || (a.width == provider_width && a.provider < provider))))) {
                 provider = a.provider;
                 provider_width = a.width;
+                provider_derived = derived;
+            }
+            if (a.asn != 0 && (asn == 0 || a.width < asn_width || (a.width == asn_width && a.asn < asn))) {
+                asn = a.asn;
+                asn_width = a.width;
             }
         }
 
@@ -284,7 +296,7 @@ MergedSet merge(std::span<const MergeInput> inputs) {
             prev_list_id = lists.intern(list);
             prev_list.swap(list);
         }
-        emit(out, Range{p, last}, categories, provider, prev_list_id);
+        emit(out, Range{p, last}, categories, provider, asn, prev_list_id);
 
         if (last == kIpMax) break;  // the top of the space: last + 1 would wrap
         p = ip_next(last);

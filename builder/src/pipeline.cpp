@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <tuple>
+
+#include <unistd.h>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "anondb/builder/asn_expand.hpp"
 #include "anondb/builder/guard.hpp"
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"  // sha256_hex
@@ -19,6 +24,8 @@ constexpr std::size_t kReportedRejects = 25;
 constexpr std::size_t kReportedGuardRejects = 1000;
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr std::string_view kRoleNames[] = {"ranges", "asn-list", "asn-table", "exclusions"};  // by FeedRole
 
 void put(JsonWriter& w, std::string_view key, std::string_view value) {
     w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
@@ -72,6 +79,10 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
     w.Uint64(report.stale_feeds);
     w.Key("omitted_feeds");
     w.Uint64(report.omitted_feeds);
+    w.Key("derived_ranges");
+    w.Uint64(report.derived_ranges);
+    w.Key("excluded_ranges");
+    w.Uint64(report.excluded_ranges);
     if (run_details) {
         put(w, "out_path", report.out_path);
         w.Key("file_bytes");
@@ -86,6 +97,7 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         put(w, "url", f.fetch.url);
         put(w, "source", f.fetch.source);
         put(w, "format", f.format);
+        put(w, "role", kRoleNames[static_cast<std::size_t>(f.role)]);
         w.Key("categories");
         w.StartArray();
         for (const auto& c : kCategoryNames)
@@ -130,6 +142,29 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         put_counts(w, "warnings_by_reason", f.warnings_by_reason);
         put_issues(w, "first_rejects", f.first_rejects);
         put_issues(w, "guard_rejects", f.guard_rejects);
+        if (f.role == format::FeedRole::asn_list) {
+            put(w, "asn_table", f.asn_table);
+            w.Key("derived");
+            w.Uint64(f.derived);
+            w.Key("excluded");
+            w.Uint64(f.excluded);
+            w.Key("asns_unrouted");
+            w.Uint64(f.asns_unrouted);
+            w.Key("first_asns_unrouted");
+            w.StartArray();
+            for (auto asn : f.first_asns_unrouted) w.Uint(asn);
+            w.EndArray();
+        }
+        if (f.role == format::FeedRole::exclusions) {
+            w.Key("excluded_by_line");
+            w.StartObject();
+            for (const auto& [line, n] : f.excluded_by_line) {
+                const std::string key = std::to_string(line);
+                w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+                w.Uint64(n);
+            }
+            w.EndObject();
+        }
         w.EndObject();
     }
     w.EndArray();
@@ -147,11 +182,39 @@ FeedReport report_for(const FeedConfig& c) {
     FeedReport fr;
     fr.name = c.name;
     fr.format = c.format;
+    fr.role = c.role;
     fr.categories = c.categories;
     fr.provider = c.provider;
     fr.license = c.license;
     fr.fetch.url = c.url;
     return fr;
+}
+
+// A range feed: parse, then the guards.
+void prepare_ranges(PreparedFeed& p) {
+    const auto* parser = sources::find_format(p.config.format);  // validated with the catalogue
+    const sources::ParseResult parsed = parser->parse(p.fetched.body);
+    for (const auto& r : parsed.rejects) add_reject(p.report, r);
+    for (const auto& w : parsed.warnings) add_warning(p.report, w);
+
+    std::vector<Range> pieces;
+    for (const auto& e : parsed.entries) {
+        pieces.clear();
+        const GuardResult g = guard_entry(e.range, p.config.guard, pieces);
+        if (g.action != GuardResult::Action::keep) {
+            const auto text = std::string_view(p.fetched.body).substr(e.text_offset, e.text_length);
+            const sources::LineIssue issue{e.line, g.reason, std::string(text.substr(0, sources::kIssueTextMax))};
+            if (g.action == GuardResult::Action::reject) {
+                add_reject(p.report, issue);
+                if (p.report.guard_rejects.size() < kReportedGuardRejects) p.report.guard_rejects.push_back(issue);
+                continue;
+            }
+            add_warning(p.report, issue);
+        }
+        const auto origin = static_cast<std::uint32_t>(p.origins.size());
+        p.origins.push_back({e.line, e.text_offset, e.text_length});
+        for (const Range& r : pieces) p.pieces.push_back({r, origin});
+    }
 }
 
 std::string plural(std::uint64_t n, const char* what) {
@@ -180,7 +243,7 @@ Expected<std::vector<PreparedFeed>> prepare_offline(const Catalogue& catalogue, 
 Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, const BuildOptions& options,
                                                  const std::string& cache_dir, std::vector<FeedReport>& omitted) {
     std::vector<sources::FetchRequest> requests;
-    for (const auto& f : catalogue.feeds) requests.push_back({f.name, f.url, f.max_bytes});
+    for (const auto& f : catalogue.feeds) requests.push_back({f.name, f.fetch_url, f.max_bytes});
     sources::FetchOptions fetch = options.fetch;
     fetch.cache_dir = cache_dir;  // the fetcher keeps its HTTP cache in <cache_dir>/http
     auto outcomes = sources::fetch_all(requests, fetch);
@@ -205,7 +268,7 @@ Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, con
                 p.report.status = p.fetched.record.from_cache ? "cached" : "fresh";
                 const bool already_kept = last_good && last_good->fetched.record.sha256 == p.fetched.record.sha256;
                 if (!already_kept) {
-                    if (auto saved = store.save(f.name, p.fetched, p.origins.size()); !saved)
+                    if (auto saved = store.save(f.name, p.fetched, p.entries()); !saved)
                         return make_error(saved.error().status, "feed '" + f.name + "': saving last good copy: " +
                                                                     saved.error().message);
                 }
@@ -243,41 +306,83 @@ Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, con
 
 }  // namespace
 
+namespace {
+
+template <class Parsed>
+void count_issues(FeedReport& report, const Parsed& parsed) {
+    for (const auto& r : parsed.rejects) add_reject(report, r);
+    for (const auto& w : parsed.warnings) add_warning(report, w);
+}
+
+// A binary table (MMDB, libloc) is read from a file by its library: the
+// fetched bytes go to a temporary file first, so what is read is exactly
+// what was hashed.
+Expected<sources::AsnTable> read_binary_table(const sources::AsnTableFormat& fmt, const std::string& body,
+                                              const std::string& feed) {
+    std::error_code ec;
+    const auto dir = std::filesystem::temp_directory_path(ec);
+    if (ec) return make_error(Status::io, "temporary directory: " + ec.message());
+    const auto path = dir / ("anondb-" + feed + "-" + std::to_string(::getpid()) + ".tmp");
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(body.data(), static_cast<std::streamsize>(body.size()));
+        if (!out.flush()) {
+            std::filesystem::remove(path, ec);
+            return make_error(Status::io, path.string() + ": cannot write");
+        }
+    }
+    auto table = fmt.read_file(path.string());
+    std::filesystem::remove(path, ec);
+    return table;
+}
+
+}  // namespace
+
+std::uint64_t PreparedFeed::entries() const {
+    switch (config.role) {
+        case format::FeedRole::ranges: return origins.size();
+        case format::FeedRole::asn_list: return asn_list.entries.size();
+        case format::FeedRole::asn_table: return asn_table.rows.size();
+        case format::FeedRole::exclusions: return exclusions.rules.size();
+    }
+    return 0;
+}
+
 PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched) {
     PreparedFeed p;
     p.config = config;
     p.fetched = std::move(fetched);
     p.report = report_for(config);
     p.report.fetch = p.fetched.record;
-    const auto* parser = sources::find_format(config.format);  // validated with the catalogue
-    const sources::ParseResult parsed = parser->parse(p.fetched.body);
-    for (const auto& r : parsed.rejects) add_reject(p.report, r);
-    for (const auto& w : parsed.warnings) add_warning(p.report, w);
-
-    std::vector<Range> pieces;
-    for (const auto& e : parsed.entries) {
-        pieces.clear();
-        const GuardResult g = guard_entry(e.range, config.guard, pieces);
-        if (g.action != GuardResult::Action::keep) {
-            const auto text = std::string_view(p.fetched.body).substr(e.text_offset, e.text_length);
-            const sources::LineIssue issue{e.line, g.reason, std::string(text.substr(0, sources::kIssueTextMax))};
-            if (g.action == GuardResult::Action::reject) {
-                add_reject(p.report, issue);
-                if (p.report.guard_rejects.size() < kReportedGuardRejects) p.report.guard_rejects.push_back(issue);
-                continue;
+    switch (config.role) {
+        case format::FeedRole::ranges: prepare_ranges(p); break;
+        case format::FeedRole::asn_list:
+            p.asn_list = sources::find_asn_list_format(config.format)->parse(p.fetched.body);
+            count_issues(p.report, p.asn_list);
+            break;
+        case format::FeedRole::asn_table: {
+            const auto* fmt = sources::find_asn_table_format(config.format);
+            if (fmt->parse) {
+                p.asn_table = fmt->parse(p.fetched.body);
+            } else if (auto t = read_binary_table(*fmt, p.fetched.body, config.name)) {
+                p.asn_table = std::move(*t);
+            } else {
+                p.unreadable = t.error().message;
             }
-            add_warning(p.report, issue);
+            count_issues(p.report, p.asn_table);
+            break;
         }
-        const auto origin = static_cast<std::uint32_t>(p.origins.size());
-        p.origins.push_back({e.line, e.text_offset, e.text_length});
-        for (const Range& r : pieces) p.pieces.push_back({r, origin});
+        case format::FeedRole::exclusions:
+            p.exclusions = sources::parse_exclusions(p.fetched.body);
+            count_issues(p.report, p.exclusions);
+            break;
     }
     auto total = [](const std::map<std::string, std::uint64_t>& m) {
         std::uint64_t n = 0;
         for (const auto& [reason, count] : m) n += count;
         return n;
     };
-    p.report.accepted = p.origins.size();
+    p.report.accepted = p.entries();
     p.report.rejected = total(p.report.rejects_by_reason);
     p.report.warnings = total(p.report.warnings_by_reason);
     return p;
@@ -287,7 +392,8 @@ std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& 
     const std::string_view body = feed.fetched.body;
     const auto first = body.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
     if (first != std::string_view::npos && body[first] == '<') return "an HTML or XML page instead of the feed";
-    const std::uint64_t n = feed.origins.size();
+    if (!feed.unreadable.empty()) return "unreadable: " + feed.unreadable;
+    const std::uint64_t n = feed.entries();
     if (n == 0) {
         std::string why = "no entries";
         if (!feed.report.first_rejects.empty()) {
@@ -313,11 +419,170 @@ void add_merged(const MergedSet& merged, writer::DatabaseContent& c) {
     c.prov_origins = merged.list_origins;
     c.ranges.clear();
     c.ranges.reserve(merged.ranges.size());
+    c.record_asns.assign(nlists + 1, 0);
     for (const auto& r : merged.ranges) {
         c.records[r.provenance + 1] = {r.categories, r.provider};
+        c.record_asns[r.provenance + 1] = r.asn;
         c.ranges.push_back({r.range, r.provenance + 1});
     }
 }
+
+namespace {
+
+// Origins and merge inputs of ASN lists: expansion through the list's table,
+// the guards, then the exclusions. Origins are made on first use, so only
+// table rows that contribute are stored.
+class AsnCompiler {
+public:
+    AsnCompiler(const std::vector<PreparedFeed>& feeds, writer::DatabaseContent& content,
+                std::vector<FeedReport>& reports)
+        : feeds_(feeds), c_(content), reports_(reports) {
+        // All exclusion lists apply to every ASN list, in catalogue order.
+        for (std::uint32_t fi = 0; fi < feeds.size(); ++fi) {
+            if (feeds[fi].config.role != format::FeedRole::exclusions) continue;
+            const auto& list = feeds[fi].exclusions;
+            for (std::uint32_t k = 0; k < list.rules.size(); ++k) {
+                rules_.rules.push_back(list.rules[k]);
+                rule_feed_.push_back({fi, k});
+            }
+        }
+    }
+
+    // provider_id: name -> provider index.
+    template <class ProviderId>
+    void add_list(std::uint32_t fi, ProviderId provider_id, std::vector<MergeInput>& inputs,
+                  std::uint64_t& derived_total, std::uint64_t& excluded_total) {
+        const PreparedFeed& list = feeds_[fi];
+        FeedReport& report = reports_[fi];
+        const std::uint32_t ti = table_index(list.config.asn_table);
+        const PreparedFeed& table = feeds_[ti];
+        const AsnIndex& index = index_for(ti);
+        report.asn_table = table.config.name;
+
+        // Expansion, then the guards on each derived piece.
+        std::vector<DerivedEntry> guarded;
+        std::vector<Range> pieces;
+        const auto derived = expand_asn_list(list.asn_list, index);
+        for (const auto& e : list.asn_list.entries)
+            if (index.pieces_of(e.asn).empty()) {
+                ++report.asns_unrouted;
+                if (report.first_asns_unrouted.size() < kReportedRejects) report.first_asns_unrouted.push_back(e.asn);
+            }
+        for (const DerivedEntry& d : derived) {
+            const auto& entry = list.asn_list.entries[d.entry];
+            const std::uint32_t cats = entry.categories ? entry.categories : list.config.categories;
+            const GuardPolicy policy = list.config.guard_set ? list.config.guard : default_guard_policy(cats);
+            pieces.clear();
+            const GuardResult g = guard_entry(d.range, policy, pieces);
+            if (g.action != GuardResult::Action::keep) {
+                const std::string text = "AS" + std::to_string(d.asn) + " -> " + format_range(d.range) + " (" +
+                                         table.config.name + ": " + std::string(table.asn_table.row_text(table.asn_table.rows[d.row])) + ")";
+                const sources::LineIssue issue{entry.line, g.reason, text.substr(0, sources::kIssueTextMax)};
+                if (g.action == GuardResult::Action::reject) {
+                    add_reject(report, issue);
+                    ++report.rejected;
+                    if (report.guard_rejects.size() < kReportedGuardRejects) report.guard_rejects.push_back(issue);
+                    continue;
+                }
+                add_warning(report, issue);
+                ++report.warnings;
+            }
+            for (const Range& r : pieces) guarded.push_back({r, d.entry, d.row, d.asn});
+        }
+
+        const ExclusionOutcome outcome = apply_exclusions(guarded, rules_);
+        for (const DerivedEntry& k : outcome.kept) {
+            const std::uint32_t o = derived_origin(fi, ti, k, provider_id);
+            const auto& origin = c_.origins[o];
+            inputs.push_back({k.range, o, origin.categories, origin.provider, k.asn});
+        }
+        for (const ExcludedPart& x : outcome.excluded) {
+            const DerivedEntry& d = guarded[x.derived];
+            const auto [rule_fi, rule_k] = rule_feed_[x.rule];
+            c_.exclusions.push_back({x.range, derived_origin(fi, ti, d, provider_id), rule_origin(x.rule)});
+            ++reports_[rule_fi].excluded_by_line[feeds_[rule_fi].exclusions.rules[rule_k].line];
+        }
+        report.derived = outcome.kept.size();
+        report.excluded = outcome.excluded.size();
+        derived_total += report.derived;
+        excluded_total += report.excluded;
+    }
+
+private:
+    std::uint32_t table_index(const std::string& name) const {
+        for (std::uint32_t i = 0; i < feeds_.size(); ++i)
+            if (feeds_[i].config.name == name) return i;
+        return 0;  // run_build checks every list's table is there
+    }
+
+    const AsnIndex& index_for(std::uint32_t ti) {
+        auto it = indexes_.find(ti);
+        if (it == indexes_.end()) it = indexes_.emplace(ti, AsnIndex(feeds_[ti].asn_table)).first;
+        return it->second;
+    }
+
+    template <class ProviderId>
+    std::uint32_t derived_origin(std::uint32_t fi, std::uint32_t ti, const DerivedEntry& d, ProviderId provider_id) {
+        const auto [it, added] = derived_.try_emplace({fi, d.entry, d.row}, 0u);
+        if (!added) return it->second;
+        const PreparedFeed& list = feeds_[fi];
+        const auto& entry = list.asn_list.entries[d.entry];
+        writer::OriginInfo o;
+        o.feed = fi;
+        o.line = entry.line;
+        o.categories = entry.categories ? entry.categories : list.config.categories;
+        o.provider = provider_id(entry.provider.empty() ? list.config.provider : entry.provider);
+        o.asn = d.asn;
+        o.link = row_origin(ti, d.row);
+        o.text = std::string_view(list.fetched.body).substr(entry.text_offset, entry.text_length);
+        it->second = static_cast<std::uint32_t>(c_.origins.size());
+        c_.origins.push_back(o);
+        return it->second;
+    }
+
+    std::uint32_t row_origin(std::uint32_t ti, std::uint32_t row) {
+        const auto [it, added] = rows_.try_emplace({ti, row}, 0u);
+        if (!added) return it->second;
+        const auto& table = feeds_[ti].asn_table;
+        const auto& r = table.rows[row];
+        writer::OriginInfo o;
+        o.feed = ti;
+        o.line = r.line;
+        o.asn = r.asn_count == 1 ? table.asns[r.asn_begin] : 0;
+        o.text = table.row_text(r);
+        it->second = static_cast<std::uint32_t>(c_.origins.size());
+        c_.origins.push_back(o);
+        return it->second;
+    }
+
+    std::uint32_t rule_origin(std::uint32_t rule) {
+        const auto [it, added] = rule_origins_.try_emplace(rule, 0u);
+        if (!added) return it->second;
+        const auto [fi, k] = rule_feed_[rule];
+        const PreparedFeed& feed = feeds_[fi];
+        const auto& r = feed.exclusions.rules[k];
+        writer::OriginInfo o;
+        o.feed = fi;
+        o.line = r.line;
+        o.asn = r.kind == sources::ExclusionRule::Kind::asn ? r.asn : 0;
+        o.text = std::string_view(feed.fetched.body).substr(r.text_offset, r.text_length);
+        it->second = static_cast<std::uint32_t>(c_.origins.size());
+        c_.origins.push_back(o);
+        return it->second;
+    }
+
+    const std::vector<PreparedFeed>& feeds_;
+    writer::DatabaseContent& c_;
+    std::vector<FeedReport>& reports_;
+    sources::ExclusionList rules_;                                  // every list's rules, in order
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> rule_feed_;  // rule -> (feed, rule in feed)
+    std::map<std::uint32_t, AsnIndex> indexes_;                     // by table feed
+    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::uint32_t> derived_;  // (feed, entry, row)
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> rows_;  // (table feed, row)
+    std::map<std::uint32_t, std::uint32_t> rule_origins_;
+};
+
+}  // namespace
 
 Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version) {
     Compiled out;
@@ -328,8 +593,11 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
 
     // Provider ids: sorted names, so ids do not depend on catalogue order.
     std::set<std::string> names;
-    for (const auto& f : feeds)
+    for (const auto& f : feeds) {
         if (!f.config.provider.empty()) names.insert(f.config.provider);
+        for (const auto& e : f.asn_list.entries)
+            if (!e.provider.empty()) names.insert(e.provider);
+    }
     c.providers.assign(1, std::string());
     c.providers.insert(c.providers.end(), names.begin(), names.end());
     auto provider_id = [&](const std::string& name) -> std::uint32_t {
@@ -343,11 +611,17 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
         const PreparedFeed& f = feeds[fi];
         const std::uint32_t provider = provider_id(f.config.provider);
         const auto first_origin = static_cast<std::uint32_t>(c.origins.size());
-        for (const auto& o : f.origins)
-            c.origins.push_back({fi, o.line, f.config.categories, provider,
-                                 std::string_view(f.fetched.body).substr(o.text_offset, o.text_length)});
+        for (const auto& o : f.origins) {
+            writer::OriginInfo info;
+            info.feed = fi;
+            info.line = o.line;
+            info.categories = f.config.categories;
+            info.provider = provider;
+            info.text = std::string_view(f.fetched.body).substr(o.text_offset, o.text_length);
+            c.origins.push_back(info);
+        }
         for (const auto& piece : f.pieces)
-            inputs.push_back({piece.range, first_origin + piece.origin, f.config.categories, provider});
+            inputs.push_back({piece.range, first_origin + piece.origin, f.config.categories, provider, 0});
 
         const auto& rec = f.fetched.record;
         writer::FeedInfo info;
@@ -365,6 +639,9 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
         // Transport details (HTTP cache use) stay out of the file: see build_json.
         info.flags = (rec.snapshot ? std::uint32_t{format::kFeedSnapshot} : 0u) |
                      (rec.stale ? std::uint32_t{format::kFeedStale} : 0u);
+        info.role = f.config.role;
+        for (std::uint32_t ti = 0; ti < feeds.size() && f.config.role == format::FeedRole::asn_list; ++ti)
+            if (feeds[ti].config.name == f.config.asn_table) info.asn_table = ti + 1;
         c.feeds.push_back(std::move(info));
 
         FeedReport fr = f.report;
@@ -372,7 +649,16 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
         report.stale_feeds += rec.stale;
         report.feeds.push_back(std::move(fr));
     }
-    report.input_entries = c.origins.size();
+
+    AsnCompiler asn(feeds, c, report.feeds);
+    for (std::uint32_t fi = 0; fi < feeds.size(); ++fi) {
+        if (feeds[fi].config.role != format::FeedRole::asn_list) continue;
+        asn.add_list(fi, provider_id, inputs, report.derived_ranges, report.excluded_ranges);
+        c.feeds[fi].rejected = report.feeds[fi].rejected;
+    }
+    std::vector<bool> published(c.origins.size());  // origins behind merge inputs (not table rows or rules)
+    for (const auto& in : inputs) published[in.origin] = true;
+    report.input_entries = static_cast<std::uint64_t>(std::count(published.begin(), published.end(), true));
 
     const MergedSet merged = merge(inputs);
     add_merged(merged, c);
@@ -395,6 +681,25 @@ Expected<BuildReport> run_build(const BuildOptions& options) {
     auto feeds = options.offline ? prepare_offline(*catalogue, options)
                                  : prepare_live(*catalogue, options, cache_dir, omitted);
     if (!feeds) return feeds.error();
+    // An ASN list whose table has no usable copy cannot be expanded: it is
+    // left out when optional, else the build fails.
+    for (std::size_t i = 0; i < feeds->size();) {
+        const FeedConfig& f = (*feeds)[i].config;
+        const bool table_there = f.role != format::FeedRole::asn_list ||
+                                 std::any_of(feeds->begin(), feeds->end(),
+                                             [&](const PreparedFeed& t) { return t.config.name == f.asn_table; });
+        if (table_there) {
+            ++i;
+            continue;
+        }
+        const std::string why = "its ASN table '" + f.asn_table + "' has no usable copy";
+        if (!f.optional) return make_error(Status::io, "feed '" + f.name + "': " + why);
+        FeedReport fr = report_for(f);
+        fr.status = "failed";
+        fr.failure = why + " (optional feed left out)";
+        omitted.push_back(std::move(fr));
+        feeds->erase(feeds->begin() + static_cast<std::ptrdiff_t>(i));
+    }
     const std::uint64_t data_version = options.data_version.value_or(static_cast<std::uint64_t>(options.build_time));
     Compiled compiled = compile(*feeds, options.build_time, data_version);
     BuildReport& report = compiled.report;

@@ -8,19 +8,25 @@
 #include <vector>
 
 #include "anondb/builder/guard.hpp"
+#include "anondb/format.hpp"
 #include "anondb/reader.hpp"  // Error, Expected
 
 namespace anondb::builder {
 
 struct FeedConfig {
     std::string name;         // unique; [a-z0-9._-]
-    std::string url;          // live public URL (http, https or file)
+    std::string url;          // live public URL (http, https or file), as written
+    std::string fetch_url;    // what is fetched: url, with a relative file:// path (a list kept in
+                              // this repository) resolved against the catalogue's folder
     std::string format;       // a sources:: format name
-    std::uint32_t categories = 0;
+    format::FeedRole role = format::FeedRole::ranges;  // given by the format
+    std::string asn_table;    // asn_list feeds: the name of the ASN table feed to expand through
+    std::uint32_t categories = 0;  // none for ASN tables and exclusion lists
     std::string provider;     // "" when the feed is not one provider's
     std::string license;      // license or terms, with attribution
     std::string description;
-    std::string snapshot;           // as written: path relative to the catalogue's folder
+    std::string snapshot;           // as written: path relative to the catalogue's folder, or a
+                                    // Debian-installed file under /usr/share/
     std::string snapshot_path;      // resolved for reading
     std::optional<std::int64_t> snapshot_date;  // when the snapshot was fetched (Unix s)
     int line = 0;                   // where the feed starts in feeds.yaml
@@ -31,7 +37,12 @@ struct FeedConfig {
     std::uint64_t min_entries = 1;          // fewer entries (after guards) = failed fetch
     double min_fraction = 0.5;              // fewer than this share of the last good copy's entries = failed
     GuardPolicy guard;                      // default_guard_policy(categories) unless max_breadth_v4/v6 given
+    bool guard_set = false;                 // max_breadth_v4/v6 given (else ASN-derived entries of a
+                                            // list get the default policy of their own categories)
 };
+
+// The role a format gives its feed; nullopt for an unknown format.
+std::optional<format::FeedRole> role_of_format(std::string_view format);
 
 struct Catalogue {
     std::string path;

@@ -16,6 +16,7 @@ struct MergeInput {
     std::uint32_t origin = 0;      // id of the entry in the build's origin table
     std::uint32_t categories = 0;  // Category bits
     std::uint32_t provider = 0;    // provider id, 0 = none
+    std::uint32_t asn = 0;         // the AS an ASN-derived entry came through, 0 = none
 };
 
 // One output range: every address in it is covered by exactly the same set
@@ -24,6 +25,7 @@ struct MergedRange {
     Range range;
     std::uint32_t categories = 0;  // union of the covering inputs' categories
     std::uint32_t provider = 0;    // primary provider, see merge()
+    std::uint32_t asn = 0;         // primary ASN, see merge()
     std::uint32_t provenance = 0;  // index of its list in MergedSet
 };
 
@@ -45,8 +47,12 @@ struct MergedSet {
 // Sweeps the inputs in O(n log n + output). For each output range:
 // - categories = OR of the categories of all inputs covering it;
 // - provenance = the ascending, duplicate-free origin ids of those inputs;
-// - provider = the provider of the narrowest covering input that has one
-//   (ties: lowest provider id); 0 when none has one.
+// - provider = the provider of the narrowest covering input that has one,
+//   where inputs without an AS (direct list entries) come before ASN-derived
+//   ones: a provider's own list outranks routing data (ties: lowest provider
+//   id); 0 when none has one;
+// - asn = likewise, the ASN of the narrowest covering input that has one
+//   (ties: lowest ASN), independently of the provider.
 // Addresses covered by no input appear in no range. Deterministic: the
 // result depends only on the multiset of inputs, not on their order.
 MergedSet merge(std::span<const MergeInput> inputs);

@@ -12,6 +12,8 @@
 #include "anondb/builder/catalogue.hpp"
 #include "anondb/builder/last_good.hpp"
 #include "anondb/builder/merge.hpp"
+#include "anondb/sources/asn.hpp"
+#include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/fetch.hpp"
 #include "anondb/sources/parse.hpp"
 #include "anondb/writer.hpp"
@@ -36,6 +38,7 @@ struct BuildOptions {
 struct FeedReport {
     std::string name;
     std::string format;
+    format::FeedRole role = format::FeedRole::ranges;
     std::uint32_t categories = 0;
     std::string provider;
     std::string license;
@@ -53,6 +56,15 @@ struct FeedReport {
     std::map<std::string, std::uint64_t> warnings_by_reason;
     std::vector<sources::LineIssue> first_rejects;  // the first few, for the report
     std::vector<sources::LineIssue> guard_rejects;  // every entry the guards rejected (up to 1000)
+
+    // ASN lists: what expansion through the table gave.
+    std::string asn_table;             // the table feed's name
+    std::uint64_t derived = 0;         // ranges published from the list's ASNs
+    std::uint64_t excluded = 0;        // ranges (or parts) exclusion rules removed
+    std::uint64_t asns_unrouted = 0;   // listed ASNs the table holds no address for
+    std::vector<std::uint32_t> first_asns_unrouted;  // the first few
+    // Exclusion lists: ranges each rule removed, by the rule's line.
+    std::map<std::uint32_t, std::uint64_t> excluded_by_line;
 };
 
 struct BuildReport {
@@ -64,13 +76,17 @@ struct BuildReport {
     std::string out_path;
     std::size_t stale_feeds = 0;    // published from a last good copy
     std::size_t omitted_feeds = 0;  // optional feeds with no usable copy
+    std::uint64_t derived_ranges = 0;   // ranges ASN expansion published
+    std::uint64_t excluded_ranges = 0;  // ASN-derived ranges (or parts) exclusions removed
 };
 
-// One feed ready to compile: its bytes, and the entries that passed parsing
-// and the guards. Entry texts are kept as offsets into fetched.body.
+// One feed ready to compile: its bytes, and what parsing gave. A range feed
+// keeps the entries that passed the guards (texts as offsets into
+// fetched.body); an ASN list, ASN table or exclusion list keeps its parse.
 struct PreparedFeed {
     FeedConfig config;
     sources::FetchedBody fetched;
+    std::string unreadable;  // why a binary table could not be read ("" when it could)
     struct Origin {
         std::uint32_t line = 0;
         std::size_t text_offset = 0;
@@ -82,21 +98,30 @@ struct PreparedFeed {
         std::uint32_t origin = 0;  // index into origins
     };
     std::vector<Piece> pieces;  // what the guards let through (one entry may be several pieces)
+    sources::AsnList asn_list;
+    sources::AsnTable asn_table;
+    sources::ExclusionList exclusions;
     FeedReport report;
+
+    // Entries accepted, whatever the role: the count the fetch checks use.
+    std::uint64_t entries() const;
 };
 
-// Parses a feed body and applies the guards.
+// Parses a feed body (by its format's role) and, for range feeds, applies
+// the guards.
 PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched);
 
-// Why a fetched copy must not be used ("" when it may): an HTML page, no
-// entries, fewer than min_entries, or fewer than min_fraction of the last
-// good copy's entries.
+// Why a fetched copy must not be used ("" when it may): an HTML page, an
+// unreadable table, no entries, fewer than min_entries, or fewer than
+// min_fraction of the last good copy's entries.
 std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& last_good);
 
 struct Compiled {
-    writer::DatabaseContent content;  // origin texts point into the feeds' bodies
+    writer::DatabaseContent content;  // origin texts point into the feeds' bodies and tables
     BuildReport report;
 };
+// Expands every ASN list through its table (which must be among `feeds`),
+// guards and excludes what it gives, then merges it with the range feeds.
 Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
 
 // Fills records, provenance and ranges of `content` from a merge result:
