@@ -15,9 +15,14 @@ echo "==> anondb build --offline"
 "$bin" build --offline --feeds feeds.yaml -o build/anondb.anondb --build-time "$(date -u +%Y-%m-%d)"
 
 echo
-echo "==> sample lookups: a Tor exit, an AWS address, an iCloud Private Relay egress, a VPN range, an unflagged address"
-"$bin" lookup -d build/anondb.anondb 185.220.101.1 3.5.140.1 172.224.226.1 2001:678:8b4::1 192.0.2.1
+echo "==> sample lookups: a Tor exit, an AWS address, an iCloud Private Relay egress, a VPN range,"
+echo "    NordVPN's network (by its AS), an unflagged address"
+"$bin" lookup -d build/anondb.anondb 185.220.101.1 3.5.140.1 172.224.226.1 2001:678:8b4::1 5.180.63.1 192.0.2.1
 
 echo
 echo "==> anondb explain 185.220.101.1 (why is this Tor exit flagged?)"
 "$bin" explain -d build/anondb.anondb 185.220.101.1 | head -20
+
+echo
+echo "==> anondb explain 5.180.63.1 (why NordVPN? the provider list line and the ASN-table row)"
+"$bin" explain -d build/anondb.anondb 5.180.63.1

@@ -1699,6 +1699,7 @@ TEST_CASE("C API: open, lookups in every form, errors") {
         CHECK(r.categories == c.records[record].categories);
         CHECK(r.anonymous == (is_anonymous(c.records[record].categories) ? 1 : 0));
         CHECK(std::string_view(r.provider_len ? r.provider : "", r.provider_len) == c.providers[c.records[record].provider]);
+        CHECK(r.asn == c.record_asns[record]);  // 64500 for record 4 (2001:db8::/32)
     };
     struct Probe {
         const char* text;

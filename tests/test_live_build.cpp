@@ -378,3 +378,158 @@ TEST_CASE("live build: 404, 500, a cut-off body, a stall and an oversized body e
         CHECK(found);
     }
 }
+
+// ---- ASN tables and lists, fetched live ----------------------------------------
+
+namespace {
+
+// A catalogue of two ASN tables (MaxMind's GeoLite2-ASN test database as
+// mmdb-asn, CAIDA's IPv6 pfx2as gzipped), a provider list and an ASN list
+// expanded through them, and an exclusion list, all served on 127.0.0.1.
+struct AsnFixture {
+    TempDir dir{"anondb-live-asn"};
+    FeedServer server;
+    std::string mmdb = read_text(kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.mmdb");
+    std::string pfx2as = read_text(kRepo + "/data/snapshot/asn/RouteViewIPv6.pfx2as.gz");
+    const std::string providers =
+        "provider,category,asn,reference\n"
+        "Example Hosting,hosting,AS7018,https://example.org/7018\n"
+        "Example VPN,vpn,AS1221,https://example.org/1221\n";
+    const std::string v6_list = "AS6939 # Hurricane Electric\n";
+    const std::string exclusions =
+        "type,value,reason,reference\n"
+        "prefix,12.81.92.0/22,office users,https://example.org/office\n";
+
+    AsnFixture() {
+        server.put("asn.mmdb", mmdb);
+        server.put("pfx2as-v6.gz", pfx2as);
+        server.put("providers.csv", providers);
+        server.put("v6.txt", v6_list);
+        server.put("exclusions.csv", exclusions);
+        write_catalogue("");
+    }
+
+    void write_catalogue(const std::string& table_extra, const std::string& list_extra = "") {
+        write_text(dir.path / "feeds.yaml",
+                   "version: 1\nfeeds:\n"
+                   "  - name: mm\n    url: " + server.url("asn.mmdb") + "\n    format: mmdb-asn\n    license: test\n" +
+                       table_extra +
+                   "  - name: caida6\n    url: " + server.url("pfx2as-v6.gz") + "\n    format: pfx2as\n    license: test\n"
+                   "  - name: providers\n    url: " + server.url("providers.csv") +
+                       "\n    format: provider-asns\n    asn_table: mm\n    category: [vpn, hosting]\n    license: test\n" +
+                       list_extra +
+                   "  - name: he\n    url: " + server.url("v6.txt") +
+                       "\n    format: asn-list\n    asn_table: caida6\n    category: hosting\n    license: test\n"
+                   "  - name: excl\n    url: " + server.url("exclusions.csv") + "\n    format: exclusions\n    license: test\n");
+    }
+
+    BuildOptions options() const {
+        BuildOptions o;
+        o.feeds_path = (dir.path / "feeds.yaml").string();
+        o.out_path = (dir.path / "db.anondb").string();
+        o.cache_dir = (dir.path / "cache").string();
+        o.build_time = 1795305600;
+        o.fetch.total_timeout = std::chrono::seconds(5);
+        o.fetch.max_attempts = 1;
+        return o;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("live build: provider lists expand through an MMDB and a gzipped pfx2as table, with exclusions") {
+    AsnFixture fx;
+    auto report = run_build(fx.options());
+    REQUIRE_MESSAGE(report, report.error().message);
+    CHECK(report->stale_feeds == 0);
+    CHECK(feed(*report, "mm").role == format::FeedRole::asn_table);
+    CHECK(feed(*report, "providers").asn_table == "mm");
+    CHECK(feed(*report, "he").asn_table == "caida6");
+    CHECK(feed(*report, "providers").derived > 0);
+    CHECK(feed(*report, "providers").excluded == 1);
+    CHECK(feed(*report, "excl").excluded_by_line.at(2) == 1);
+    CHECK(report->excluded_ranges == 1);
+
+    auto db = Database::open(fx.options().out_path);
+    REQUIRE_MESSAGE(db, db.error().message);
+    auto cold = ColdData::load(*db);
+    REQUIRE_MESSAGE(cold, cold.error().message);
+    // From the test database's own source (GeoLite2-ASN-Test.json): 1.128.0.0/11
+    // is AS1221's, too broad for a VPN (/14 at most): the guards reject it,
+    // naming the list line and the table row.
+    const std::string source = read_text(kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.json");
+    REQUIRE(contains(source, "\"1.128.0.0/11\""));
+    REQUIRE(contains(source, "\"12.81.96.0/19\""));
+    CHECK_FALSE(db->lookup(ip_of("1.130.5.6")).flagged());
+    bool guarded = false;
+    for (const auto& g : feed(*report, "providers").guard_rejects)
+        guarded |= g.line == 3 && g.reason == "IPv4 entry broader than /14" && contains(g.text, "AS1221 -> 1.128.0.0/11");
+    CHECK(guarded);
+
+    // 12.81.96.0/19 is AS7018's: hosting, named, with both links.
+    const auto host = db->lookup(ip_of("12.81.96.1"));
+    CHECK(host.categories == kHosting);
+    CHECK(host.provider == "Example Hosting");
+    CHECK(host.asn == 7018);
+    const Explanation ex = cold->explain(ip_of("12.81.96.1"));
+    REQUIRE(ex.contributions.size() == 1);
+    const Contribution& c = ex.contributions[0];
+    CHECK(c.feed_name == "providers");
+    CHECK(c.line == 2);
+    CHECK(c.text == "Example Hosting,hosting,AS7018,https://example.org/7018");
+    CHECK(c.url == fx.server.url("providers.csv"));
+    CHECK(c.sha256 == sources::sha256(fx.providers));
+    REQUIRE(c.table_row);
+    CHECK(c.table_row->feed_name == "mm");
+    CHECK(c.table_row->line == 0);  // a database network, named by its text
+    CHECK(contains(c.table_row->text, "12.81.96.0/19"));
+    CHECK(c.table_row->url == fx.server.url("asn.mmdb"));
+    CHECK(c.table_row->sha256 == sources::sha256(fx.mmdb));  // the bytes served, as fetched
+
+    // 12.81.92.0/22 is AS7018's too, but excluded: unflagged, and explain says why.
+    CHECK_FALSE(db->lookup(ip_of("12.81.92.1")).flagged());
+    const Explanation gone = cold->explain(ip_of("12.81.92.1"));
+    REQUIRE(gone.exclusions.size() == 1);
+    CHECK(format_range(gone.exclusions[0].range) == "12.81.92.0/22");
+    CHECK(gone.exclusions[0].removed.asn == 7018);
+    CHECK(gone.exclusions[0].rule.feed_name == "excl");
+    CHECK(gone.exclusions[0].rule.line == 2);
+
+    // The gzipped pfx2as: 2001::/32 is announced by 6939_1101_25192 (multi-origin), listed as AS6939.
+    const auto he = db->lookup(ip_of("2001::1"));
+    CHECK(he.categories == kHosting);
+    CHECK(he.provider == "Hurricane Electric");
+    CHECK(he.asn == 6939);
+    const Explanation hx = cold->explain(ip_of("2001::1"));
+    REQUIRE(hx.contributions.size() == 1);
+    REQUIRE(hx.contributions[0].table_row);
+    CHECK(hx.contributions[0].table_row->line == 1);
+    CHECK(hx.contributions[0].table_row->text == "2001::\t32\t6939_1101_25192");
+}
+
+TEST_CASE("live build: an ASN table with no usable copy fails its lists, or leaves optional ones out") {
+    AsnFixture fx;
+    fx.server.fault("asn.mmdb", Fault::not_found);
+    fx.write_catalogue("    optional: true\n");
+    auto failed = run_build(fx.options());
+    REQUIRE_FALSE(failed);
+    CHECK(contains(failed.error().message, "feed 'providers'"));
+    CHECK(contains(failed.error().message, "ASN table 'mm' has no usable copy"));
+    CHECK_FALSE(std::filesystem::exists(fx.options().out_path));
+
+    fx.write_catalogue("    optional: true\n", "    optional: true\n");
+    auto report = run_build(fx.options());
+    REQUIRE_MESSAGE(report, report.error().message);
+    CHECK(report->omitted_feeds == 2);
+    CHECK(feed(*report, "providers").status == "failed");
+    CHECK(contains(feed(*report, "providers").failure, "ASN table 'mm'"));
+    CHECK(feed(*report, "he").derived > 0);  // the other table still serves its list
+
+    // A table that is not what its format says fails the fetch checks.
+    AsnFixture bad;
+    bad.server.put("asn.mmdb", "not a MaxMind database at all\n");
+    auto r = run_build(bad.options());
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "feed 'mm'"));
+    CHECK(contains(r.error().message, "unreadable"));
+}
