@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <regex>
@@ -171,6 +172,18 @@ FetchOutcome fetch_one(const std::string& name, const std::string& url, const Fe
     CHECK(outcomes[0].name == name);
     CHECK(outcomes[0].fetched.record.url == url);
     return std::move(outcomes[0]);
+}
+
+// Each path decodes to `want`; the fetch record describes the decoded bytes.
+void expect_decoded(const TestServer& srv, std::initializer_list<std::string> paths, const std::string& want) {
+    for (const std::string& path : paths) {
+        CAPTURE(path);
+        const FetchOutcome o = fetch_one("decoded", srv.url(path), quick_options());
+        REQUIRE_MESSAGE(o.ok, o.error);
+        CHECK(o.fetched.body == want);
+        CHECK(o.fetched.record.bytes == want.size());
+        CHECK(o.fetched.record.sha256 == digest(want));
+    }
 }
 
 std::int64_t wall_now() {
@@ -726,20 +739,8 @@ TEST_CASE("bodies that are .gz or .zst files are decoded") {
     srv.svr.Get("/not-really.gz", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, body); });
     srv.start();
 
-    for (const std::string path : {"/apple.csv.gz", "/apple.csv.zst", "/by-magic", "/transport.gz"}) {
-        CAPTURE(path);
-        const FetchOutcome o = fetch_one("apple", srv.url(path), quick_options());
-        REQUIRE_MESSAGE(o.ok, o.error);
-        CHECK(o.fetched.body == body);
-        CHECK(o.fetched.record.bytes == body.size());
-        CHECK(o.fetched.record.sha256 == digest(body));
-    }
-    for (const std::string path : {"/two-members.gz", "/two-frames.zst"}) {
-        CAPTURE(path);
-        const FetchOutcome o = fetch_one("both", srv.url(path), quick_options());
-        REQUIRE_MESSAGE(o.ok, o.error);
-        CHECK(o.fetched.body == body + other);
-    }
+    expect_decoded(srv, {"/apple.csv.gz", "/apple.csv.zst", "/by-magic", "/transport.gz"}, body);
+    expect_decoded(srv, {"/two-members.gz", "/two-frames.zst"}, body + other);
     const FetchOutcome plain = fetch_one("x", srv.url("/not-really.gz"), quick_options());
     CHECK_FALSE(plain.ok);
     CHECK(plain.error == "gzip: not a gzip stream (the URL names one)");
@@ -803,20 +804,8 @@ TEST_CASE("bodies that are .xz files are decoded: one stream, several, stream pa
     srv.svr.Get("/not-really.xz", [&](const httplib::Request&, httplib::Response& res) { serve_bytes(res, body); });
     srv.start();
 
-    for (const std::string path : {"/apple.csv.xz", "/by-magic"}) {
-        CAPTURE(path);
-        const FetchOutcome o = fetch_one("apple", srv.url(path), quick_options());
-        REQUIRE_MESSAGE(o.ok, o.error);
-        CHECK(o.fetched.body == body);
-        CHECK(o.fetched.record.bytes == body.size());
-        CHECK(o.fetched.record.sha256 == digest(body));
-    }
-    for (const std::string path : {"/two-streams.xz", "/padded.xz"}) {
-        CAPTURE(path);
-        const FetchOutcome o = fetch_one("both", srv.url(path), quick_options());
-        REQUIRE_MESSAGE(o.ok, o.error);
-        CHECK(o.fetched.body == body + other);
-    }
+    expect_decoded(srv, {"/apple.csv.xz", "/by-magic"}, body);
+    expect_decoded(srv, {"/two-streams.xz", "/padded.xz"}, body + other);
     const FetchOutcome empty = fetch_one("empty", srv.url("/empty.xz"), quick_options());
     REQUIRE_MESSAGE(empty.ok, empty.error);
     CHECK(empty.fetched.body.empty());

@@ -469,6 +469,12 @@ int cmd_info(const DbArgs& a) {
             w.StartObject();
             json_str(w, "name");
             json_str(w, db->string(f.name));
+            json_str(w, "role");
+            json_str(w, format::role_name(f.role));
+            if (f.asn_table != 0) {
+                json_str(w, "asn_table");
+                json_str(w, db->string(db->feeds()[f.asn_table - 1].name));
+            }
             json_str(w, "categories");
             json_categories(w, f.categories);
             json_str(w, "accepted");
@@ -507,6 +513,10 @@ int cmd_info(const DbArgs& a) {
         if (f.flags & format::kFeedStale)
             std::printf("  (last good copy, %lld days before the build)",
                         static_cast<long long>((h.build_time - f.fetched_at) / 86400));
+        if (f.asn_table != 0)
+            std::printf("  (ASN list, expanded through %s)", std::string(db->string(db->feeds()[f.asn_table - 1].name)).c_str());
+        else if (f.role != static_cast<std::uint32_t>(format::FeedRole::ranges))
+            std::printf("  (%s)", std::string(format::role_name(f.role)).c_str());
         std::printf("\n");
     }
     return kExitOk;

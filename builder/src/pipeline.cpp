@@ -25,11 +25,13 @@ constexpr std::size_t kReportedGuardRejects = 1000;
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::string_view kRoleNames[] = {"ranges", "asn-list", "asn-table", "exclusions"};  // by FeedRole
-
 void put(JsonWriter& w, std::string_view key, std::string_view value) {
     w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+void put_u64(JsonWriter& w, std::string_view key, std::uint64_t value) {
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.Uint64(value);
 }
 void put_counts(JsonWriter& w, const char* key, const std::map<std::string, std::uint64_t>& counts) {
     w.Key(key);
@@ -67,26 +69,17 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
     w.Key("build_time");
     w.Int64(build_time);
     put(w, "build_time_iso", format_time(build_time));
-    w.Key("data_version");
-    w.Uint64(data_version);
-    w.Key("input_entries");
-    w.Uint64(report.input_entries);
-    w.Key("ranges");
-    w.Uint64(report.ranges);
-    w.Key("records");
-    w.Uint64(report.records);
-    w.Key("stale_feeds");
-    w.Uint64(report.stale_feeds);
-    w.Key("omitted_feeds");
-    w.Uint64(report.omitted_feeds);
-    w.Key("derived_ranges");
-    w.Uint64(report.derived_ranges);
-    w.Key("excluded_ranges");
-    w.Uint64(report.excluded_ranges);
+    put_u64(w, "data_version", data_version);
+    put_u64(w, "input_entries", report.input_entries);
+    put_u64(w, "ranges", report.ranges);
+    put_u64(w, "records", report.records);
+    put_u64(w, "stale_feeds", report.stale_feeds);
+    put_u64(w, "omitted_feeds", report.omitted_feeds);
+    put_u64(w, "derived_ranges", report.derived_ranges);
+    put_u64(w, "excluded_ranges", report.excluded_ranges);
     if (run_details) {
         put(w, "out_path", report.out_path);
-        w.Key("file_bytes");
-        w.Uint64(report.file_bytes);
+        put_u64(w, "file_bytes", report.file_bytes);
     }
     w.Key("feeds");
     w.StartArray();
@@ -97,7 +90,7 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         put(w, "url", f.fetch.url);
         put(w, "source", f.fetch.source);
         put(w, "format", f.format);
-        put(w, "role", kRoleNames[static_cast<std::size_t>(f.role)]);
+        put(w, "role", format::role_name(static_cast<std::uint32_t>(f.role)));
         w.Key("categories");
         w.StartArray();
         for (const auto& c : kCategoryNames)
@@ -130,26 +123,20 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
             put(w, "fetched_at_iso", format_time(f.fetch.fetched_at));
             w.Key("age_seconds");
             w.Int64(f.age_seconds);
-            w.Key("bytes");
-            w.Uint64(f.fetch.bytes);
+            put_u64(w, "bytes", f.fetch.bytes);
             put(w, "sha256", sha256_hex(f.fetch.sha256));
         }
-        w.Key("accepted");
-        w.Uint64(f.accepted);
-        w.Key("rejected");
-        w.Uint64(f.rejected);
+        put_u64(w, "accepted", f.accepted);
+        put_u64(w, "rejected", f.rejected);
         put_counts(w, "rejects_by_reason", f.rejects_by_reason);
         put_counts(w, "warnings_by_reason", f.warnings_by_reason);
         put_issues(w, "first_rejects", f.first_rejects);
         put_issues(w, "guard_rejects", f.guard_rejects);
         if (f.role == format::FeedRole::asn_list) {
             put(w, "asn_table", f.asn_table);
-            w.Key("derived");
-            w.Uint64(f.derived);
-            w.Key("excluded");
-            w.Uint64(f.excluded);
-            w.Key("asns_unrouted");
-            w.Uint64(f.asns_unrouted);
+            put_u64(w, "derived", f.derived);
+            put_u64(w, "excluded", f.excluded);
+            put_u64(w, "asns_unrouted", f.asns_unrouted);
             w.Key("first_asns_unrouted");
             w.StartArray();
             for (auto asn : f.first_asns_unrouted) w.Uint(asn);
@@ -158,11 +145,7 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         if (f.role == format::FeedRole::exclusions) {
             w.Key("excluded_by_line");
             w.StartObject();
-            for (const auto& [line, n] : f.excluded_by_line) {
-                const std::string key = std::to_string(line);
-                w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-                w.Uint64(n);
-            }
+            for (const auto& [line, n] : f.excluded_by_line) put_u64(w, std::to_string(line), n);
             w.EndObject();
         }
         w.EndObject();

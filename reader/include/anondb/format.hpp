@@ -146,6 +146,12 @@ enum class FeedRole : std::uint32_t {
 };
 inline constexpr std::uint32_t kMaxFeedRole = 3;
 
+// The role's name in reports and JSON ("unknown" past kMaxFeedRole).
+constexpr std::string_view role_name(std::uint32_t role) noexcept {
+    constexpr std::string_view kNames[] = {"ranges", "asn-list", "asn-table", "exclusions"};
+    return role <= kMaxFeedRole ? kNames[role] : "unknown";
+}
+
 struct FeedEntry {
     StrRef name;
     StrRef url;          // catalogue URL
