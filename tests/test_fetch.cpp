@@ -1033,3 +1033,40 @@ TEST_CASE("URLs other than https://, http:// and file:// are refused without a t
     }
     CHECK(fetch_all({}, quick_options()).empty());
 }
+
+TEST_CASE("read_snapshot: a compressed snapshot is decoded like a fetched body, under the same limit") {
+    const TempDir dir("anondb-snapshot");
+    const std::string body = "192.0.2.0/24\n2001:db8::/32\n";
+    const std::pair<const char*, std::string> files[] = {
+        {"plain.txt", body}, {"list.txt.gz", gzip_of(body)}, {"list.zst", zstd_of(body)}, {"list.xz", xz_of(body)}};
+    for (const auto& [name, bytes] : files) {
+        CAPTURE(name);
+        write_text(dir.path / name, bytes);
+        auto got = anondb::sources::read_snapshot((dir.path / name).string(), name, "https://example.org/x", 1700000000);
+        REQUIRE_MESSAGE(got, got.error().message);
+        CHECK(got->body == body);
+        CHECK(got->record.bytes == body.size());
+        CHECK(got->record.sha256 == digest(body));  // the content's hash, as a live fetch records it
+        CHECK(got->record.source == name);
+        CHECK(got->record.snapshot);
+        CHECK(got->record.fetched_at == 1700000000);
+    }
+    // A .gz path that holds no gzip, a truncated stream, and a bomb past the limit.
+    write_text(dir.path / "fake.gz", body);
+    auto fake = anondb::sources::read_snapshot((dir.path / "fake.gz").string(), "fake.gz", "u", 0);
+    REQUIRE_FALSE(fake);
+    CHECK(contains(fake.error().message, "fake.gz"));
+    CHECK(contains(fake.error().message, "not a gzip stream"));
+    const std::string gz = gzip_of(body);
+    write_text(dir.path / "cut.gz", gz.substr(0, gz.size() / 2));
+    auto cut = anondb::sources::read_snapshot((dir.path / "cut.gz").string(), "cut.gz", "u", 0);
+    REQUIRE_FALSE(cut);
+    CHECK(contains(cut.error().message, "truncated"));
+    write_text(dir.path / "bomb.xz", xz_of(std::string(1 << 20, 'a')));
+    auto bomb = anondb::sources::read_snapshot((dir.path / "bomb.xz").string(), "bomb.xz", "u", 0, 4096);
+    REQUIRE_FALSE(bomb);
+    CHECK(contains(bomb.error().message, "over 4096 bytes"));
+    auto missing = anondb::sources::read_snapshot((dir.path / "none").string(), "none", "u", 0);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().status == anondb::Status::io);
+}

@@ -211,7 +211,8 @@ Expected<std::vector<PreparedFeed>> prepare_offline(const Catalogue& catalogue, 
         const std::string where = catalogue.path + ":" + std::to_string(f.line) + ": feed '" + f.name + "': ";
         if (f.snapshot.empty())
             return make_error(Status::invalid_argument, where + "no 'snapshot' to build from offline");
-        auto body = sources::read_snapshot(f.snapshot_path, f.snapshot, f.url, f.snapshot_date.value_or(options.build_time));
+        auto body = sources::read_snapshot(f.snapshot_path, f.snapshot, f.url, f.snapshot_date.value_or(options.build_time),
+                                           f.max_bytes);
         if (!body) return make_error(body.error().status, where + body.error().message);
         PreparedFeed p = prepare_feed(f, std::move(*body));
         if (auto why = check_feed(p, std::nullopt); !why.empty())

@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "decode.hpp"
+
 namespace anondb::sources {
 
 std::array<std::uint8_t, 32> sha256(std::string_view data) {
@@ -17,14 +19,16 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) {
 }
 
 Expected<FetchedBody> read_snapshot(const std::string& path, const std::string& display_path, const std::string& url,
-                                    std::int64_t fetched_at) {
+                                    std::int64_t fetched_at, std::uint64_t max_bytes) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return make_error(Status::io, path + ": " + std::strerror(errno));
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) return make_error(Status::io, path + ": read failed");
+    detail::BodyDecoder decoder(max_bytes, detail::compression_from_url(path), false);
+    if (!decoder.feed(ss.view()) || !decoder.finish()) return make_error(Status::invalid_argument, path + ": " + decoder.error());
     FetchedBody out;
-    out.body = std::move(ss).str();
+    out.body = decoder.take();
     out.record.url = url;
     out.record.source = display_path;
     out.record.fetched_at = fetched_at;

@@ -9,6 +9,7 @@
 
 #include "anondb/builder/guard.hpp"
 #include "anondb/format.hpp"
+#include "anondb/sources/fetch.hpp"
 #include "anondb/reader.hpp"  // Error, Expected
 
 namespace anondb::builder {
@@ -33,7 +34,7 @@ struct FeedConfig {
 
     // Checks on each fetch; a feed failing them falls back to its last good copy.
     bool optional = false;                  // no good copy at all: omit instead of failing the build
-    std::uint64_t max_bytes = 64ull << 20;  // decoded body size limit (default 64 MiB)
+    std::uint64_t max_bytes = sources::kDefaultMaxBytes;  // decoded body size limit (default 64 MiB)
     std::uint64_t min_entries = 1;          // fewer entries (after guards) = failed fetch
     double min_fraction = 0.5;              // fewer than this share of the last good copy's entries = failed
     GuardPolicy guard;                      // default_guard_policy(categories) unless max_breadth_v4/v6 given

@@ -14,6 +14,8 @@
 
 namespace anondb::sources {
 
+inline constexpr std::uint64_t kDefaultMaxBytes = 64ull << 20;  // decoded body size limit of a feed
+
 // What a build knows about where one feed's bytes came from.
 struct FetchRecord {
     std::string url;        // catalogue URL
@@ -39,7 +41,7 @@ struct FetchedBody {
 struct FetchRequest {
     std::string name;  // feed name: names the cache entry and log lines
     std::string url;   // https://, http:// or file://
-    std::uint64_t max_bytes = 64ull << 20;  // limit on the decoded body
+    std::uint64_t max_bytes = kDefaultMaxBytes;  // limit on the decoded body
 };
 
 struct FetchOptions {
@@ -79,8 +81,12 @@ std::array<std::uint8_t, 32> sha256(std::string_view data);
 
 // Reads a bundled snapshot file. `display_path` is what the record names
 // (relative, so builds on different machines are identical); `fetched_at`
-// is the snapshot's recorded fetch time.
+// is the snapshot's recorded fetch time. A gzip, zstd or xz file is decoded
+// as a fetched body is (by its magic bytes; a path ending in .gz, .zst or
+// .xz must hold one), under the same `max_bytes` limit, and the record's
+// size and SHA-256 describe the decoded bytes, as for a live fetch: the
+// same content has the same hash whichever way it came.
 Expected<FetchedBody> read_snapshot(const std::string& path, const std::string& display_path, const std::string& url,
-                                    std::int64_t fetched_at);
+                                    std::int64_t fetched_at, std::uint64_t max_bytes = kDefaultMaxBytes);
 
 }  // namespace anondb::sources
