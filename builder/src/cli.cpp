@@ -282,7 +282,7 @@ void json_contribution(JsonWriter& w, const Contribution& c) {
 // Where a feed's bytes came from, once per feed.
 void print_fetch(const Evidence& e, const char* indent) {
     std::cout << indent << "url      " << e.url << "\n";
-    std::cout << indent << "source   " << e.source << ((e.feed_flags & format::kFeedSnapshot) ? " (bundled snapshot)" : "")
+    std::cout << indent << "source   " << e.source << ((e.feed_flags & format::kFeedSnapshot) ? " (offline snapshot)" : "")
               << ((e.feed_flags & format::kFeedStale) ? " (STALE: last good copy)" : "") << "\n";
     std::cout << indent << "fetched  " << format_time(e.fetched_at) << "\n";
     std::cout << indent << "sha256   " << sha256_hex(e.sha256) << "\n";
