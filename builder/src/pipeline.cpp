@@ -438,7 +438,14 @@ public:
                   std::uint64_t& derived_total, std::uint64_t& excluded_total) {
         const PreparedFeed& list = feeds_[fi];
         FeedReport& report = reports_[fi];
-        const std::uint32_t ti = table_index(list.config.asn_table);
+        const auto found = table_index(list.config.asn_table);
+        if (!found) {
+            // run_build leaves such a list out before compiling; a direct
+            // caller gets it reported instead of expanded through another table.
+            report.failure = "its ASN table '" + list.config.asn_table + "' is not among the feeds compiled";
+            return;
+        }
+        const std::uint32_t ti = *found;
         const PreparedFeed& table = feeds_[ti];
         const AsnIndex& index = index_for(ti);
         report.asn_table = table.config.name;
@@ -493,10 +500,10 @@ public:
     }
 
 private:
-    std::uint32_t table_index(const std::string& name) const {
+    std::optional<std::uint32_t> table_index(const std::string& name) const {
         for (std::uint32_t i = 0; i < feeds_.size(); ++i)
-            if (feeds_[i].config.name == name) return i;
-        return 0;  // run_build checks every list's table is there
+            if (feeds_[i].config.name == name && feeds_[i].config.role == format::FeedRole::asn_table) return i;
+        return std::nullopt;
     }
 
     const AsnIndex& index_for(std::uint32_t ti) {
