@@ -1,0 +1,470 @@
+// MMDB export read back by libmaxminddb (the oracle), against the native reader.
+#include <maxminddb.h>
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "anondb/mmdb_writer.hpp"
+#include "anondb/writer.hpp"
+#include "test_util.hpp"
+
+using namespace anondb;
+using namespace anondb::test;
+
+namespace {
+
+// Content plus the storage its origin texts view.
+struct Content {
+    writer::DatabaseContent c;
+    std::deque<std::string> texts;
+
+    Content() {
+        for (const char* p : {"Mullvad", "Apple", "Hoster \xc3\xa9t\xc3\xa9"}) c.providers.push_back(p);
+        for (const char* f : {"tor-exits", "vpn-list", "relay-egress", "asn-table"}) {
+            writer::FeedInfo info;
+            info.name = f;
+            c.feeds.push_back(info);
+        }
+        c.record_asns.assign(1, 0);
+        c.build_time = 1767225600;  // libmaxminddb refuses build_epoch 0
+    }
+    // A record with provenance from origins on `feeds` (one origin each, in order).
+    std::uint32_t add_record(std::uint32_t cats, std::uint32_t provider, std::uint32_t asn,
+                             std::vector<std::uint32_t> feeds) {
+        c.records.push_back({cats, provider});
+        c.record_asns.push_back(asn);
+        for (std::uint32_t f : feeds) {
+            texts.push_back("line of " + c.feeds[f].name);
+            c.prov_origins.push_back(static_cast<std::uint32_t>(c.origins.size()));
+            c.origins.push_back({f, static_cast<std::uint32_t>(c.origins.size() + 1), cats, provider, texts.back()});
+        }
+        c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
+        return static_cast<std::uint32_t>(c.records.size() - 1);
+    }
+    // Distinct feed names of record r's provenance, in order.
+    std::vector<std::string> sources(std::uint32_t r) const {
+        std::vector<std::string> out;
+        for (std::uint32_t k = c.prov_offsets[r]; k < c.prov_offsets[r + 1]; ++k) {
+            const std::string& n = c.feeds[c.origins[c.prov_origins[k]].feed].name;
+            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+        }
+        return out;
+    }
+};
+
+// A serialized database opened natively, and its MMDB export opened by libmaxminddb.
+struct Pair {
+    std::vector<std::uint64_t> storage;  // 8-byte aligned for from_bytes
+    std::optional<Database> db;
+    std::optional<ColdData> cold;
+    std::vector<std::byte> mmdb_bytes;
+    TempDir dir{"anondb-mmdb"};
+    MMDB_s mmdb{};
+    bool open = false;
+    mutable std::map<std::uint32_t, std::vector<std::string>> sources_of;  // explain() is slow on big files
+
+    Pair(const writer::DatabaseContent& c, const mmdb::MmdbOptions& o = {}) {
+        auto bytes = writer::serialize(c);
+        REQUIRE_MESSAGE(bytes, (bytes ? "" : bytes.error().message));
+        storage.resize((bytes->size() + 7) / 8);
+        std::memcpy(storage.data(), bytes->data(), bytes->size());
+        auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
+        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
+        db.emplace(std::move(*d));
+        export_and_open(o);
+    }
+    explicit Pair(const std::string& anondb_path, const mmdb::MmdbOptions& o = {}) {
+        auto d = Database::open(anondb_path);
+        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
+        db.emplace(std::move(*d));
+        export_and_open(o);
+    }
+    void export_and_open(const mmdb::MmdbOptions& o) {
+        auto cd = ColdData::load(*db);
+        REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
+        cold.emplace(std::move(*cd));
+        auto m = mmdb::export_mmdb(*db, *cold, o);
+        REQUIRE_MESSAGE(m, (m ? "" : m.error().message));
+        mmdb_bytes = std::move(*m);
+        const auto path = (dir.path / "x.mmdb").string();
+        write_bytes(path, mmdb_bytes);
+        const int st = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb);
+        REQUIRE_MESSAGE(st == MMDB_SUCCESS, std::string(MMDB_strerror(st)));
+        open = true;
+    }
+    ~Pair() {
+        if (open) MMDB_close(&mmdb);
+    }
+};
+
+// What an MMDB lookup answered, in the shape of the data map.
+struct Answer {
+    bool found = false;
+    std::vector<std::string> true_keys;
+    std::string provider;  // "" = absent
+    std::uint32_t asn = 0;  // 0 = absent
+    std::vector<std::string> sources;
+    friend bool operator==(const Answer&, const Answer&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Answer& a) {
+    os << (a.found ? "found" : "not found") << " keys=[";
+    for (const auto& k : a.true_keys) os << k << " ";
+    os << "] provider=" << a.provider << " asn=" << a.asn << " sources=[";
+    for (const auto& s : a.sources) os << s << " ";
+    return os << "]";
+}
+
+const char* const kBoolKeys[] = {"is_anonymous",        "is_anonymous_vpn",     "is_hosting_provider",
+                                 "is_public_proxy",     "is_residential_proxy", "is_tor_exit_node"};
+
+// Shape problems fail the test; kept out of doctest's assertion macros in the
+// hot path (millions of lookups on the snapshot).
+#define MMDB_EXPECT(cond)                                         \
+    do {                                                          \
+        if (!(cond)) FAIL(text << ": expected " << #cond);        \
+    } while (0)
+
+Answer mmdb_answer(MMDB_s& mmdb, const std::string& text) {
+    int gai = 0, err = 0;
+    MMDB_lookup_result_s res = MMDB_lookup_string(&mmdb, text.c_str(), &gai, &err);
+    MMDB_EXPECT(gai == 0);
+    MMDB_EXPECT(err == MMDB_SUCCESS);
+    Answer a;
+    if (!res.found_entry) return a;
+    a.found = true;
+    MMDB_entry_data_s d{};
+    for (const char* k : kBoolKeys) {
+        const int st = MMDB_get_value(&res.entry, &d, k, nullptr);
+        if (st != MMDB_SUCCESS || !d.has_data) continue;
+        MMDB_EXPECT(d.type == MMDB_DATA_TYPE_BOOLEAN);
+        MMDB_EXPECT(d.boolean);  // only true keys are written
+        a.true_keys.push_back(k);
+    }
+    if (MMDB_get_value(&res.entry, &d, "provider_name", nullptr) == MMDB_SUCCESS && d.has_data) {
+        MMDB_EXPECT(d.type == MMDB_DATA_TYPE_UTF8_STRING);
+        a.provider.assign(d.utf8_string, d.data_size);
+    }
+    if (MMDB_get_value(&res.entry, &d, "autonomous_system_number", nullptr) == MMDB_SUCCESS && d.has_data) {
+        MMDB_EXPECT(d.type == MMDB_DATA_TYPE_UINT32);
+        MMDB_EXPECT(d.uint32 != 0);
+        a.asn = d.uint32;
+    }
+    MMDB_EXPECT(MMDB_get_value(&res.entry, &d, "sources", nullptr) == MMDB_SUCCESS);
+    MMDB_EXPECT(d.has_data && d.type == MMDB_DATA_TYPE_ARRAY);
+    for (std::uint32_t i = 0; i < d.data_size; ++i) {
+        const std::string idx = std::to_string(i);
+        MMDB_entry_data_s s{};
+        MMDB_EXPECT(MMDB_get_value(&res.entry, &s, "sources", idx.c_str(), nullptr) == MMDB_SUCCESS);
+        MMDB_EXPECT(s.type == MMDB_DATA_TYPE_UTF8_STRING);
+        a.sources.emplace_back(s.utf8_string, s.data_size);
+    }
+    return a;
+}
+
+// The answer the export must give, from the native reader and the content
+// (or, without content, the file's own provenance).
+Answer native_answer(const Pair& p, const Content* content, Ip ip) {
+    const LookupResult r = p.db->lookup(ip);
+    Answer a;
+    if (!r.flagged()) return a;
+    a.found = true;
+    const std::uint32_t c = r.categories;
+    const bool on[] = {is_anonymous(c),         (c & kVpn) != 0,       (c & kHosting) != 0,
+                       (c & kProxy) != 0,       (c & kResidentialProxy) != 0, (c & kTorExit) != 0};
+    for (std::size_t i = 0; i < 6; ++i)
+        if (on[i]) a.true_keys.push_back(kBoolKeys[i]);
+    a.provider = std::string(r.provider);
+    a.asn = r.asn;
+    if (content) {
+        a.sources = content->sources(r.record);
+        return a;
+    }
+    auto [it, fresh] = p.sources_of.try_emplace(r.record);
+    if (fresh)
+        for (const auto& c : p.cold->explain(ip).contributions)
+            if (std::find(it->second.begin(), it->second.end(), c.feed_name) == it->second.end())
+                it->second.emplace_back(c.feed_name);
+    a.sources = it->second;
+    return a;
+}
+
+std::string dotted(std::uint32_t v) {
+    return std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." + std::to_string((v >> 8) & 255) + "." +
+           std::to_string(v & 255);
+}
+std::string hex4(std::uint32_t v) {
+    char b[8];
+    std::snprintf(b, sizeof b, "%x", v & 0xffff);
+    return b;
+}
+
+// Where a (non IPv4-mapped) IPv6 address lands in the export: the IPv4
+// subtree for ::/96, 2002::/16 and (teredo) 2001::/32, else itself.
+Ip mmdb_target(Ip ip, bool teredo) {
+    if (ip.hi == 0 && (ip.lo >> 32) == 0) return Ip::from_v4(static_cast<std::uint32_t>(ip.lo));
+    if ((ip.hi >> 48) == 0x2002) return Ip::from_v4(static_cast<std::uint32_t>(ip.hi >> 16));
+    if (teredo && (ip.hi >> 32) == 0x20010000u) return Ip::from_v4(static_cast<std::uint32_t>(ip.hi));
+    return ip;
+}
+
+// One address in every spelling the export answers for.
+// `forms` = how many IPv4 spellings to try (all five unless told).
+void check_address(Pair& p, const Content* content, Ip ip, bool teredo = false, std::size_t forms_wanted = 5) {
+    if (ip.is_v4()) {
+        const std::uint32_t v = ip.v4();
+        const Answer want = native_answer(p, content, ip);
+        const std::string forms[] = {dotted(v), "::ffff:" + dotted(v), "::" + dotted(v),
+                                     "2002:" + hex4(v >> 16) + ":" + hex4(v) + "::",
+                                     "2002:" + hex4(v >> 16) + ":" + hex4(v) + ":ffff:ffff:ffff:ffff:ffff"};
+        for (std::size_t i = 0; i < forms_wanted && i < 5; ++i) {
+            const std::string& f = forms[i];
+            CAPTURE(f);
+            CHECK(mmdb_answer(p.mmdb, f) == want);
+        }
+        if (teredo) {
+            const std::string t = "2001:0:" + hex4(v >> 16) + ":" + hex4(v) + "::1";
+            CAPTURE(t);
+            CHECK(mmdb_answer(p.mmdb, t) == want);
+        }
+        return;
+    }
+    const std::string text = format_ip(ip);
+    CAPTURE(text);
+    CHECK(mmdb_answer(p.mmdb, text) == native_answer(p, content, mmdb_target(ip, teredo)));
+}
+
+// First, last and the neighbours outside of every range of the content.
+void check_ranges(Pair& p, const Content& content, bool teredo = false) {
+    for (const auto& rr : content.c.ranges) {
+        for (Ip a : {rr.range.first, rr.range.last}) check_address(p, &content, a, teredo);
+        if (rr.range.first != kIpMin) check_address(p, &content, ip_prev(rr.range.first), teredo);
+        if (rr.range.last != kIpMax) check_address(p, &content, ip_next(rr.range.last), teredo);
+    }
+}
+
+Content hand_picked() {
+    Content t;
+    const auto tor = t.add_record(kTorExit, 0, 0, {0});
+    const auto vpn = t.add_record(kVpn, 1, 0, {1, 1, 3});  // repeated feed: listed once
+    const auto relay = t.add_record(kRelay, 2, 714, {2});
+    const auto host = t.add_record(kHosting, 3, 64496, {3, 1});
+    const auto all = t.add_record(kAllCategories | (1u << 20), 1, 0xffffffffu, {3, 2, 1, 0});  // unknown bit ignored
+    const auto none = t.add_record(0, 0, 0, {});  // flagged, no categories, no provenance
+    t.c.ranges = {
+        {range_of("::/127"), vpn},
+        {range_of("::1.2.3.0/120"), host},  // shadowed by the IPv4 subtree
+        {range_of("0.0.0.0/8"), tor},
+        {range_of("1.2.3.4-1.2.3.9"), vpn},
+        {range_of("10.0.0.0-10.255.255.254"), relay},
+        {range_of("10.255.255.255"), host},
+        {range_of("11.0.0.0"), all},
+        {range_of("185.220.101.0/24"), tor},
+        {range_of("203.0.113.7"), none},
+        {range_of("255.255.255.255"), all},
+        {range_of("2001::/32"), vpn},  // shadowed only with alias_teredo
+        {range_of("2001:db8::1-2001:db8::1:0"), relay},
+        {range_of("2002::/15"), host},  // half shadowed by 6to4
+        {range_of("2a00:1:2:3::/64"), all},
+        {range_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), vpn},
+    };
+    return t;
+}
+
+std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
+Ip ip_add_small(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
+
+Content random_content(std::mt19937_64& rng) {
+    Content t;
+    const std::size_t nrec = 1 + below(rng, 6);
+    for (std::size_t r = 0; r < nrec; ++r) {
+        std::vector<std::uint32_t> feeds;
+        for (std::size_t k = below(rng, 4); k > 0; --k) feeds.push_back(static_cast<std::uint32_t>(below(rng, 4)));
+        std::sort(feeds.begin(), feeds.end());  // provenance is in origin order
+        t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories, static_cast<std::uint32_t>(below(rng, 4)),
+                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 100000)) : 0, feeds);
+    }
+    // Small clusters in both families, some in the aliased prefixes.
+    const std::uint32_t v4base = static_cast<std::uint32_t>(rng()) & 0xffffff00u;
+    const Ip v6bases[] = {Ip{0x20010db8ull << 32, 0}, Ip{0x2002ull << 48 | (rng() & 0xffffffffffffull), 0},
+                          Ip{0, rng() & 0xffffffffull}, Ip{0x20010000ull << 32 | (rng() & 0xffffffffull), 0},
+                          Ip{rng(), rng() & ~0xffull}};
+    std::vector<Ip> pts;
+    for (std::size_t k = 3 + below(rng, 20); k > 0; --k) {
+        if (below(rng, 2)) pts.push_back(Ip::from_v4(v4base + static_cast<std::uint32_t>(below(rng, 256))));
+        else pts.push_back(ip_add_small(v6bases[below(rng, 5)], below(rng, 300)));
+    }
+    if (below(rng, 10) == 0) pts.push_back(kV4First);
+    if (below(rng, 10) == 0) pts.push_back(kIpMin);
+    std::sort(pts.begin(), pts.end());
+    pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
+        if (below(rng, 2)) continue;
+        // Ranges stay inside one family, as a build produces them.
+        if (pts[i].is_v4() != ip_prev(pts[i + 1]).is_v4()) continue;
+        t.c.ranges.push_back({{pts[i], ip_prev(pts[i + 1])}, static_cast<std::uint32_t>(1 + below(rng, nrec))});
+    }
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("mmdb export: hand-picked ranges agree with the native reader in every spelling") {
+    for (bool teredo : {false, true}) {
+        CAPTURE(teredo);
+        Content t = hand_picked();
+        mmdb::MmdbOptions o;
+        o.alias_teredo = teredo;
+        Pair p(t.c, o);
+        check_ranges(p, t, teredo);
+        // Spot checks that do not go through the oracle's own mapping.
+        CHECK(mmdb_answer(p.mmdb, "185.220.101.1").true_keys ==
+              std::vector<std::string>{"is_anonymous", "is_tor_exit_node"});
+        CHECK(mmdb_answer(p.mmdb, "1.2.3.4").sources == std::vector<std::string>{"vpn-list", "asn-table"});
+        CHECK(mmdb_answer(p.mmdb, "10.1.1.1").true_keys == std::vector<std::string>{"is_anonymous"});
+        CHECK(mmdb_answer(p.mmdb, "10.1.1.1").asn == 714);
+        CHECK(mmdb_answer(p.mmdb, "10.255.255.255").provider == "Hoster \xc3\xa9t\xc3\xa9");
+        CHECK(mmdb_answer(p.mmdb, "10.255.255.255").true_keys == std::vector<std::string>{"is_hosting_provider"});
+        CHECK(mmdb_answer(p.mmdb, "11.0.0.0").true_keys.size() == 6);
+        CHECK(mmdb_answer(p.mmdb, "11.0.0.0").asn == 0xffffffffu);
+        const Answer none = mmdb_answer(p.mmdb, "203.0.113.7");
+        CHECK(none.found);
+        CHECK(none.true_keys.empty());
+        CHECK(none.sources.empty());
+        CHECK(!mmdb_answer(p.mmdb, "::1.2.3.10").found);  // anondb's IPv6 ::1.2.3.0/120 is shadowed
+        CHECK(mmdb_answer(p.mmdb, "::").found);            // ::/127 inside ::/96 is 0.0.0.0/8's
+        CHECK(mmdb_answer(p.mmdb, "::").true_keys == std::vector<std::string>{"is_anonymous", "is_tor_exit_node"});
+        CHECK(mmdb_answer(p.mmdb, "2003::1").true_keys == std::vector<std::string>{"is_hosting_provider"});
+        CHECK(mmdb_answer(p.mmdb, "2001:0:1400::").found == !teredo);  // Teredo server 20.0.0.0 is clean
+        CHECK(!mmdb_answer(p.mmdb, "2001:db8::").found);
+        CHECK(mmdb_answer(p.mmdb, "2001:db8::1").found);
+    }
+}
+
+TEST_CASE("mmdb export: random ranges in both families against the native reader") {
+    std::mt19937_64 rng(20261122);
+    for (int round = 0; round < 300; ++round) {
+        CAPTURE(round);
+        Content t = random_content(rng);
+        mmdb::MmdbOptions o;
+        o.alias_teredo = round % 3 == 0;
+        Pair p(t.c, o);
+        check_ranges(p, t, o.alias_teredo);
+        for (int k = 0; k < 10; ++k) {
+            check_address(p, &t, Ip::from_v4(static_cast<std::uint32_t>(rng())), o.alias_teredo);
+            check_address(p, &t, Ip{rng(), rng()}, o.alias_teredo);
+        }
+    }
+}
+
+TEST_CASE("mmdb export: metadata reads back") {
+    Content t = hand_picked();
+    mmdb::MmdbOptions o;
+    o.database_type = "Test-Type";
+    o.description = "d\xc3\xa9scription";
+    o.build_epoch = 1767225600;
+    Pair p(t.c, o);
+    const auto& m = p.mmdb.metadata;
+    CHECK(m.binary_format_major_version == 2);
+    CHECK(m.binary_format_minor_version == 0);
+    CHECK(m.ip_version == 6);
+    CHECK(m.record_size == 24);
+    CHECK(m.build_epoch == 1767225600);
+    CHECK(std::string(m.database_type) == "Test-Type");
+    REQUIRE(m.languages.count == 1);
+    CHECK(std::string(m.languages.names[0]) == "en");
+    REQUIRE(m.description.count == 1);
+    CHECK(std::string(m.description.descriptions[0]->language) == "en");
+    CHECK(std::string(m.description.descriptions[0]->description) == o.description);
+    // The tree is node_count * 6 bytes, then the 16-byte separator of zeros.
+    const std::size_t tree = std::size_t{m.node_count} * 6;
+    REQUIRE(p.mmdb_bytes.size() > tree + 16);
+    for (std::size_t i = tree; i < tree + 16; ++i) CHECK(p.mmdb_bytes[i] == std::byte{0});
+    const std::string tail(reinterpret_cast<const char*>(p.mmdb_bytes.data()), p.mmdb_bytes.size());
+    CHECK(tail.rfind("\xAB\xCD\xEFMaxMind.com") != std::string::npos);
+}
+
+TEST_CASE("mmdb export: defaults, empty database, record size 24") {
+    Content t;  // nothing flagged
+    Pair p(t.c);
+    CHECK(std::string(p.mmdb.metadata.database_type) == "anondb-Anonymous-IP");
+    CHECK(std::string(p.mmdb.metadata.description.descriptions[0]->description) == "anondb anonymizer ranges");
+    CHECK(p.mmdb.metadata.record_size == 24);
+    CHECK(p.mmdb.metadata.node_count == 1);
+    for (const char* a : {"1.2.3.4", "::", "::ffff:1.2.3.4", "2002:102:304::", "ffff::1"}) CHECK(!mmdb_answer(p.mmdb, a).found);
+}
+
+TEST_CASE("mmdb export: identical maps are written once") {
+    Content t;
+    const auto a = t.add_record(kVpn, 1, 0, {1});
+    const auto b = t.add_record(kVpn, 1, 0, {1});  // another record, same map
+    t.c.ranges = {{range_of("1.0.0.0/24"), a}, {range_of("2.0.0.0/24"), b}};
+    Pair p(t.c);
+    const std::string bytes(reinterpret_cast<const char*>(p.mmdb_bytes.data()), p.mmdb_bytes.size());
+    const auto first = bytes.find("vpn-list");
+    REQUIRE(first != std::string::npos);
+    CHECK(bytes.find("vpn-list", first + 1) == std::string::npos);
+    CHECK(mmdb_answer(p.mmdb, "1.0.0.1") == mmdb_answer(p.mmdb, "2.0.0.1"));
+}
+
+TEST_CASE("mmdb export: deterministic") {
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 20; ++round) {
+        Content t = random_content(rng);
+        Pair x(t.c), y(t.c);
+        CHECK(x.mmdb_bytes == y.mmdb_bytes);
+        auto again = mmdb::export_mmdb(*x.db, *x.cold, {});
+        REQUIRE(again);
+        CHECK(*again == x.mmdb_bytes);
+    }
+}
+
+TEST_CASE("mmdb export: a tree past 2^24 records switches to 28-bit records") {
+    // ~170k scattered single IPv6 addresses: ~110 nodes each, over 16M nodes.
+    Content t;
+    const auto vpn = t.add_record(kVpn, 1, 0, {1});
+    const auto tor = t.add_record(kTorExit, 0, 4242, {0});
+    std::mt19937_64 rng(28);
+    std::vector<Ip> ips;
+    for (int k = 0; k < 170000; ++k) ips.push_back(Ip{0x3000000000000000ull | (rng() >> 4), rng()});
+    std::sort(ips.begin(), ips.end());
+    ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
+    t.c.ranges.push_back({range_of("198.51.100.0/24"), vpn});  // ::ffff:... sorts first
+    for (std::size_t k = 0; k < ips.size(); ++k) t.c.ranges.push_back({{ips[k], ips[k]}, k % 2 ? vpn : tor});
+    Pair p(t.c);
+    REQUIRE(p.mmdb.metadata.node_count >= (1u << 24));
+    CHECK(p.mmdb.metadata.record_size == 28);
+    for (std::size_t k = 0; k < ips.size(); k += 97) {
+        check_address(p, &t, ips[k]);
+        check_address(p, &t, ip_next(ips[k]));
+    }
+    check_address(p, &t, ip_of("198.51.100.7"));
+    check_address(p, &t, ips.back());
+}
+
+TEST_CASE("mmdb export: the bundled snapshot, every segment") {
+    if (!std::filesystem::exists(ANONDB_SNAPSHOT_DB)) {
+        MESSAGE("no " ANONDB_SNAPSHOT_DB " (built by the snapshot_build fixture); skipped");
+        return;
+    }
+    Pair p{std::string(ANONDB_SNAPSHOT_DB)};
+    std::size_t flagged = 0, n = 0;
+    for (Ip cur = kIpMin;; ++n) {
+        const Segment s = p.db->locate(cur);
+        const Ip last = std::min(s.range.last, cur < kV4First ? ip_prev(kV4First) : (cur <= kV4Last ? kV4Last : kIpMax));
+        flagged += s.record != 0;
+        // Every segment in its own spelling, every 8th in all IPv4 spellings (time).
+        const std::size_t forms = n % 8 == 0 ? 5 : 1;
+        check_address(p, nullptr, cur, false, forms);
+        if (last != cur) check_address(p, nullptr, last, false, forms);
+        if (last == kIpMax) break;
+        cur = ip_next(last);
+    }
+    CHECK(flagged > 1000);
+    MESSAGE(n << " segments, " << flagged << " flagged");
+    const auto keys = mmdb_answer(p.mmdb, "185.220.101.1").true_keys;  // a Tor exit in the snapshot
+    CHECK(std::find(keys.begin(), keys.end(), "is_tor_exit_node") != keys.end());
+    CHECK(std::find(keys.begin(), keys.end(), "is_anonymous") != keys.end());
+}
