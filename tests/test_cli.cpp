@@ -99,6 +99,18 @@ Run run(std::initializer_list<std::string_view> args, const std::string& input =
     return r;
 }
 
+// Runs a shell command line in the working directory.
+Run run_shell(const std::string& line) {
+    const fs::path& dir = workdir();
+    const std::string cmd = "cd " + quote(dir.string()) + " && " + line + " </dev/null >.stdout 2>.stderr";
+    const int status = std::system(cmd.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_text(dir / ".stdout");
+    r.err = read_text(dir / ".stderr");
+    return r;
+}
+
 // The database every lookup test uses: the snapshot build of feeds.yaml at
 // --build-time 2026-01-01. ctest's snapshot_build fixture makes it once for
 // all the cases (ANONDB_SNAPSHOT_DB); a run of this binary alone builds it
@@ -217,9 +229,14 @@ std::vector<anondb::format::SectionEntry> sections_of(const std::vector<std::byt
 
 TEST_CASE("build --offline: succeeds, reports every feed, writes the file") {
     const auto cat = catalogue();
-    const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "summary.anondb", "--build-time", "2026-01-01"});
+    const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "summary.anondb", "--build-time", "2026-01-01",
+                       "--mmdb", "summary.mmdb"});
     INFO(r.out << r.err);
     REQUIRE(r.code == 0);
+    // --mmdb: the MMDB export of what was just built, readable by MaxMind's own tool.
+    CHECK(contains(r.out, "wrote summary.mmdb (mmdb"));
+    const Run meta = run_shell("mmdblookup --file summary.mmdb --ip 192.0.2.1");
+    CHECK(contains(meta.err + meta.out, "Could not find an entry"));
     const auto path = workdir() / "summary.anondb";
     REQUIRE(fs::is_regular_file(path));
     const auto lines = split_lines<std::string>(r.out);
@@ -527,7 +544,7 @@ TEST_CASE("usage: unknown commands and options exit 2, --help exits 0") {
 
     const Run top = run({"--help"});
     CHECK(top.code == 0);
-    for (std::string_view cmd : {"build", "lookup", "explain", "info", "verify"}) CHECK(contains(top.out, cmd));
+    for (std::string_view cmd : {"build", "lookup", "explain", "info", "verify", "export"}) CHECK(contains(top.out, cmd));
     const std::pair<std::string_view, std::string_view> helps[] = {
         {"build", "--feeds"}, {"lookup", "--db"}, {"explain", "--json"}, {"info", "--db"}, {"verify", "--db"}};
     for (const auto& [cmd, option] : helps) {
@@ -723,4 +740,34 @@ TEST_CASE("ASN attribution: an excluded AS flags nothing, and explain names the 
 
     const Run ex = run({"explain", "-d", db, net->first});
     CHECK(contains(ex.out, "removed by anondb-exclusions line " + std::to_string(rules[0].first)));
+}
+
+TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node and is_anonymous") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const Run x = run({"export", "--format", "mmdb", "-d", db, "export.mmdb"});
+    INFO(x.out << x.err);
+    REQUIRE(x.code == 0);
+    REQUIRE(fs::file_size(workdir() / "export.mmdb") > 0);
+
+    // mmdblookup (Debian mmdb-bin, libmaxminddb's own client) on the file.
+    const Run m = run_shell("mmdblookup --file export.mmdb --ip " + exit.address);
+    INFO(m.out << m.err);
+    REQUIRE(m.code == 0);
+    auto key_true = [&](const std::string& key) {
+        const auto at = m.out.find("\"" + key + "\"");
+        return at != std::string::npos && m.out.substr(at, 80).find("true <boolean>") != std::string::npos;
+    };
+    CHECK(key_true("is_tor_exit_node"));
+    CHECK(key_true("is_anonymous"));
+    CHECK(contains(m.out, "tor-exit-addresses"));  // among the sources
+    // The same address as IPv4-mapped IPv6 answers the same.
+    const Run mapped = run_shell("mmdblookup --file export.mmdb --ip ::ffff:" + exit.address);
+    CHECK(mapped.out == m.out);
+    // An address no feed lists has no entry.
+    const Run none = run_shell("mmdblookup --file export.mmdb --ip 192.0.2.1");
+    CHECK(contains(none.out + none.err, "Could not find an entry"));
+
+    CHECK(run({"export", "--format", "csv", "-d", db, "x.csv"}).code == 2);  // not a format (yet)
+    CHECK(run({"export", "-d", "missing.anondb", "x.mmdb"}).code == 1);
 }

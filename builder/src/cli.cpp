@@ -18,6 +18,7 @@
 
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
+#include "anondb/mmdb_writer.hpp"
 #include "anondb/version.hpp"
 
 namespace anondb::builder {
@@ -534,6 +535,39 @@ int cmd_verify(const DbArgs& a) {
     return kExitOk;
 }
 
+// ---- export -------------------------------------------------------------------
+
+struct ExportArgs {
+    std::string db = kDefaultDatabasePath;
+    std::string format = "mmdb";
+    std::string out;
+    bool teredo = false;
+};
+
+// Writes the MMDB export of the database at a.db to a.out (atomically).
+int cmd_export(const ExportArgs& a) {
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    auto cold = ColdData::load(*db);
+    if (!cold) {
+        std::cerr << "anondb export: " << a.db << ": " << cold.error().message << "\n";
+        return kExitFailure;
+    }
+    mmdb::MmdbOptions options;
+    options.alias_teredo = a.teredo;
+    auto bytes = mmdb::export_mmdb(*db, *cold, options);
+    if (!bytes) {
+        std::cerr << "anondb export: " << a.db << ": " << bytes.error().message << "\n";
+        return kExitFailure;
+    }
+    if (auto w = writer::write_file_atomic(a.out, *bytes); !w) {
+        std::cerr << "anondb export: " << w.error().message << "\n";
+        return kExitFailure;
+    }
+    std::printf("wrote %s (%s, %zu bytes) from %s\n", a.out.c_str(), a.format.c_str(), bytes->size(), a.db.c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -585,6 +619,15 @@ int run_cli(int argc, char** argv) {
     auto* v = app.add_subcommand("verify", "Check every checksum and structure of a database file");
     v->add_option("-d,--db", ver.db, "Database")->capture_default_str();
 
+    ExportArgs exp;
+    auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB, GeoIP2-Anonymous-IP keys)");
+    x->add_option("-d,--db", exp.db, "Database")->capture_default_str();
+    x->add_option("--format", exp.format, "Output format")->capture_default_str()->check(CLI::IsMember({"mmdb"}));
+    x->add_flag("--teredo", exp.teredo, "mmdb: also alias Teredo 2001::/32 to the IPv4 tree (approximate)");
+    x->add_option("out", exp.out, "Output file")->required();
+    std::string build_mmdb;
+    b->add_option("--mmdb", build_mmdb, "Also write the MMDB export of the new database to this file");
+
     app.footer("Exit codes: 0 success, 1 failure (build failed, database unreadable or invalid), 2 usage error,\n"
                "3 an input address was not an IP address, 4 built with stale feeds (published from last good copies).");
     try {
@@ -595,8 +638,15 @@ int run_cli(int argc, char** argv) {
     }
     if (*b) {
         build.options.fetch.total_timeout = std::chrono::seconds(timeout_s);
-        return cmd_build(build);
+        const int code = cmd_build(build);
+        if ((code != kExitOk && code != kExitStale) || build_mmdb.empty()) return code;
+        ExportArgs after;
+        after.db = build.options.out_path;
+        after.out = build_mmdb;
+        const int exported = cmd_export(after);
+        return exported != kExitOk ? exported : code;
     }
+    if (*x) return cmd_export(exp);
     if (*l) return cmd_lookup(lookup);
     if (*e) return cmd_explain(explain);
     if (*i) return cmd_info(info);
