@@ -4,7 +4,7 @@ anondb_install_deps() {
   local pkgs=(build-essential cmake pkg-config
               libmaxminddb-dev libcurl4-openssl-dev rapidjson-dev libzstd-dev
               libcli11-dev doctest-dev libyaml-cpp-dev libxxhash-dev libssl-dev zlib1g-dev libcpp-httplib-dev
-              libloc-dev libloc-database liblzma-dev mmdb-bin
+              libloc-dev libloc-database liblzma-dev mmdb-bin python3-maxminddb
               "$@")
   local missing=()
   for p in "${pkgs[@]}"; do

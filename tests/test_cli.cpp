@@ -768,6 +768,30 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
     const Run none = run_shell("mmdblookup --file export.mmdb --ip 192.0.2.1");
     CHECK(contains(none.out + none.err, "Could not find an entry"));
 
+    // Python's maxminddb module (Debian python3-maxminddb, hence Debian's own
+    // /usr/bin/python3, not whatever python3 is first on PATH), in its pure-Python
+    // mode: a second, independent reader of the format.
+    write_text(workdir() / "read_mmdb.py",
+               "import json, sys, maxminddb\n"
+               "db = maxminddb.open_database(sys.argv[1], maxminddb.MODE_FILE)\n"
+               "for ip in sys.argv[2:]:\n"
+               "    print(json.dumps(db.get(ip), sort_keys=True))\n");
+    const Run py = run_shell("/usr/bin/python3 read_mmdb.py export.mmdb " + exit.address + " ::ffff:" + exit.address + " 192.0.2.1");
+    INFO(py.out << py.err);
+    REQUIRE(py.code == 0);
+    const auto rows = split_lines<std::string>(py.out);
+    REQUIRE(rows.size() == 3);
+    const auto first = parse_json(rows[0]);
+    CHECK(first["is_tor_exit_node"].GetBool());
+    CHECK(first["is_anonymous"].GetBool());
+    CHECK(rows[1] == rows[0]);
+    CHECK(rows[2] == "null");
+    // Against the native reader: the same provider and AS.
+    const Run native = run({"lookup", "--json", "-d", db, exit.address});
+    const auto n = parse_json(native.out);
+    if (n["provider"].IsString()) CHECK(std::string(first["provider_name"].GetString()) == n["provider"].GetString());
+    if (n["asn"].IsUint()) CHECK(first["autonomous_system_number"].GetUint() == n["asn"].GetUint());
+
     CHECK(run({"export", "--format", "csv", "-d", db, "x.csv"}).code == 2);  // not a format (yet)
     CHECK(run({"export", "-d", "missing.anondb", "x.mmdb"}).code == 1);
 }
