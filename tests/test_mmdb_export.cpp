@@ -184,7 +184,7 @@ Answer native_answer(const Pair& p, const Content* content, Ip ip) {
     }
     auto [it, fresh] = p.sources_of.try_emplace(r.record);
     if (fresh)
-        for (const auto& c : p.cold->explain(ip).contributions)
+        for (const auto& c : p.cold->contributions(r.record))
             if (std::find(it->second.begin(), it->second.end(), c.feed_name) == it->second.end())
                 it->second.emplace_back(c.feed_name);
     a.sources = it->second;

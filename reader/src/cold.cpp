@@ -170,15 +170,21 @@ Contribution ColdData::Impl::contribution(std::uint32_t id) const {
     return c;
 }
 
+std::vector<Contribution> ColdData::contributions(std::uint32_t record) const {
+    std::vector<Contribution> out;
+    const auto offsets = impl_->offsets();
+    if (record + std::size_t{1} >= offsets.size()) return out;  // no such record: nothing behind it
+    const auto list = impl_->list();
+    for (std::uint32_t k = offsets[record]; k < offsets[record + 1]; ++k) out.push_back(impl_->contribution(list[k]));
+    return out;
+}
+
 Explanation ColdData::explain(Ip ip) const {
     const Database& db = *impl_->db;
     Explanation out;
     out.segment = db.locate(ip);
     out.result = db.record(out.segment.record);
-    const auto offsets = impl_->offsets();
-    const auto list = impl_->list();
-    const std::uint32_t r = out.segment.record;
-    for (std::uint32_t k = offsets[r]; k < offsets[r + 1]; ++k) out.contributions.push_back(impl_->contribution(list[k]));
+    out.contributions = contributions(out.segment.record);
     // Exclusions are few and explain is rare: a scan.
     for (const auto& x : impl_->exclusion_table()) {
         const Range range{Ip{x.first.hi, x.first.lo}, Ip{x.last.hi, x.last.lo}};

@@ -70,9 +70,9 @@ void put_bool_true(std::string& out, std::string_view key) {
 }
 
 // The data map of one record (keys in a fixed order, so output is stable).
-Expected<std::string> encode_record(const LookupResult& r, const Explanation& why) {
+Expected<std::string> encode_record(const LookupResult& r, const std::vector<Contribution>& provenance) {
     std::vector<std::string_view> sources;
-    for (const auto& c : why.contributions)
+    for (const auto& c : provenance)
         if (std::find(sources.begin(), sources.end(), c.feed_name) == sources.end()) sources.push_back(c.feed_name);
 
     const std::uint32_t cats = r.categories;
@@ -268,7 +268,7 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
         if (seg.record != 0) {
             auto it = offset_of_rec.find(seg.record);
             if (it == offset_of_rec.end()) {
-                auto map = encode_record(db.record(seg.record), cold.explain(cur));
+                auto map = encode_record(db.record(seg.record), cold.contributions(seg.record));
                 if (!map) return map.error();
                 auto [m, fresh] = offset_of_map.try_emplace(*map, static_cast<std::uint32_t>(data.size()));
                 if (fresh) {

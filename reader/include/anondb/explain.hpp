@@ -64,6 +64,9 @@ public:
     static Expected<ColdData> load(const Database& db);
 
     Explanation explain(Ip ip) const;
+    // The provenance of one record (what explain() lists for its segments),
+    // without the search for exclusions: for exports that visit every record.
+    std::vector<Contribution> contributions(std::uint32_t record) const;
     std::string_view metadata_json() const;
     std::uint32_t origin_count() const;
 
