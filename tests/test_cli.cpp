@@ -792,6 +792,39 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
     if (n["provider"].IsString()) CHECK(std::string(first["provider_name"].GetString()) == n["provider"].GetString());
     if (n["asn"].IsUint()) CHECK(first["autonomous_system_number"].GetUint() == n["asn"].GetUint());
 
-    CHECK(run({"export", "--format", "csv", "-d", db, "x.csv"}).code == 2);  // not a format (yet)
+    CHECK(run({"export", "--format", "xml", "-d", db, "x.xml"}).code == 2);  // not a format
     CHECK(run({"export", "-d", "missing.anondb", "x.mmdb"}).code == 1);
+}
+
+TEST_CASE("export --format cidr: filtered by category, read back against lookup") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const Run x = run({"export", "--format", "cidr", "--category", "tor_exit", "--family", "v4", "-d", db, "tor.txt"});
+    INFO(x.out << x.err);
+    REQUIRE(x.code == 0);
+    bool covered = false;
+    std::size_t lines = 0;
+    for (const auto& l : split_lines<std::string>(read_text(workdir() / "tor.txt"))) {
+        if (l.empty()) continue;
+        ++lines;
+        const auto r = anondb::parse_range(l);
+        REQUIRE(r);
+        CHECK(r->range.first.is_v4());
+        covered |= range_contains(l, exit.address);
+        // Every listed range's first address is a Tor exit per lookup.
+        if (lines % 50 == 1) {
+            const Run one = run({"lookup", "--json", "-d", db, anondb::format_ip(r->range.first)});
+            const auto cats = json_strings(parse_json(one.out)["categories"]);
+            CHECK(std::find(cats.begin(), cats.end(), "tor_exit") != cats.end());
+        }
+    }
+    CHECK(covered);
+    CHECK(lines > 500);
+    // To standard output, and the other plain formats parse as what they claim.
+    const Run out = run({"export", "--format", "jsonl", "--category", "tor_exit", "-d", db, "-"});
+    REQUIRE(out.code == 0);
+    const auto rows = split_lines<std::string>(out.out);
+    REQUIRE(rows.size() > 100);
+    CHECK(parse_json(rows[0]).HasMember("sources"));
+    CHECK(run({"export", "--format", "cidr", "--category", "no_such", "-d", db, "-"}).code == 2);
 }

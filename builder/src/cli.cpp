@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
+#include "anondb/plain_export.hpp"
 #include "anondb/version.hpp"
 
 namespace anondb::builder {
@@ -542,9 +544,52 @@ struct ExportArgs {
     std::string format = "mmdb";
     std::string out;
     bool teredo = false;
+    std::vector<std::string> categories;  // plain formats: keep ranges with any of these
+    std::string provider;
+    std::string family = "both";
+    std::string set_name = "anondb";
 };
 
-// Writes the MMDB export of the database at a.db to a.out (atomically).
+// A plain export (cidr, nft, ipset, csv, jsonl) to a.out, or stdout for "-";
+// a file is written whole, then renamed into place.
+int export_plain(const ExportArgs& a, const Database& db, const ColdData& cold) {
+    exports::ExportFilter filter;
+    for (const auto& name : a.categories) {
+        const auto bit = category_from_name(name);
+        if (!bit) {
+            std::cerr << "anondb export: unknown category '" << name << "'\n";
+            return kExitUsage;
+        }
+        filter.categories |= *bit;
+    }
+    filter.provider = a.provider;
+    filter.family = a.family == "v4"   ? exports::ExportFilter::Family::v4
+                    : a.family == "v6" ? exports::ExportFilter::Family::v6
+                                       : exports::ExportFilter::Family::both;
+    const auto format = *exports::plain_format(a.format);
+    if (a.out == "-") {
+        std::ios::sync_with_stdio(false);
+        if (auto e = exports::write_plain(db, cold, format, filter, std::cout, a.set_name); e.status != Status::ok) {
+            std::cerr << "anondb export: " << e.message << "\n";
+            return kExitFailure;
+        }
+        return kExitOk;
+    }
+    std::ostringstream text;
+    if (auto e = exports::write_plain(db, cold, format, filter, text, a.set_name); e.status != Status::ok) {
+        std::cerr << "anondb export: " << e.message << "\n";
+        return kExitFailure;
+    }
+    const std::string bytes = std::move(text).str();
+    if (auto w = writer::write_file_atomic(a.out, std::as_bytes(std::span(bytes.data(), bytes.size()))); !w) {
+        std::cerr << "anondb export: " << w.error().message << "\n";
+        return kExitFailure;
+    }
+    std::printf("wrote %s (%s, %zu bytes) from %s\n", a.out.c_str(), a.format.c_str(), bytes.size(), a.db.c_str());
+    return kExitOk;
+}
+
+// Writes an export of the database at a.db to a.out (atomically).
 int cmd_export(const ExportArgs& a) {
     auto db = open_db(a.db);
     if (!db) return kExitFailure;
@@ -553,6 +598,7 @@ int cmd_export(const ExportArgs& a) {
         std::cerr << "anondb export: " << a.db << ": " << cold.error().message << "\n";
         return kExitFailure;
     }
+    if (a.format != "mmdb") return export_plain(a, *db, *cold);
     mmdb::MmdbOptions options;
     options.alias_teredo = a.teredo;
     auto bytes = mmdb::export_mmdb(*db, *cold, options);
@@ -620,11 +666,19 @@ int run_cli(int argc, char** argv) {
     v->add_option("-d,--db", ver.db, "Database")->capture_default_str();
 
     ExportArgs exp;
-    auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB, GeoIP2-Anonymous-IP keys)");
+    auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB) or plain lists");
     x->add_option("-d,--db", exp.db, "Database")->capture_default_str();
-    x->add_option("--format", exp.format, "Output format")->capture_default_str()->check(CLI::IsMember({"mmdb"}));
+    x->add_option("--format", exp.format, "Output format: mmdb, cidr, nft, ipset, csv, jsonl")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mmdb", "cidr", "nft", "ipset", "csv", "jsonl"}));
     x->add_flag("--teredo", exp.teredo, "mmdb: also alias Teredo 2001::/32 to the IPv4 tree (approximate)");
-    x->add_option("out", exp.out, "Output file")->required();
+    x->add_option("--category", exp.categories, "Plain formats: only ranges with this category (repeatable: any of them)");
+    x->add_option("--provider", exp.provider, "Plain formats: only ranges whose provider is exactly this");
+    x->add_option("--family", exp.family, "Plain formats: v4, v6 or both")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"v4", "v6", "both"}));
+    x->add_option("--set-name", exp.set_name, "nft, ipset: set name prefix (sets NAME_v4, NAME_v6)")->capture_default_str();
+    x->add_option("out", exp.out, "Output file ('-': standard output, plain formats)")->required();
     std::string build_mmdb;
     b->add_option("--mmdb", build_mmdb, "Also write the MMDB export of the new database to this file");
 

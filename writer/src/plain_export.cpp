@@ -94,10 +94,10 @@ void csv_field(std::ostream& out, std::string_view s) {
 class SourceCache {
 public:
     explicit SourceCache(const ColdData& cold) : cold_(cold) {}
-    const std::vector<std::string_view>& get(std::uint32_t record, Ip first) {
+    const std::vector<std::string_view>& get(std::uint32_t record) {
         auto [it, fresh] = cache_.try_emplace(record);
-        if (fresh)
-            for (const auto& c : cold_.explain(first).contributions)
+        if (fresh)  // what explain(address).contributions lists, without its exclusion search
+            for (const auto& c : cold_.contributions(record))
                 if (std::find(it->second.begin(), it->second.end(), c.feed_name) == it->second.end())
                     it->second.push_back(c.feed_name);
         return it->second;
@@ -139,6 +139,11 @@ void write_ipset(const Database& db, const ExportFilter& filter, std::ostream& o
     for (const Range& zone : zones_of(filter.family)) {
         const char* suffix = zone == kV4Zone ? "_v4 " : "_v6 ";
         walk_merged_cidrs(db, filter, zone, [&](Ip addr, unsigned len) {
+            if (zone == kV4Zone && len == 96) {  // hash:net takes no /0: two /1 halves
+                out << "add " << name << suffix << "0.0.0.0/1 -exist\n";
+                out << "add " << name << suffix << "128.0.0.0/1 -exist\n";
+                return;
+            }
             out << "add " << name << suffix << cidr_text(addr, len) << " -exist\n";
         });
     }
@@ -164,7 +169,7 @@ void write_csv(const Database& db, const ColdData& cold, const ExportFilter& fil
             if (rec.asn != 0) out << rec.asn;
             out << ',';
             field.clear();
-            for (auto s : sources.get(rec.record, r.first)) {
+            for (auto s : sources.get(rec.record)) {
                 if (!field.empty()) field += '|';
                 field += s;
             }
@@ -207,7 +212,7 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
             else w.Uint(rec.asn);
             w.Key("sources");
             w.StartArray();
-            for (auto s : sources.get(rec.record, r.first)) str(w, s);
+            for (auto s : sources.get(rec.record)) str(w, s);
             w.EndArray();
             w.EndObject();
             out.write(buf.GetString(), static_cast<std::streamsize>(buf.GetSize()));

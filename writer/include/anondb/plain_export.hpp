@@ -14,7 +14,8 @@
 //          CIDRs of the cidr export; a family without any has no `elements`.
 //   ipset  `ipset restore` input: `create <name>_v4 hash:net family inet
 //          -exist`, the same for _v6 (family inet6), then `add <name>_vN
-//          CIDR -exist` lines with the CIDRs of the cidr export.
+//          CIDR -exist` lines with the CIDRs of the cidr export (hash:net
+//          takes no /0: all of IPv4 is written as 0.0.0.0/1 and 128.0.0.0/1).
 //   csv    header start,end,cidrs,categories,provider,asn,sources; one row
 //          per kept segment (not merged); cidrs space-separated, categories
 //          and sources '|'-joined; RFC 4180 quoting where needed.
@@ -22,8 +23,8 @@
 //          categories[], anonymous, provider (string|null), asn
 //          (number|null), sources[].
 // sources = distinct feed names of the segment's provenance
-// (ColdData::explain(first address).contributions), in provenance order;
-// computed once per record id.
+// (ColdData::contributions(record), the list explain() gives for the
+// segment's addresses), in provenance order; computed once per record id.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,735 @@
+// Plain exports (cidr, nft, ipset, csv, jsonl) read back independently and
+// checked against the content they were built from and the native reader.
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "anondb/plain_export.hpp"
+#include "anondb/writer.hpp"
+#include "test_util.hpp"
+
+using namespace anondb;
+using namespace anondb::test;
+using exports::ExportFilter;
+using exports::PlainFormat;
+
+namespace {
+
+// Content plus the storage its origin texts view. Provider and feed names
+// carry commas, quotes, a line break and UTF-8 to exercise CSV/JSON quoting.
+struct Content {
+    writer::DatabaseContent c;
+    std::deque<std::string> texts;
+
+    Content() {
+        for (const char* p : {"Mullvad", "Acme, \"Cloud\" Inc.", "Line\nBreak \xc3\xa9t\xc3\xa9", "Apple"})
+            c.providers.push_back(p);
+        for (const char* f : {"tor-exits", "vpn,list", "relay \"egress\"", "asn-table"}) {
+            writer::FeedInfo info;
+            info.name = f;
+            c.feeds.push_back(info);
+        }
+        c.record_asns.assign(1, 0);
+        c.build_time = 1767225600;
+    }
+    std::uint32_t add_record(std::uint32_t cats, std::uint32_t provider, std::uint32_t asn,
+                             std::vector<std::uint32_t> feeds) {
+        c.records.push_back({cats, provider});
+        c.record_asns.push_back(asn);
+        for (std::uint32_t f : feeds) {
+            texts.push_back("line of " + c.feeds[f].name);
+            c.prov_origins.push_back(static_cast<std::uint32_t>(c.origins.size()));
+            c.origins.push_back({f, static_cast<std::uint32_t>(c.origins.size() + 1), cats, provider, texts.back()});
+        }
+        c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
+        return static_cast<std::uint32_t>(c.records.size() - 1);
+    }
+    // Distinct feed names of record r's provenance, in order.
+    std::vector<std::string> sources(std::uint32_t r) const {
+        std::vector<std::string> out;
+        for (std::uint32_t k = c.prov_offsets[r]; k < c.prov_offsets[r + 1]; ++k) {
+            const std::string& n = c.feeds[c.origins[c.prov_origins[k]].feed].name;
+            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+        }
+        return out;
+    }
+};
+
+struct Opened {
+    std::vector<std::uint64_t> storage;
+    std::optional<Database> db;
+    std::optional<ColdData> cold;
+    explicit Opened(const writer::DatabaseContent& c) {
+        auto bytes = writer::serialize(c);
+        REQUIRE_MESSAGE(bytes, (bytes ? "" : bytes.error().message));
+        storage.resize((bytes->size() + 7) / 8);
+        std::memcpy(storage.data(), bytes->data(), bytes->size());
+        auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
+        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
+        db.emplace(std::move(*d));
+        auto cd = ColdData::load(*db);
+        REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
+        cold.emplace(std::move(*cd));
+    }
+};
+
+std::string run(const Opened& o, PlainFormat f, const ExportFilter& filter, const std::string& name = "anondb") {
+    std::ostringstream out;
+    const Error e = exports::write_plain(*o.db, *o.cold, f, filter, out, name);
+    REQUIRE_MESSAGE(e.status == Status::ok, e.message);
+    return out.str();
+}
+
+// ---- independent oracles ------------------------------------------------------------
+
+// 0 below the IPv4-mapped block, 1 in it, 2 above it.
+int zone(Ip a) { return a < kV4First ? 0 : (a <= kV4Last ? 1 : 2); }
+Range zone_range(int z) {
+    if (z == 0) return {kIpMin, to_ip(to_u128(kV4First) - 1)};
+    if (z == 1) return {kV4First, kV4Last};
+    return {to_ip(to_u128(kV4Last) + 1), kIpMax};
+}
+
+bool family_ok(const ExportFilter& f, Ip a) {
+    if (f.family == ExportFilter::Family::v4) return zone(a) == 1;
+    if (f.family == ExportFilter::Family::v6) return zone(a) != 1;
+    return true;
+}
+bool attrs_ok(const ExportFilter& f, std::uint32_t cats, std::string_view provider) {
+    if (f.categories != 0 && (cats & f.categories) == 0) return false;
+    return f.provider.empty() || provider == f.provider;
+}
+// What the native reader says about one address.
+bool db_matches(const Database& db, const ExportFilter& f, Ip a) {
+    const LookupResult r = db.lookup(a);
+    return r.flagged() && family_ok(f, a) && attrs_ok(f, r.categories, r.provider);
+}
+
+// Sorted disjoint ranges with neighbours of one zone joined.
+std::vector<Range> merge_adjacent(const std::vector<Range>& in) {
+    std::vector<Range> out;
+    for (const Range& r : in) {
+        if (!out.empty() && to_u128(out.back().last) + 1 == to_u128(r.first) && zone(out.back().last) == zone(r.first))
+            out.back().last = r.last;
+        else
+            out.push_back(r);
+    }
+    return out;
+}
+
+// The flagged space matching the filter, from the content alone.
+std::vector<Range> expected_union(const Content& t, const ExportFilter& f) {
+    std::vector<Range> kept;
+    for (const auto& rr : t.c.ranges) {
+        const auto& rec = t.c.records[rr.record];
+        if (family_ok(f, rr.range.first) && attrs_ok(f, rec.categories, t.c.providers[rec.provider]))
+            kept.push_back(rr.range);
+    }
+    return merge_adjacent(kept);
+}
+
+// Size of the minimal CIDR cover of [first, last], greedily (optimal), in U128.
+std::size_t min_cidr_count(Range r) {
+    U128 cur = to_u128(r.first);
+    const U128 last = to_u128(r.last);
+    std::size_t n = 0;
+    while (true) {
+        ++n;
+        if (cur == 0 && last == ~U128{0}) return n;  // ::/0
+        int k = 0;
+        while (k < 127) {
+            const U128 size = U128{1} << (k + 1);
+            if ((cur & (size - 1)) != 0 || last - cur < size - 1) break;
+            ++k;
+        }
+        const U128 end = cur + ((U128{1} << k) - 1);
+        if (end == last) return n;
+        cur = end + 1;
+    }
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < s.size()) {
+        const auto nl = s.find('\n', start);
+        REQUIRE_MESSAGE(nl != std::string::npos, "output does not end with a newline");
+        out.push_back(s.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+// One CIDR in canonical text: a prefix without host bits, the address in
+// format_ip's spelling, dotted quads exactly for the IPv4 zone.
+Range parse_cidr(const std::string& text) {
+    CAPTURE(text);
+    const auto slash = text.find('/');
+    REQUIRE(slash != std::string::npos);
+    const auto p = parse_range(text);
+    REQUIRE(p);
+    CHECK_FALSE(p->host_bits_cleared);
+    CHECK(format_ip(p->range.first) == text.substr(0, slash));
+    CHECK((text.find(':') == std::string::npos) == (zone(p->range.first) == 1));
+    CHECK(zone(p->range.first) == zone(p->range.last));
+    return p->range;
+}
+
+// Per-family CIDR texts of a cidr export, after checking it exactly.
+struct CidrLists {
+    std::vector<std::string> v4, v6;
+};
+
+CidrLists check_cidr(const Opened& o, const Content& t, const ExportFilter& f, const std::string& text) {
+    CidrLists lists;
+    std::vector<Range> ranges;
+    for (const auto& line : split_lines(text)) {
+        const Range r = parse_cidr(line);
+        if (!ranges.empty()) CHECK(ranges.back().last < r.first);  // ascending, disjoint
+        ranges.push_back(r);
+        (zone(r.first) == 1 ? lists.v4 : lists.v6).push_back(line);
+    }
+    const std::vector<Range> got = merge_adjacent(ranges);
+    const std::vector<Range> want = expected_union(t, f);
+    REQUIRE(got.size() == want.size());
+    std::size_t min_total = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i] == want[i]);
+        min_total += min_cidr_count(got[i]);
+        const Range& u = got[i];
+        CHECK(db_matches(*o.db, f, u.first));
+        CHECK(db_matches(*o.db, f, u.last));
+        if (u.first != kIpMin && zone(ip_prev(u.first)) == zone(u.first)) CHECK_FALSE(db_matches(*o.db, f, ip_prev(u.first)));
+        if (u.last != kIpMax && zone(ip_next(u.last)) == zone(u.last)) CHECK_FALSE(db_matches(*o.db, f, ip_next(u.last)));
+    }
+    CHECK(ranges.size() == min_total);  // minimal cover of the union
+    return lists;
+}
+
+// A row of the csv or jsonl export.
+struct Row {
+    std::string start, end;
+    std::vector<std::string> cidrs, categories, sources;
+    std::optional<std::string> provider;
+    std::optional<std::uint32_t> asn;
+    std::optional<bool> anonymous;  // jsonl only
+};
+
+void check_rows(const Opened& o, const Content& t, const ExportFilter& f, const std::vector<Row>& rows) {
+    std::vector<Range> ranges;
+    for (const Row& row : rows) {
+        CAPTURE(row.start);
+        const auto a = parse_ip(row.start);
+        const auto b = parse_ip(row.end);
+        REQUIRE(a);
+        REQUIRE(b);
+        CHECK(format_ip(a->ip) == row.start);
+        CHECK(format_ip(b->ip) == row.end);
+        // Exactly one segment of the reader, clipped to its zone.
+        const Segment seg = o.db->locate(a->ip);
+        const Range z = zone_range(zone(a->ip));
+        CHECK(std::max(seg.range.first, z.first) == a->ip);
+        CHECK(std::min(seg.range.last, z.last) == b->ip);
+        const LookupResult rec = o.db->record(seg.record);
+        REQUIRE(rec.flagged());
+        CHECK(db_matches(*o.db, f, a->ip));
+        // Attributes as the content has them.
+        const auto& crec = t.c.records[seg.record];
+        std::vector<std::string> cats;
+        for (const auto& c : kCategoryNames)
+            if (crec.categories & c.bit) cats.emplace_back(c.name);
+        CHECK(row.categories == cats);
+        const std::string& prov = t.c.providers[crec.provider];
+        CHECK(row.provider == (prov.empty() ? std::nullopt : std::optional<std::string>(prov)));
+        const std::uint32_t asn = t.c.record_asns[seg.record];
+        CHECK(row.asn == (asn == 0 ? std::nullopt : std::optional<std::uint32_t>(asn)));
+        CHECK(row.sources == t.sources(seg.record));
+        if (row.anonymous) CHECK(*row.anonymous == is_anonymous(crec.categories));
+        // cidrs: a minimal exact cover of [start, end], in order.
+        Ip next = a->ip;
+        for (const auto& c : row.cidrs) {
+            const Range r = parse_cidr(c);
+            CHECK(r.first == next);
+            next = ip_next(r.last);
+            if (r.last == b->ip) break;
+        }
+        CHECK(row.cidrs.size() == min_cidr_count({a->ip, b->ip}));
+        if (!ranges.empty()) CHECK(ranges.back().last < a->ip);
+        ranges.push_back({a->ip, b->ip});
+    }
+    const std::vector<Range> got = merge_adjacent(ranges);
+    const std::vector<Range> want = expected_union(t, f);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    if (s.empty()) return out;
+    std::size_t start = 0;
+    while (true) {
+        const auto p = s.find(sep, start);
+        out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
+        if (p == std::string::npos) return out;
+        start = p + 1;
+    }
+}
+
+// RFC 4180 reader: records of fields; quoted fields may hold , " and line breaks.
+std::vector<std::vector<std::string>> parse_csv(const std::string& s) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> row;
+    std::string field;
+    std::size_t i = 0;
+    bool at_field_start = true;
+    while (i < s.size()) {
+        const char c = s[i];
+        if (at_field_start && c == '"') {
+            ++i;
+            while (true) {
+                REQUIRE_MESSAGE(i < s.size(), "unterminated quoted field");
+                if (s[i] == '"') {
+                    if (i + 1 < s.size() && s[i + 1] == '"') {
+                        field += '"';
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                field += s[i++];
+            }
+            REQUIRE_MESSAGE((i < s.size() && (s[i] == ',' || s[i] == '\n')), "junk after a quoted field");
+            at_field_start = false;
+            continue;
+        }
+        if (c == ',') {
+            row.push_back(std::move(field));
+            field.clear();
+            at_field_start = true;
+        } else if (c == '\n') {
+            row.push_back(std::move(field));
+            field.clear();
+            rows.push_back(std::move(row));
+            row.clear();
+            at_field_start = true;
+        } else {
+            REQUIRE_MESSAGE(c != '"', "bare quote in an unquoted field");
+            REQUIRE_MESSAGE(c != '\r', "bare CR in an unquoted field");
+            field += c;
+            at_field_start = false;
+        }
+        ++i;
+    }
+    REQUIRE_MESSAGE((row.empty() && field.empty()), "csv does not end with a newline");
+    return rows;
+}
+
+std::vector<Row> read_csv(const std::string& text) {
+    const auto recs = parse_csv(text);
+    REQUIRE(!recs.empty());
+    CHECK(recs[0] == std::vector<std::string>{"start", "end", "cidrs", "categories", "provider", "asn", "sources"});
+    std::vector<Row> rows;
+    for (std::size_t i = 1; i < recs.size(); ++i) {
+        const auto& r = recs[i];
+        REQUIRE(r.size() == 7);
+        Row row;
+        row.start = r[0];
+        row.end = r[1];
+        row.cidrs = split(r[2], ' ');
+        row.categories = split(r[3], '|');
+        if (!r[4].empty()) row.provider = r[4];
+        if (!r[5].empty()) {
+            CHECK(r[5].find_first_not_of("0123456789") == std::string::npos);
+            row.asn = static_cast<std::uint32_t>(std::stoul(r[5]));
+        }
+        row.sources = split(r[6], '|');
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+std::vector<std::string> json_strings(const rapidjson::Value& v) {
+    REQUIRE(v.IsArray());
+    std::vector<std::string> out;
+    for (const auto& e : v.GetArray()) {
+        REQUIRE(e.IsString());
+        out.emplace_back(e.GetString(), e.GetStringLength());
+    }
+    return out;
+}
+
+std::vector<Row> read_jsonl(const std::string& text) {
+    std::vector<Row> rows;
+    for (const auto& line : split_lines(text)) {
+        CAPTURE(line);
+        rapidjson::Document d;
+        d.Parse(line.data(), line.size());
+        REQUIRE_FALSE(d.HasParseError());
+        REQUIRE(d.IsObject());
+        CHECK(d.MemberCount() == 8);
+        Row row;
+        REQUIRE((d.HasMember("start") && d["start"].IsString() && d.HasMember("end") && d["end"].IsString()));
+        row.start = d["start"].GetString();
+        row.end = d["end"].GetString();
+        REQUIRE((d.HasMember("cidrs") && d.HasMember("categories") && d.HasMember("sources")));
+        row.cidrs = json_strings(d["cidrs"]);
+        row.categories = json_strings(d["categories"]);
+        row.sources = json_strings(d["sources"]);
+        REQUIRE((d.HasMember("anonymous") && d["anonymous"].IsBool()));
+        row.anonymous = d["anonymous"].GetBool();
+        REQUIRE(d.HasMember("provider"));
+        if (!d["provider"].IsNull()) {
+            REQUIRE(d["provider"].IsString());
+            row.provider = std::string(d["provider"].GetString(), d["provider"].GetStringLength());
+        }
+        REQUIRE(d.HasMember("asn"));
+        if (!d["asn"].IsNull()) {
+            REQUIRE(d["asn"].IsUint());
+            row.asn = d["asn"].GetUint();
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+std::string trim(std::string s) {
+    const auto b = s.find_first_not_of(" \t\n");
+    if (b == std::string::npos) return "";
+    const auto e = s.find_last_not_of(" \t\n");
+    return s.substr(b, e - b + 1);
+}
+
+// One `set NAME { ... }` block of an nft script: its type and elements.
+void check_nft_set(const std::string& block, const char* type, const std::vector<std::string>& want) {
+    CAPTURE(block);
+    CHECK(contains(block, std::string("type ") + type));
+    CHECK(contains(block, "flags interval"));
+    const auto el = block.find("elements = {");
+    if (want.empty()) {
+        CHECK(el == std::string::npos);
+        return;
+    }
+    REQUIRE(el != std::string::npos);
+    const auto close = block.find('}', el);
+    REQUIRE(close != std::string::npos);
+    std::vector<std::string> got;
+    for (const auto& e : split(block.substr(el + 12, close - el - 12), ',')) {
+        got.push_back(trim(e));
+        (void)parse_cidr(got.back());
+    }
+    CHECK(got == want);
+}
+
+void check_nft(const std::string& text, const std::string& name, const CidrLists& lists) {
+    CAPTURE(text);
+    REQUIRE(text.rfind("table inet anondb {\n", 0) == 0);
+    CHECK(std::count(text.begin(), text.end(), '{') == std::count(text.begin(), text.end(), '}'));
+    const auto s4 = text.find("\tset " + name + "_v4 {\n");
+    const auto s6 = text.find("\tset " + name + "_v6 {\n");
+    REQUIRE(s4 != std::string::npos);
+    REQUIRE(s6 != std::string::npos);
+    REQUIRE(s4 < s6);
+    check_nft_set(text.substr(s4, s6 - s4), "ipv4_addr", lists.v4);
+    check_nft_set(text.substr(s6), "ipv6_addr", lists.v6);
+    CHECK(text.substr(text.size() - 5) == "\t}\n}\n");
+}
+
+void check_ipset(const std::string& text, const std::string& name, const CidrLists& lists) {
+    const auto lines = split_lines(text);
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[0] == "create " + name + "_v4 hash:net family inet -exist");
+    CHECK(lines[1] == "create " + name + "_v6 hash:net family inet6 -exist");
+    CidrLists got;
+    for (std::size_t i = 2; i < lines.size(); ++i) {
+        const auto parts = split(lines[i], ' ');
+        REQUIRE(parts.size() == 4);
+        CHECK(parts[0] == "add");
+        CHECK(parts[3] == "-exist");
+        const Range r = parse_cidr(parts[2]);
+        CHECK(parts[1] == name + (zone(r.first) == 1 ? "_v4" : "_v6"));
+        (zone(r.first) == 1 ? got.v4 : got.v6).push_back(parts[2]);
+    }
+    // hash:net has no /0: all of IPv4 comes as its two halves.
+    std::vector<std::string> want_v4;
+    for (const auto& c : lists.v4) {
+        if (c == "0.0.0.0/0") {
+            want_v4.push_back("0.0.0.0/1");
+            want_v4.push_back("128.0.0.0/1");
+        } else {
+            want_v4.push_back(c);
+        }
+    }
+    CHECK(got.v4 == want_v4);
+    CHECK(got.v6 == lists.v6);
+}
+
+// Every format for one filter.
+void check_all(const Opened& o, const Content& t, const ExportFilter& f, const std::string& name = "anondb") {
+    const CidrLists lists = check_cidr(o, t, f, run(o, PlainFormat::cidr, f));
+    check_nft(run(o, PlainFormat::nft, f, name), name, lists);
+    check_ipset(run(o, PlainFormat::ipset, f, name), name, lists);
+    check_rows(o, t, f, read_csv(run(o, PlainFormat::csv, f)));
+    check_rows(o, t, f, read_jsonl(run(o, PlainFormat::jsonl, f)));
+}
+
+std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
+Ip ip_add(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
+
+Content random_content(std::mt19937_64& rng) {
+    Content t;
+    const std::size_t nrec = 1 + below(rng, 6);
+    for (std::size_t r = 0; r < nrec; ++r) {
+        std::vector<std::uint32_t> feeds;
+        for (std::size_t k = below(rng, 4); k > 0; --k) feeds.push_back(static_cast<std::uint32_t>(below(rng, 4)));
+        std::sort(feeds.begin(), feeds.end());
+        t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories,
+                     static_cast<std::uint32_t>(below(rng, t.c.providers.size())),
+                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 4000000000u)) : 0, feeds);
+    }
+    // Clusters in every zone, some at the zone edges and the ends of the space.
+    const Ip bases[] = {Ip::from_v4(static_cast<std::uint32_t>(rng()) & 0xffffff00u),
+                        Ip::from_v4(0xffffff00u),
+                        kV4First,
+                        Ip{0, rng() & 0xffffffffull},
+                        to_ip(to_u128(kV4First) - 256),
+                        to_ip(to_u128(kV4Last) + 1),
+                        Ip{0x20010db8ull << 32, 0},
+                        Ip{rng() | (1ull << 63), rng() & ~0xffffull},
+                        to_ip(to_u128(kIpMax) - 299)};
+    std::vector<Ip> pts;
+    for (std::size_t k = 3 + below(rng, 30); k > 0; --k) {
+        // Sometimes wide steps, so ranges need many CIDRs.
+        const std::uint64_t step = below(rng, 4) == 0 ? below(rng, 70000) : below(rng, 300);
+        const Ip base = bases[below(rng, std::size(bases))];
+        const Ip p = ip_add(base, step);
+        if (zone(p) == zone(base)) pts.push_back(p);
+    }
+    // The family edges themselves: a range may start at 0.0.0.0 or end at
+    // 255.255.255.255, and its IPv6 neighbours just outside.
+    for (const Ip edge : {kV4First, ip_next(kV4Last), Ip::from_v4(0xfffffff0u), to_ip(to_u128(kV4First) - 16)})
+        if (below(rng, 3) == 0) pts.push_back(edge);
+    if (below(rng, 8) == 0) pts.push_back(kIpMin);
+    if (below(rng, 8) == 0) pts.push_back(kIpMax);
+    std::sort(pts.begin(), pts.end());
+    pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
+        if (below(rng, 4) == 0) continue;
+        const Range r{pts[i], ip_prev(pts[i + 1])};
+        if (zone(r.first) != zone(r.last)) continue;  // ranges stay in one family
+        t.c.ranges.push_back({r, static_cast<std::uint32_t>(1 + below(rng, nrec))});
+    }
+    if (!pts.empty() && pts.back() == kIpMax && below(rng, 2) && (t.c.ranges.empty() || t.c.ranges.back().range.last < kIpMax))
+        t.c.ranges.push_back({{kIpMax, kIpMax}, static_cast<std::uint32_t>(1 + below(rng, nrec))});
+    return t;
+}
+
+std::vector<ExportFilter> filters_for(std::mt19937_64& rng, const Content& t) {
+    std::vector<ExportFilter> out(1);  // everything flagged
+    ExportFilter one_cat;
+    one_cat.categories = kCategoryNames[below(rng, std::size(kCategoryNames))].bit;
+    out.push_back(one_cat);
+    ExportFilter cats;
+    cats.categories = static_cast<std::uint32_t>(rng()) & kAllCategories;
+    out.push_back(cats);
+    ExportFilter prov;
+    prov.provider = t.c.providers[1 + below(rng, t.c.providers.size() - 1)];
+    out.push_back(prov);
+    ExportFilter nobody;
+    nobody.provider = "nobody";
+    out.push_back(nobody);
+    ExportFilter v4;
+    v4.family = ExportFilter::Family::v4;
+    out.push_back(v4);
+    ExportFilter v6;
+    v6.family = ExportFilter::Family::v6;
+    out.push_back(v6);
+    ExportFilter mixed = one_cat;
+    mixed.provider = prov.provider;
+    mixed.family = below(rng, 2) ? ExportFilter::Family::v4 : ExportFilter::Family::v6;
+    out.push_back(mixed);
+    return out;
+}
+
+Content hand_picked() {
+    Content t;
+    const auto tor = t.add_record(kTorExit, 0, 0, {0});
+    const auto vpn = t.add_record(kVpn | kHosting, 2, 64496, {1, 1, 3});
+    const auto host = t.add_record(kHosting, 3, 0, {3});
+    t.c.ranges = {
+        {range_of("1.2.3.0/25"), tor},
+        {range_of("1.2.3.128-1.2.3.255"), vpn},  // merged with the tor range in cidr
+        {range_of("10.0.0.1-10.0.0.6"), host},
+        {range_of("2001:db8::/48"), vpn},
+    };
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("plain export: format names") {
+    CHECK(exports::plain_format("cidr") == PlainFormat::cidr);
+    CHECK(exports::plain_format("nft") == PlainFormat::nft);
+    CHECK(exports::plain_format("ipset") == PlainFormat::ipset);
+    CHECK(exports::plain_format("csv") == PlainFormat::csv);
+    CHECK(exports::plain_format("jsonl") == PlainFormat::jsonl);
+    CHECK_FALSE(exports::plain_format("mmdb"));
+    CHECK_FALSE(exports::plain_format("CIDR"));
+    CHECK_FALSE(exports::plain_format(""));
+}
+
+TEST_CASE("plain export: hand-picked database, exact text") {
+    Content t = hand_picked();
+    Opened o(t.c);
+    const ExportFilter all;
+    CHECK(run(o, PlainFormat::cidr, all) ==
+          "1.2.3.0/24\n10.0.0.1/32\n10.0.0.2/31\n10.0.0.4/31\n10.0.0.6/32\n2001:db8::/48\n");
+    CHECK(run(o, PlainFormat::nft, all, "anon") ==
+          "table inet anondb {\n"
+          "\tset anon_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+          "\t\telements = { 1.2.3.0/24,\n\t\t\t     10.0.0.1/32,\n\t\t\t     10.0.0.2/31,\n"
+          "\t\t\t     10.0.0.4/31,\n\t\t\t     10.0.0.6/32 }\n\t}\n"
+          "\tset anon_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n"
+          "\t\telements = { 2001:db8::/48 }\n\t}\n"
+          "}\n");
+    ExportFilter tor;
+    tor.categories = kTorExit;
+    CHECK(run(o, PlainFormat::nft, tor) ==
+          "table inet anondb {\n"
+          "\tset anondb_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+          "\t\telements = { 1.2.3.0/25 }\n\t}\n"
+          "\tset anondb_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n"
+          "}\n");
+    ExportFilter v6;
+    v6.family = ExportFilter::Family::v6;
+    CHECK(run(o, PlainFormat::ipset, v6, "x") ==
+          "create x_v4 hash:net family inet -exist\ncreate x_v6 hash:net family inet6 -exist\n"
+          "add x_v6 2001:db8::/48 -exist\n");
+    CHECK(run(o, PlainFormat::csv, all) ==
+          "start,end,cidrs,categories,provider,asn,sources\n"
+          "1.2.3.0,1.2.3.127,1.2.3.0/25,tor_exit,,,tor-exits\n"
+          "1.2.3.128,1.2.3.255,1.2.3.128/25,vpn|hosting,\"Acme, \"\"Cloud\"\" Inc.\",64496,\"vpn,list|asn-table\"\n"
+          "10.0.0.1,10.0.0.6,10.0.0.1/32 10.0.0.2/31 10.0.0.4/31 10.0.0.6/32,hosting,\"Line\nBreak \xc3\xa9t\xc3\xa9\",,"
+          "asn-table\n"
+          "2001:db8::,2001:db8:0:ffff:ffff:ffff:ffff:ffff,2001:db8::/48,vpn|hosting,\"Acme, \"\"Cloud\"\" Inc.\",64496,"
+          "\"vpn,list|asn-table\"\n");
+    ExportFilter acme;
+    acme.provider = "Acme, \"Cloud\" Inc.";
+    acme.family = ExportFilter::Family::v4;
+    CHECK(run(o, PlainFormat::jsonl, acme) ==
+          "{\"start\":\"1.2.3.128\",\"end\":\"1.2.3.255\",\"cidrs\":[\"1.2.3.128/25\"],"
+          "\"categories\":[\"vpn\",\"hosting\"],\"anonymous\":true,\"provider\":\"Acme, \\\"Cloud\\\" Inc.\","
+          "\"asn\":64496,\"sources\":[\"vpn,list\",\"asn-table\"]}\n");
+    ExportFilter host;
+    host.categories = kHosting;
+    host.provider = "Line\nBreak \xc3\xa9t\xc3\xa9";
+    CHECK(run(o, PlainFormat::jsonl, host) ==
+          "{\"start\":\"10.0.0.1\",\"end\":\"10.0.0.6\",\"cidrs\":[\"10.0.0.1/32\",\"10.0.0.2/31\",\"10.0.0.4/31\","
+          "\"10.0.0.6/32\"],\"categories\":[\"hosting\"],\"anonymous\":false,\"provider\":\"Line\\nBreak "
+          "\xc3\xa9t\xc3\xa9\",\"asn\":null,\"sources\":[\"asn-table\"]}\n");
+    check_all(o, t, all, "anon");
+}
+
+TEST_CASE("plain export: empty database and bad arguments") {
+    Content t;
+    Opened o(t.c);
+    const ExportFilter all;
+    CHECK(run(o, PlainFormat::cidr, all).empty());
+    CHECK(run(o, PlainFormat::csv, all) == "start,end,cidrs,categories,provider,asn,sources\n");
+    CHECK(run(o, PlainFormat::jsonl, all).empty());
+    CHECK(run(o, PlainFormat::ipset, all) ==
+          "create anondb_v4 hash:net family inet -exist\ncreate anondb_v6 hash:net family inet6 -exist\n");
+    check_all(o, t, all);
+    for (const std::string& bad : std::vector<std::string>{"", "1abc", "has-dash", "has space", "a;b", std::string(29, 'a')}) {
+        CAPTURE(bad);
+        std::ostringstream out;
+        CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::nft, all, out, bad).status == Status::invalid_argument);
+        CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::ipset, all, out, bad).status == Status::invalid_argument);
+        CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::cidr, all, out, bad).status == Status::ok);
+    }
+    std::ostringstream longest;
+    CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::nft, all, longest, std::string(28, 'a')).status == Status::ok);
+    std::ostringstream failing;
+    failing.setstate(std::ios::badbit);
+    CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::csv, all, failing).status == Status::io);
+}
+
+TEST_CASE("plain export: all of IPv4 flagged") {
+    Content t;
+    const auto r = t.add_record(kProxy, 1, 0, {2});
+    t.c.ranges = {{range_of("0.0.0.0/0"), r}, {Range{kIpMax, kIpMax}, r}};
+    Opened o(t.c);
+    const ExportFilter all;
+    CHECK(run(o, PlainFormat::cidr, all) == "0.0.0.0/0\nffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128\n");
+    CHECK(run(o, PlainFormat::ipset, all) ==
+          "create anondb_v4 hash:net family inet -exist\ncreate anondb_v6 hash:net family inet6 -exist\n"
+          "add anondb_v4 0.0.0.0/1 -exist\nadd anondb_v4 128.0.0.0/1 -exist\n"
+          "add anondb_v6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128 -exist\n");
+    CHECK(contains(run(o, PlainFormat::nft, all), "elements = { 0.0.0.0/0 }"));
+    check_rows(o, t, all, read_csv(run(o, PlainFormat::csv, all)));
+    check_rows(o, t, all, read_jsonl(run(o, PlainFormat::jsonl, all)));
+    (void)check_cidr(o, t, all, run(o, PlainFormat::cidr, all));
+}
+
+TEST_CASE("plain export: random databases, every format and filter read back") {
+    std::mt19937_64 rng(20261122);
+    // How often the generator reached the edges that matter (checked below).
+    std::size_t hits[8] = {};
+    for (int round = 0; round < 300; ++round) {
+        CAPTURE(round);
+        Content t = random_content(rng);
+        Opened o(t.c);
+        const std::string name = below(rng, 2) ? "anondb" : "Set_" + std::to_string(round);
+        for (const auto& rr : t.c.ranges) {
+            hits[0] += rr.range.first == kV4First;
+            hits[1] += rr.range.last == kV4Last;
+            hits[2] += rr.range.last == ip_prev(kV4First);
+            hits[3] += rr.range.first == ip_next(kV4Last);
+            hits[4] += rr.range.last == kIpMax;
+            hits[5] += rr.range.first == kIpMin;
+            hits[6] += min_cidr_count(rr.range) > 4;
+        }
+        for (std::size_t i = 1; i < t.c.ranges.size(); ++i)
+            hits[7] += ip_next(t.c.ranges[i - 1].range.last) == t.c.ranges[i].range.first &&
+                       t.c.ranges[i - 1].record != t.c.ranges[i].record;
+        for (const ExportFilter& f : filters_for(rng, t)) {
+            CAPTURE(f.categories);
+            CAPTURE(f.provider);
+            CAPTURE(static_cast<int>(f.family));
+            check_all(o, t, f, name);
+        }
+    }
+    for (std::size_t i = 0; i < std::size(hits); ++i) {
+        CAPTURE(i);
+        CHECK(hits[i] > 0);
+    }
+}
+
+TEST_CASE("plain export: nft -c accepts the script") {
+    if (std::system("command -v nft >/dev/null 2>&1") != 0) {
+        MESSAGE("nft not installed (Debian package nftables): syntax check skipped");
+        return;
+    }
+    Content t = hand_picked();
+    Opened o(t.c);
+    TempDir dir("anondb-nft");
+    for (const auto family : {ExportFilter::Family::both, ExportFilter::Family::v4}) {
+        ExportFilter f;
+        f.family = family;
+        const auto path = dir.path / "x.nft";
+        write_text(path, run(o, PlainFormat::nft, f));
+        const std::string cmd = "nft -c -f " + path.string() + " > " + (dir.path / "err").string() + " 2>&1";
+        const int rc = std::system(cmd.c_str());
+        const std::string err = read_text(dir.path / "err");
+        if (rc != 0 && (contains(err, "Operation not permitted") || contains(err, "Permission denied"))) {
+            MESSAGE("nft -c needs privileges here: syntax check skipped (" << err << ")");
+            return;
+        }
+        CHECK_MESSAGE(rc == 0, err);
+    }
+}
