@@ -320,6 +320,51 @@ TEST_CASE("ip: random prefixes and ranges round-trip through text") {
     }
 }
 
+TEST_CASE("ip: range_prefix_len agrees with a brute-force search, near every prefix") {
+    // Oracle: the one length whose prefix at `first` is exactly the range.
+    auto oracle = [](Range r) -> std::optional<unsigned> {
+        for (unsigned len = 0; len <= 128; ++len)
+            if (prefix_range(r.first, len) == r) return len;
+        return std::nullopt;
+    };
+    for (int i = 0; i < 20000; ++i) {
+        const Range p = prefix_range(random_ip(), static_cast<unsigned>(rand_below(129)));
+        // The prefix itself, and ranges one address off at either end.
+        for (const Range r : {p, Range{p.first, ip_next(p.last)}, Range{p.first, ip_prev(p.last)},
+                              Range{ip_prev(p.first), p.last}, Range{ip_next(p.first), p.last}}) {
+            if (r.last < r.first) continue;
+            CAPTURE(r);
+            CHECK(range_prefix_len(r) == oracle(r));
+        }
+        Ip x = random_ip(), y = random_ip();
+        if (y < x) std::swap(x, y);
+        CHECK(range_prefix_len(Range{x, y}) == oracle(Range{x, y}));
+    }
+}
+
+// The buffer formatters never pass their documented maximum (format_ip and
+// format_range wrap them, so the round-trip cases above check their text).
+static_assert([] {
+    char buf[kRangeTextMax];
+    const Range widest{Ip{0x1111222233334444ull, 0x5555666677778889ull}, Ip{0xffffeeeeddddccccull, 0xbbbbaaaa99998888ull}};
+    return format_range_to(buf, widest) == kRangeTextMax && format_ip_to(buf, widest.first) == kIpTextMax;
+}());
+
+TEST_CASE("ip: buffer formatters stay within their maximum and round-trip") {
+    for (int i = 0; i < 20000; ++i) {
+        const Ip ip = random_ip();
+        char buf[kRangeTextMax];
+        const std::size_t n = format_ip_to(buf, ip);
+        REQUIRE(n <= kIpTextMax);
+        CHECK(parse_ip(std::string_view(buf, n))->ip == ip);
+        Ip y = random_ip();
+        const Range r = ip < y ? Range{ip, y} : Range{y, ip};
+        const std::size_t m = format_range_to(buf, r);
+        REQUIRE(m <= kRangeTextMax);
+        CHECK(parse_range(std::string_view(buf, m))->range == r);
+    }
+}
+
 namespace {
 
 // Fewest aligned blocks tiling [first, last], by dynamic programming over the

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -299,18 +301,48 @@ constexpr IpParse<ParsedRange> parse_range(std::string_view s) noexcept {
     return {ParsedRange{Range{a->ip, a->ip}, false}, IpError::empty};
 }
 
+namespace detail {
+// Decimal text of each octet value (up to 3 digits, then the length): bulk
+// annotation formats millions of addresses, and divisions were most of it.
+// At namespace scope so that it is built once, at compile time.
+inline constexpr auto kOctetText = [] {
+    std::array<std::array<char, 4>, 256> t{};
+    for (unsigned v = 0; v < 256; ++v) {
+        std::size_t n = 0;
+        if (v >= 100) t[v][n++] = static_cast<char>('0' + v / 100);
+        if (v >= 10) t[v][n++] = static_cast<char>('0' + v / 10 % 10);
+        t[v][n++] = static_cast<char>('0' + v % 10);
+        t[v][3] = static_cast<char>(n);
+    }
+    return t;
+}();
+}  // namespace detail
+
+// Longest texts format_ip_to / format_range_to write (no terminating NUL):
+// eight full IPv6 groups; two IPv6 ends joined by '-'.
+inline constexpr std::size_t kIpTextMax = 39;
+inline constexpr std::size_t kRangeTextMax = 2 * kIpTextMax + 1;
+
 // Text form: dotted quad for IPv4-mapped addresses, RFC 5952 otherwise
 // (lowercase, longest run of two or more zero groups compressed, first wins).
-inline std::string format_ip(Ip ip) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
+// Writes at most kIpTextMax bytes at `out` and returns how many; allocates
+// nothing, so bulk annotation can call it per line.
+constexpr std::size_t format_ip_to(char* out, Ip ip) noexcept {
+    constexpr const char* kHex = "0123456789abcdef";
+    char* p = out;
     if (ip.is_v4()) {
         const std::uint32_t v = ip.v4();
         for (int k = 3; k >= 0; --k) {
-            out += std::to_string((v >> (8 * k)) & 0xff);
-            if (k) out += '.';
+            // Always copy three bytes, then advance by the digit count: no
+            // branch per digit (15 bytes at most are written, under kIpTextMax).
+            const auto& digits = detail::kOctetText[(v >> (8 * k)) & 0xff];
+            p[0] = digits[0];
+            p[1] = digits[1];
+            p[2] = digits[2];
+            p += digits[3];
+            if (k) *p++ = '.';
         }
-        return out;
+        return static_cast<std::size_t>(p - out);
     }
     std::uint16_t g[8];
     for (int k = 0; k < 4; ++k) g[k] = static_cast<std::uint16_t>(ip.hi >> (48 - 16 * k));
@@ -325,48 +357,74 @@ inline std::string format_ip(Ip ip) {
     }
     for (int k = 0; k < 8; ++k) {
         if (k == best) {
-            out += "::";
+            *p++ = ':';
+            *p++ = ':';
             k += best_len - 1;
             continue;
         }
-        if (!out.empty() && out.back() != ':') out += ':';
+        if (p != out && p[-1] != ':') *p++ = ':';
         bool started = false;
         for (int s = 12; s >= 0; s -= 4) {
             const int d = (g[k] >> s) & 0xf;
-            if (d || started || s == 0) { out += kHex[d]; started = true; }
+            if (d || started || s == 0) { *p++ = kHex[d]; started = true; }
         }
     }
-    return out;
+    return static_cast<std::size_t>(p - out);
 }
 
-// The prefix length if `r` is exactly one CIDR block, in the 128-bit space.
+inline std::string format_ip(Ip ip) {
+    char buf[kIpTextMax];
+    return std::string(buf, format_ip_to(buf, ip));
+}
+
+// The prefix length if `r` is exactly one CIDR block, in the 128-bit space:
+// its size last - first + 1 is a power of two 2^k and first is aligned to it.
 constexpr std::optional<unsigned> range_prefix_len(Range r) noexcept {
-    for (unsigned len = 0; len <= 128; ++len) {
-        const Range p = prefix_range(r.first, len);
-        if (p.first == r.first && p.last == r.last) return len;
-        if (p.first != r.first) continue;  // r.first not aligned for this length
-    }
-    return std::nullopt;
+    // d = last - first (128-bit, no wrap since first <= last).
+    const std::uint64_t dlo = r.last.lo - r.first.lo;
+    const std::uint64_t dhi = r.last.hi - r.first.hi - (r.last.lo < r.first.lo ? 1 : 0);
+    // d + 1 is a power of two iff d is all ones below its top set bit.
+    const std::uint64_t plo = dlo + 1;
+    const std::uint64_t phi = dhi + (plo == 0 ? 1 : 0);
+    if ((dlo & plo) != 0 || (dhi & phi) != 0) return std::nullopt;
+    if (dhi != 0 && dlo != ~0ull) return std::nullopt;  // low word must be full below a high-word bit
+    if ((r.first.lo & dlo) != 0 || (r.first.hi & dhi) != 0) return std::nullopt;
+    return 128u - static_cast<unsigned>(std::popcount(dlo) + std::popcount(dhi));
 }
 
 // Text form of a range: "a/len" when it is one CIDR block, a single address
 // when first == last, "first-last" otherwise. IPv4 text when both ends are
-// IPv4-mapped. parse_range(format_range(r)) == r.
-inline std::string format_range(Range r) {
+// IPv4-mapped. parse_range(format_range(r)) == r. Writes at most
+// kRangeTextMax bytes at `out`; allocates nothing.
+constexpr std::size_t format_range_to(char* out, Range r) noexcept {
     const bool v4 = r.first.is_v4() && r.last.is_v4();
-    if (r.first == r.last) {
-        return format_ip(r.first);
-    }
+    if (r.first == r.last) return format_ip_to(out, r.first);
+    std::size_t n = 0;
     if (auto len = range_prefix_len(r); len && (!v4 || *len >= 96)) {
-        return format_ip(r.first) + "/" + std::to_string(v4 ? *len - 96 : *len);
+        n = format_ip_to(out, r.first);
+        unsigned bits = v4 ? *len - 96 : *len;
+        out[n++] = '/';
+        if (bits >= 100) out[n++] = static_cast<char>('0' + bits / 100);
+        if (bits >= 10) out[n++] = static_cast<char>('0' + bits / 10 % 10);
+        out[n++] = static_cast<char>('0' + bits % 10);
+        return n;
     }
-    if (v4) return format_ip(r.first) + "-" + format_ip(r.last);
-    // Either end may be v4-mapped: spell both as IPv6 so the families agree.
-    auto v6text = [](Ip ip) {
-        if (!ip.is_v4()) return format_ip(ip);
-        return "::ffff:" + format_ip(ip);
+    // Either end may be v4-mapped: then spell both as IPv6 so the families agree.
+    auto end = [&](Ip ip) {
+        if (!v4 && ip.is_v4()) {
+            for (const char c : {':', ':', 'f', 'f', 'f', 'f', ':'}) out[n++] = c;
+        }
+        n += format_ip_to(out + n, ip);
     };
-    return v6text(r.first) + "-" + v6text(r.last);
+    end(r.first);
+    out[n++] = '-';
+    end(r.last);
+    return n;
+}
+
+inline std::string format_range(Range r) {
+    char buf[kRangeTextMax];
+    return std::string(buf, format_range_to(buf, r));
 }
 
 // Minimal list of CIDR blocks covering exactly `r`, in address order.
