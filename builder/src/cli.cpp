@@ -3,7 +3,9 @@
 // code (docs in README.md, "Exit codes").
 #include "anondb/builder/cli.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,17 +13,19 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "anondb/builder/annotate.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
 #include "anondb/plain_export.hpp"
 #include "anondb/version.hpp"
+#include "json_fields.hpp"
+#include "printable.hpp"
 
 namespace anondb::builder {
 namespace {
@@ -31,56 +35,6 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitBadInput = 3;
 constexpr int kExitStale = 4;  // published, but some feeds are stale or left out
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void json_str(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-
-void json_categories(JsonWriter& w, std::uint32_t flags) {
-    w.StartArray();
-    for (const auto& c : kCategoryNames)
-        if (flags & c.bit) json_str(w, c.name);
-    w.EndArray();
-}
-
-// The fields lookup --json and explain --json share, in that order.
-void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupResult& r) {
-    json_str(w, "ip");
-    json_str(w, format_ip(ip));
-    json_str(w, "flagged");
-    w.Bool(r.flagged());
-    json_str(w, "anonymous");
-    w.Bool(r.anonymous());
-    json_str(w, "categories");
-    json_categories(w, r.categories);
-    json_str(w, "provider");
-    if (r.provider.empty()) w.Null();
-    else json_str(w, r.provider);
-    json_str(w, "asn");
-    if (r.asn == 0) w.Null();
-    else w.Uint(r.asn);
-    json_str(w, "range");
-    json_str(w, format_range(seg.range));
-    json_str(w, "record");
-    w.Uint(r.record);
-}
-
-// Feed text is hostile: escape control bytes so it cannot drive the terminal.
-std::string printable(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size());
-    for (const unsigned char c : s) {
-        if (c >= 0x20 && c != 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xf];
-        }
-    }
-    return out;
-}
 
 std::string or_dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
@@ -167,70 +121,73 @@ struct LookupArgs {
     std::vector<std::string> ips;
     std::string file;
     bool json = false;
+    std::string column;  // 1-based number or header name; "" = whole line
+    bool header = false;
+    std::string delimiter = ",";
 };
 
+// Addresses from arguments, --file or stdin, through the bulk annotator
+// (annotate.hpp) to stdout.
 int cmd_lookup(const LookupArgs& a) {
+    AnnotateOptions options;
+    options.format = a.json ? AnnotateFormat::json : AnnotateFormat::text;
+    options.header = a.header;
+    if (a.delimiter == "\\t" || a.delimiter == "tab") options.delimiter = '\t';
+    else if (a.delimiter.size() == 1) options.delimiter = a.delimiter[0];
+    else {
+        std::cerr << "anondb lookup: --delimiter must be one character (or 'tab')\n";
+        return kExitUsage;
+    }
+    if (!a.column.empty()) {
+        const bool number = a.column.find_first_not_of("0123456789") == std::string::npos;
+        if (number) options.column = std::strtoull(a.column.c_str(), nullptr, 10);
+        else options.column_name = a.column;
+        if (number && options.column == 0) {
+            std::cerr << "anondb lookup: --column counts from 1\n";
+            return kExitUsage;
+        }
+    }
     auto db = open_db(a.db);
     if (!db) return kExitFailure;
-    bool bad_input = false;
-    auto one = [&](std::string_view text) {
-        text = detail::trim(text);
-        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-        if (text.empty() || text.front() == '#') return;
-        const auto ip = parse_ip(text);
-        if (!ip) {
-            bad_input = true;
-            if (a.json) {
-                rapidjson::StringBuffer buf;
-                JsonWriter w(buf);
-                w.StartObject();
-                json_str(w, "ip");
-                json_str(w, text);
-                json_str(w, "error");
-                json_str(w, ip_error_text(ip.error));
-                w.EndObject();
-                std::cout << buf.GetString() << "\n";
-            } else {
-                std::cout << printable(text) << "  error: " << ip_error_text(ip.error) << "\n";
-            }
-            return;
-        }
-        const Segment seg = db->locate(ip->ip);
-        const LookupResult r = db->record(seg.record);
-        const std::string range = format_range(seg.range);
-        if (a.json) {
-            rapidjson::StringBuffer buf;
-            JsonWriter w(buf);
-            w.StartObject();
-            json_result_fields(w, ip->ip, seg, r);
-            w.EndObject();
-            std::cout << buf.GetString() << "\n";
-        } else if (!r.flagged()) {
-            std::cout << format_ip(ip->ip) << "  not flagged  (range " << range << ")\n";
-        } else {
-            std::cout << format_ip(ip->ip) << "  " << category_list(r.categories) << (r.anonymous() ? "  anonymous" : "")
-                      << "  provider " << or_dash(r.provider) << (r.asn ? "  AS" + std::to_string(r.asn) : std::string())
-                      << "  (range " << range << ")\n";
-        }
-    };
-    auto stream = [&](std::istream& in) {
-        std::string line;
-        while (std::getline(in, line)) one(line);
+    auto annotator = Annotator::create(*db, options, STDOUT_FILENO);
+    if (!annotator) {
+        std::cerr << "anondb lookup: " << annotator.error().message << "\n";
+        return kExitUsage;
+    }
+    Error err;
+    std::string source = "arguments";
+    auto read_input = [&](int fd, const std::string& name) {
+        source = name;
+        if (err.status == Status::ok) err = annotator->read_all(fd, name);
     };
     if (!a.file.empty()) {
-        std::ifstream in(a.file);
-        if (!in) {
-            std::cerr << "anondb lookup: cannot open " << a.file << "\n";
+        const int fd = ::open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            std::cerr << "anondb lookup: cannot open " << a.file << ": " << std::strerror(errno) << "\n";
             return kExitFailure;
         }
-        stream(in);
+        read_input(fd, a.file);
+        ::close(fd);
     }
+    std::uint64_t arg_no = 0;
     for (const auto& ip : a.ips) {
-        if (ip == "-") stream(std::cin);
-        else one(ip);
+        if (err.status != Status::ok) break;
+        if (ip == "-") read_input(STDIN_FILENO, "stdin");
+        else err = annotator->line(ip, ++arg_no);
     }
-    if (a.ips.empty() && a.file.empty()) stream(std::cin);
-    return bad_input ? kExitBadInput : kExitOk;
+    if (a.ips.empty() && a.file.empty()) read_input(STDIN_FILENO, "stdin");
+    if (const Error flushed = annotator->flush(); err.status == Status::ok) err = flushed;
+    if (err.status != Status::ok) {
+        std::cerr << "anondb lookup: " << err.message << "\n";
+        return err.status == Status::invalid_argument ? kExitUsage : kExitFailure;
+    }
+    const AnnotateStats& st = annotator->stats();
+    if (st.invalid > 0) {
+        std::cerr << "anondb lookup: " << source << ": " << st.invalid << " of " << st.invalid + st.addresses
+                  << " lines were not IP addresses (first at line " << st.first_invalid_line << ")\n";
+        return kExitBadInput;
+    }
+    return kExitOk;
 }
 
 // ---- explain ----------------------------------------------------------------
@@ -649,6 +606,11 @@ int run_cli(int argc, char** argv) {
     l->add_option("ips", lookup.ips, "Addresses; '-' reads stdin");
     l->add_option("-f,--file", lookup.file, "Read addresses from a file, one per line");
     l->add_flag("--json", lookup.json, "One JSON object per line");
+    l->add_option("--column", lookup.column,
+                  "CSV input: the address column, by number (from 1) or by header name; output is the row plus "
+                  "anondb_* columns");
+    l->add_flag("--header", lookup.header, "CSV input: the first row is a header (implied by a --column name)");
+    l->add_option("--delimiter", lookup.delimiter, "CSV delimiter: one character, or 'tab'")->capture_default_str();
 
     ExplainArgs explain;
     auto* e = app.add_subcommand("explain", "Why an address is flagged: its range and every feed entry behind it");

@@ -1,0 +1,398 @@
+// Bulk annotation (annotate.hpp): a line splitter over read(2), a lookup per
+// line, and an output buffer handed to write(2).
+#include "anondb/builder/annotate.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <unistd.h>
+
+#include "json_fields.hpp"
+#include "printable.hpp"
+
+namespace anondb::builder {
+namespace {
+
+constexpr std::size_t kOutBytes = 1 << 20;
+// Input buffer: room for a whole longest line plus a read's worth more.
+constexpr std::size_t kInBytes = kMaxLineBytes + (1 << 20);
+
+constexpr std::string_view kCsvColumns =
+    "anondb_flagged,anondb_anonymous,anondb_categories,anondb_provider,anondb_asn,anondb_range,anondb_error";
+
+std::string_view trim_cr(std::string_view s) {
+    if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+    return s;
+}
+
+// Field `index` (0-based) of a CSV row, without its quotes (a doubled quote
+// inside stays doubled: no address contains one, so it fails to parse as
+// one). nullopt-like `ok = false` when the row has fewer fields or a quoted
+// field is not closed.
+std::string_view csv_field(std::string_view row, std::size_t index, char delim, bool& ok) {
+    std::size_t p = 0;
+    for (std::size_t field = 0;; ++field) {
+        std::string_view value;
+        std::size_t next;  // position of the delimiter after the field, or npos
+        if (p < row.size() && row[p] == '"') {
+            std::size_t q = p + 1;
+            while (true) {
+                q = row.find('"', q);
+                if (q == std::string_view::npos) {
+                    ok = false;
+                    return {};
+                }
+                if (q + 1 < row.size() && row[q + 1] == '"') {
+                    q += 2;
+                    continue;
+                }
+                break;
+            }
+            value = row.substr(p + 1, q - p - 1);
+            next = q + 1 < row.size() ? q + 1 : std::string_view::npos;
+            if (next != std::string_view::npos && row[next] != delim) {
+                ok = false;  // text after a closing quote
+                return {};
+            }
+        } else {
+            next = row.find(delim, p);
+            value = row.substr(p, next == std::string_view::npos ? std::string_view::npos : next - p);
+        }
+        if (field == index) {
+            ok = true;
+            return value;
+        }
+        if (next == std::string_view::npos) {
+            ok = false;
+            return {};
+        }
+        p = next + 1;
+    }
+}
+
+Error write_fully(int fd, const char* data, std::size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, data, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return make_error(Status::io, std::string("writing output: ") + std::strerror(errno));
+        }
+        data += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return {};
+}
+
+}  // namespace
+
+// The writer is kept and Reset() per line: a fresh one would allocate its
+// nesting stack on every object.
+struct Annotator::JsonScratch {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer{buffer};
+    JsonWriter& start() {
+        buffer.Clear();
+        writer.Reset(buffer);
+        return writer;
+    }
+};
+
+Annotator::Annotator(const Database& db, AnnotateOptions options, int out_fd)
+    : db_(&db), options_(std::move(options)), out_fd_(out_fd), out_(kOutBytes) {
+    const bool csv_input = options_.column != 0 || !options_.column_name.empty();
+    if (csv_input && options_.format == AnnotateFormat::text) options_.format = AnnotateFormat::csv;
+    header_pending_ = csv_input && (options_.header || !options_.column_name.empty());
+    if (options_.format == AnnotateFormat::json) json_ = std::make_unique<JsonScratch>();
+}
+
+Annotator::Annotator(Annotator&&) noexcept = default;
+Annotator& Annotator::operator=(Annotator&&) noexcept = default;
+Annotator::~Annotator() = default;
+
+Expected<Annotator> Annotator::create(const Database& db, AnnotateOptions options, int out_fd) {
+    const char d = options.delimiter;
+    if (d == '"' || d == '\n' || d == '\r' || d == '\0')
+        return make_error(Status::invalid_argument, "the CSV delimiter cannot be a quote, a line break or NUL");
+    if (options.format == AnnotateFormat::csv && options.column == 0 && options.column_name.empty())
+        return make_error(Status::invalid_argument, "csv output needs an address column (--column)");
+    return Annotator(db, std::move(options), out_fd);
+}
+
+void Annotator::put(std::string_view s) {
+    if (s.size() > out_.size() - used_) {
+        if (flush().status != Status::ok) return;
+        if (s.size() > out_.size()) {
+            if (write_error_.status == Status::ok) write_error_ = write_fully(out_fd_, s.data(), s.size());
+            return;
+        }
+    }
+    std::memcpy(out_.data() + used_, s.data(), s.size());
+    used_ += s.size();
+}
+
+void Annotator::put(char c) {
+    if (used_ == out_.size() && flush().status != Status::ok) return;
+    out_[used_++] = c;
+}
+
+void Annotator::put_escaped(std::string_view s) {
+    escape_control(s, [this](char c) { put(c); });
+}
+
+// RFC 4180: quoted when it holds the delimiter, a quote or a line break.
+void Annotator::put_csv_field(std::string_view s) {
+    bool plain = true;
+    for (const char c : s)
+        if (c == '"' || c == '\n' || c == '\r' || c == options_.delimiter) {
+            plain = false;
+            break;
+        }
+    if (plain) {
+        put(s);
+        return;
+    }
+    put('"');
+    for (const char c : s) {
+        if (c == '"') put('"');
+        put(c);
+    }
+    put('"');
+}
+
+void Annotator::put_uint(std::uint64_t v) {
+    char digits[20];
+    std::size_t n = 0;
+    do {
+        digits[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char text[20];
+    for (std::size_t i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
+    put(std::string_view(text, n));
+}
+
+Error Annotator::flush() {
+    if (write_error_.status != Status::ok) return write_error_;
+    if (used_ > 0) write_error_ = write_fully(out_fd_, out_.data(), used_);
+    used_ = 0;
+    return write_error_;
+}
+
+std::string_view Annotator::address_field(std::string_view row, bool& ok) const {
+    if (options_.column == 0) {
+        ok = true;
+        return row;
+    }
+    return csv_field(row, options_.column - 1, options_.delimiter, ok);
+}
+
+void Annotator::header_row(std::string_view text) {
+    header_pending_ = false;
+    if (!options_.column_name.empty()) {
+        options_.column = 0;
+        for (std::size_t i = 0;; ++i) {
+            bool ok = false;
+            const auto name = csv_field(text, i, options_.delimiter, ok);
+            if (!ok) break;
+            if (detail::trim(name) == options_.column_name) {
+                options_.column = i + 1;
+                break;
+            }
+        }
+        if (options_.column == 0) {
+            column_missing_ = true;
+            return;
+        }
+    }
+    if (options_.format != AnnotateFormat::csv) return;
+    put(text);
+    put(options_.delimiter);
+    for (const char c : kCsvColumns) put(c == ',' ? options_.delimiter : c);
+    put('\n');
+}
+
+Error Annotator::line(std::string_view text, std::uint64_t line_no) {
+    ++stats_.lines;
+    text = trim_cr(text);
+    if (header_pending_) {
+        header_row(text);
+        if (column_missing_)
+            return Error{Status::invalid_argument, "line " + std::to_string(line_no) + ": no column named '" +
+                                                       options_.column_name + "' in the header row"};
+        return write_error_;
+    }
+    if (detail::trim(text).empty()) return write_error_;
+    if (options_.column == 0 && detail::trim(text).front() == '#') return write_error_;
+    bool ok = false;
+    const std::string_view address = address_field(text, ok);
+    if (!ok) bad_line(text, text, "no address column in this row (too few fields, or an unclosed quote)", line_no);
+    else annotate(text, detail::trim(address), line_no);
+    return write_error_;
+}
+
+void Annotator::bad_line(std::string_view row, std::string_view shown, std::string_view reason,
+                         std::uint64_t line_no) {
+    ++stats_.invalid;
+    if (stats_.first_invalid_line == 0) stats_.first_invalid_line = line_no;
+    switch (options_.format) {
+        case AnnotateFormat::text:
+            put_escaped(shown);
+            put("  error: ");
+            put(reason);
+            put('\n');
+            return;
+        case AnnotateFormat::json: {
+            JsonWriter& w = json_->start();
+            w.StartObject();
+            json_str(w, "ip");
+            json_str(w, shown);
+            json_str(w, "error");
+            json_str(w, reason);
+            json_str(w, "line");
+            w.Uint64(line_no);
+            w.EndObject();
+            put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
+            put('\n');
+            return;
+        }
+        case AnnotateFormat::csv:
+            put(row);
+            for (int i = 0; i < 7; ++i) put(options_.delimiter);
+            put_csv_field(reason);
+            put('\n');
+            return;
+    }
+}
+
+void Annotator::annotate(std::string_view row, std::string_view address, std::uint64_t line_no) {
+    const auto parsed = parse_ip(address);
+    const char d = options_.delimiter;
+    if (!parsed) {
+        bad_line(row, address.empty() ? row : address, ip_error_text(parsed.error), line_no);
+        return;
+    }
+    ++stats_.addresses;
+    const Segment seg = db_->locate(parsed->ip);
+    const LookupResult r = db_->record(seg.record);
+    if (r.flagged()) ++stats_.flagged;
+    char text[kRangeTextMax];
+    switch (options_.format) {
+        case AnnotateFormat::text:
+            put(std::string_view(text, format_ip_to(text, parsed->ip)));
+            if (!r.flagged()) {
+                put("  not flagged");
+            } else {
+                put("  ");
+                bool first = true;
+                for (const auto& c : kCategoryNames) {
+                    if (!(r.categories & c.bit)) continue;
+                    if (!first) put(',');
+                    put(c.name);
+                    first = false;
+                }
+                if (r.anonymous()) put("  anonymous");
+                put("  provider ");
+                if (r.provider.empty()) put('-');
+                else put_escaped(r.provider);
+                if (r.asn) {
+                    put("  AS");
+                    put_uint(r.asn);
+                }
+            }
+            put("  (range ");
+            put(std::string_view(text, format_range_to(text, seg.range)));
+            put(")\n");
+            return;
+        case AnnotateFormat::json: {
+            JsonWriter& w = json_->start();
+            w.StartObject();
+            json_result_fields(w, parsed->ip, seg, r);
+            w.EndObject();
+            put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
+            put('\n');
+            return;
+        }
+        case AnnotateFormat::csv: {
+            put(row);
+            put(d);
+            put(r.flagged() ? "true" : "false");
+            put(d);
+            put(r.anonymous() ? "true" : "false");
+            put(d);
+            bool first = true;
+            for (const auto& c : kCategoryNames) {
+                if (!(r.categories & c.bit)) continue;
+                if (!first) put('|');
+                put(c.name);
+                first = false;
+            }
+            put(d);
+            put_csv_field(r.provider);
+            put(d);
+            if (r.asn) put_uint(r.asn);
+            put(d);
+            put_csv_field(std::string_view(text, format_range_to(text, seg.range)));
+            put(d);
+            put('\n');
+            return;
+        }
+    }
+}
+
+Error Annotator::read_all(int in_fd, std::string_view name) {
+    std::vector<char> buf(kInBytes);
+    std::size_t start = 0, end = 0;  // unprocessed bytes are [start, end)
+    std::uint64_t line_no = 0;
+    bool discarding = false;  // inside a line longer than kMaxLineBytes
+    // A line past the limit is reported by its first bytes; its row cannot
+    // be echoed (csv gets an empty row with anondb_error filled).
+    auto overlong = [&](std::uint64_t at) {
+        ++stats_.lines;
+        const std::string shown = std::string(buf.data() + start, 40) + "...";
+        bad_line({}, shown, "line longer than 1 MiB", at);
+    };
+    while (true) {
+        ssize_t n;
+        do n = ::read(in_fd, buf.data() + end, buf.size() - end);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return make_error(Status::io, std::string(name) + ": " + std::strerror(errno));
+        const bool eof = n == 0;
+        end += static_cast<std::size_t>(n);
+        while (start < end) {
+            const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', end - start));
+            if (!nl) break;
+            const std::size_t len = static_cast<std::size_t>(nl - (buf.data() + start));
+            ++line_no;
+            if (discarding) {
+                discarding = false;
+            } else if (len > kMaxLineBytes) {
+                overlong(line_no);
+            } else if (auto e = line(std::string_view(buf.data() + start, len), line_no); e.status != Status::ok) {
+                e.message = std::string(name) + ": " + e.message;
+                return e;
+            }
+            start += len + 1;
+        }
+        if (eof) {
+            if (start < end && !discarding) {
+                ++line_no;
+                if (auto e = line(std::string_view(buf.data() + start, end - start), line_no); e.status != Status::ok) {
+                    e.message = std::string(name) + ": " + e.message;
+                    return e;
+                }
+            }
+            return flush();
+        }
+        // Keep the partial line; a line that fills the buffer is too long.
+        if (end - start > kMaxLineBytes) {
+            if (!discarding) overlong(line_no + 1);
+            discarding = true;
+            start = end;
+        }
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+    }
+}
+
+}  // namespace anondb::builder

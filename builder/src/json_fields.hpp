@@ -1,0 +1,53 @@
+// The JSON fields of one lookup, shared by `lookup --json` (annotate.cpp)
+// and `explain --json` (cli.cpp), so both print them the same way.
+#pragma once
+
+#include <string_view>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "anondb/category.hpp"
+#include "anondb/ip.hpp"
+#include "anondb/reader.hpp"
+
+namespace anondb::builder {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void json_str(JsonWriter& w, std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+inline void json_categories(JsonWriter& w, std::uint32_t flags) {
+    w.StartArray();
+    for (const auto& c : kCategoryNames)
+        if (flags & c.bit) json_str(w, c.name);
+    w.EndArray();
+}
+
+// ip, flagged, anonymous, categories, provider, asn, range, record — in that
+// order. Formats into stack buffers: bulk annotation calls it per line.
+inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupResult& r) {
+    char text[kRangeTextMax];
+    json_str(w, "ip");
+    json_str(w, std::string_view(text, format_ip_to(text, ip)));
+    json_str(w, "flagged");
+    w.Bool(r.flagged());
+    json_str(w, "anonymous");
+    w.Bool(r.anonymous());
+    json_str(w, "categories");
+    json_categories(w, r.categories);
+    json_str(w, "provider");
+    if (r.provider.empty()) w.Null();
+    else json_str(w, r.provider);
+    json_str(w, "asn");
+    if (r.asn == 0) w.Null();
+    else w.Uint(r.asn);
+    json_str(w, "range");
+    json_str(w, std::string_view(text, format_range_to(text, seg.range)));
+    json_str(w, "record");
+    w.Uint(r.record);
+}
+
+}  // namespace anondb::builder
