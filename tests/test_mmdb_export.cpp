@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 
+#include "anondb/builder/guard.hpp"
 #include "anondb/mmdb_writer.hpp"
 #include "anondb/writer.hpp"
 #include "test_util.hpp"
@@ -467,4 +468,20 @@ TEST_CASE("mmdb export: the bundled snapshot, every segment") {
     const auto keys = mmdb_answer(p.mmdb, "185.220.101.1").true_keys;  // a Tor exit in the snapshot
     CHECK(std::find(keys.begin(), keys.end(), "is_tor_exit_node") != keys.end());
     CHECK(std::find(keys.begin(), keys.end(), "is_anonymous") != keys.end());
+    // Reserved-network policy (docs/EXPORTS.md): no special-purpose block
+    // carries data in the export, asked of libmaxminddb at each block's
+    // ends and middle.
+    for (const auto& block : builder::reserved_blocks()) {
+        const Ip mid = to_ip(to_u128(block.range.first) + (to_u128(block.range.last) - to_u128(block.range.first)) / 2);
+        for (const Ip a : {block.range.first, mid, block.range.last}) {
+            const std::string text = format_ip(a);
+            CAPTURE(text);
+            CAPTURE(block.name);
+            // IPv6 inside ::/96 and 2002::/16 reads the IPv4 tree (the
+            // aliases); the IPv4 blocks themselves are asked as dotted quads.
+            const bool in_ipv4_subtree = a.hi == 0 && (a.lo >> 32) == 0;  // ::/96
+            if (in_ipv4_subtree || (a.hi >> 48) == 0x2002) continue;
+            CHECK_FALSE(mmdb_answer(p.mmdb, text).found);
+        }
+    }
 }
