@@ -32,19 +32,14 @@
 
 #include "anondb/builder/annotate.hpp"
 #include "anondb/reader.hpp"
+#include "bench_util.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using anondb::Ip;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-long peak_rss_kib() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
+using anondb::bench::Clock;
+using anondb::bench::peak_rss_kib;
+using anondb::bench::seconds_since;
 
 [[noreturn]] void die(const std::string& why) {
     std::fprintf(stderr, "annotate_bench: %s\n", why.c_str());
@@ -128,91 +123,93 @@ Figure run_anondb(const char* name, const anondb::Database& db, const std::strin
     return {name, secs, a->stats().lines, a->stats().flagged};
 }
 
-// The floor: split into lines with memchr, write each line back.
-Figure run_floor(const std::string& path) {
-    const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    const int out = open_null();
-    std::vector<char> buf(1 << 20), obuf(1 << 20);
-    std::size_t used = 0, have = 0, oused = 0;
-    std::uint64_t lines = 0;
-    const auto t = Clock::now();
-    while (true) {
-        const ssize_t n = ::read(in, buf.data() + have, buf.size() - have);
-        if (n <= 0) break;
-        have += static_cast<std::size_t>(n);
-        used = 0;
-        while (const char* nl = static_cast<const char*>(std::memchr(buf.data() + used, '\n', have - used))) {
-            const std::size_t len = static_cast<std::size_t>(nl - buf.data()) - used + 1;
-            if (oused + len > obuf.size()) {
-                if (::write(out, obuf.data(), oused) < 0) die("write");
-                oused = 0;
-            }
-            std::memcpy(obuf.data() + oused, buf.data() + used, len);
-            oused += len;
-            used += len;
-            ++lines;
-        }
-        std::memmove(buf.data(), buf.data() + used, have - used);
-        have -= used;
+// Buffered output to /dev/null, as the annotator does it.
+struct NullOut {
+    int fd = open_null();
+    std::vector<char> buf = std::vector<char>(1 << 20);
+    std::size_t used = 0;
+    void put(const char* p, std::size_t n) {
+        if (used + n > buf.size()) flush();
+        std::memcpy(buf.data() + used, p, n);
+        used += n;
     }
-    if (::write(out, obuf.data(), oused) < 0) die("write");
-    const double secs = seconds_since(t);
-    ::close(in);
-    ::close(out);
-    return {"I/O floor (split + write, no lookup)", secs, lines, 0};
-}
+    void flush() {
+        if (used && ::write(fd, buf.data(), used) < 0) die("write");
+        used = 0;
+    }
+    ~NullOut() {
+        flush();
+        ::close(fd);
+    }
+};
 
-// libmaxminddb per line, output "ip,1" when is_anonymous is true else "ip,0",
-// through the same kind of buffer (so the difference is the lookup).
-Figure run_libmaxminddb(const std::string& mmdb_path, const std::string& path) {
-    MMDB_s mmdb;
-    if (const int st = MMDB_open(mmdb_path.c_str(), MMDB_MODE_MMAP, &mmdb); st != MMDB_SUCCESS)
-        die(mmdb_path + ": " + MMDB_strerror(st));
+// Calls each(line) for every line of `path` (split with memchr, without
+// the '\n'); returns the line count. The reference loops share it so that
+// they differ from each other only in what they do per line.
+template <class Each>
+std::uint64_t for_each_line(const std::string& path, Each&& each) {
     const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    const int out = open_null();
-    std::vector<char> buf(1 << 20), obuf(1 << 20);
-    std::size_t used = 0, have = 0, oused = 0;
-    std::uint64_t lines = 0, flagged = 0;
-    char ip[64];
-    const auto t = Clock::now();
+    if (in < 0) die("cannot open " + path);
+    std::vector<char> buf(1 << 20);
+    std::size_t have = 0;
+    std::uint64_t lines = 0;
     while (true) {
         const ssize_t n = ::read(in, buf.data() + have, buf.size() - have);
         if (n <= 0) break;
         have += static_cast<std::size_t>(n);
-        used = 0;
+        std::size_t used = 0;
         while (const char* nl = static_cast<const char*>(std::memchr(buf.data() + used, '\n', have - used))) {
             const std::size_t len = static_cast<std::size_t>(nl - buf.data()) - used;
-            const std::size_t keep = std::min(len, sizeof ip - 1);
-            std::memcpy(ip, buf.data() + used, keep);
-            ip[keep] = '\0';
-            int gai = 0, err = 0;
-            MMDB_lookup_result_s r = MMDB_lookup_string(&mmdb, ip, &gai, &err);
-            bool anonymous = false;
-            if (gai == 0 && err == MMDB_SUCCESS && r.found_entry) {
-                ++flagged;
-                MMDB_entry_data_s d;
-                if (MMDB_get_value(&r.entry, &d, "is_anonymous", nullptr) == MMDB_SUCCESS && d.has_data)
-                    anonymous = d.boolean;
-            }
-            if (oused + keep + 3 > obuf.size()) {
-                if (::write(out, obuf.data(), oused) < 0) die("write");
-                oused = 0;
-            }
-            std::memcpy(obuf.data() + oused, ip, keep);
-            oused += keep;
-            obuf[oused++] = ',';
-            obuf[oused++] = anonymous ? '1' : '0';
-            obuf[oused++] = '\n';
+            each(std::string_view(buf.data() + used, len));
             used += len + 1;
             ++lines;
         }
         std::memmove(buf.data(), buf.data() + used, have - used);
         have -= used;
     }
-    if (::write(out, obuf.data(), oused) < 0) die("write");
-    const double secs = seconds_since(t);
     ::close(in);
-    ::close(out);
+    return lines;
+}
+
+// The floor: every line written back unchanged, no lookup.
+Figure run_floor(const std::string& path) {
+    NullOut out;
+    const auto t = Clock::now();
+    const std::uint64_t lines = for_each_line(path, [&](std::string_view line) {
+        out.put(line.data(), line.size());
+        out.put("\n", 1);
+    });
+    out.flush();
+    return {"I/O floor (split + write, no lookup)", seconds_since(t), lines, 0};
+}
+
+// libmaxminddb per line, output "ip,1" when is_anonymous is true else "ip,0".
+Figure run_libmaxminddb(const std::string& mmdb_path, const std::string& path) {
+    MMDB_s mmdb;
+    if (const int st = MMDB_open(mmdb_path.c_str(), MMDB_MODE_MMAP, &mmdb); st != MMDB_SUCCESS)
+        die(mmdb_path + ": " + MMDB_strerror(st));
+    NullOut out;
+    std::uint64_t flagged = 0;
+    char ip[64];
+    const auto t = Clock::now();
+    const std::uint64_t lines = for_each_line(path, [&](std::string_view line) {
+        const std::size_t keep = std::min(line.size(), sizeof ip - 1);
+        std::memcpy(ip, line.data(), keep);  // MMDB_lookup_string takes a C string
+        ip[keep] = '\0';
+        int gai = 0, err = 0;
+        MMDB_lookup_result_s r = MMDB_lookup_string(&mmdb, ip, &gai, &err);
+        bool anonymous = false;
+        if (gai == 0 && err == MMDB_SUCCESS && r.found_entry) {
+            ++flagged;
+            MMDB_entry_data_s d;
+            if (MMDB_get_value(&r.entry, &d, "is_anonymous", nullptr) == MMDB_SUCCESS && d.has_data)
+                anonymous = d.boolean;
+        }
+        out.put(ip, keep);
+        out.put(anonymous ? ",1\n" : ",0\n", 3);
+    });
+    out.flush();
+    const double secs = seconds_since(t);
     MMDB_close(&mmdb);
     return {"libmaxminddb lookup_string + is_anonymous", secs, lines, flagged};
 }

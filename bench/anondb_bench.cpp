@@ -17,20 +17,15 @@
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/category.hpp"
 #include "anondb/reader.hpp"
+#include "bench_util.hpp"
 #include "anondb/writer.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using anondb::Ip;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-long peak_rss_kib() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
+using anondb::bench::Clock;
+using anondb::bench::peak_rss_kib;
+using anondb::bench::seconds_since;
 
 // Synthetic feed entries shaped like the real ones: mostly small IPv4 CIDRs
 // (/24 to /32) with some wide hosting blocks that nest others, and ~10% IPv6.
