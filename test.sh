@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/deps.sh
-anondb_install_deps
+# Test-only: a real PostgreSQL + ip4r for the pgsql export, nft and ipset for
+# the firewall exports.
+anondb_install_deps postgresql postgresql-15-ip4r nftables ipset
 
 jobs=$(nproc)
 echo "==> build and test (RelWithDebInfo)"

@@ -76,14 +76,11 @@ struct Run {
     std::string err;
 };
 
-// Runs the CLI in the working directory; stdin from `input` (empty: /dev/null).
-Run run(std::initializer_list<std::string_view> args, const std::string& input = "") {
+// Runs a shell command line in the working directory; stdin from `input`
+// (empty: /dev/null).
+Run run_shell(const std::string& line, const std::string& input = "") {
     const fs::path& dir = workdir();
-    std::string cmd = "cd " + quote(dir.string()) + " && " + quote(kCli);
-    for (auto a : args) {
-        cmd += ' ';
-        cmd += quote(a);
-    }
+    std::string cmd = "cd " + quote(dir.string()) + " && " + line;
     if (input.empty()) {
         cmd += " </dev/null";
     } else {
@@ -99,16 +96,14 @@ Run run(std::initializer_list<std::string_view> args, const std::string& input =
     return r;
 }
 
-// Runs a shell command line in the working directory.
-Run run_shell(const std::string& line) {
-    const fs::path& dir = workdir();
-    const std::string cmd = "cd " + quote(dir.string()) + " && " + line + " </dev/null >.stdout 2>.stderr";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(dir / ".stdout");
-    r.err = read_text(dir / ".stderr");
-    return r;
+// Runs the CLI with `args`, as run_shell does.
+Run run(std::initializer_list<std::string_view> args, const std::string& input = "") {
+    std::string cmd = quote(kCli);
+    for (auto a : args) {
+        cmd += ' ';
+        cmd += quote(a);
+    }
+    return run_shell(cmd, input);
 }
 
 // The database every lookup test uses: the snapshot build of feeds.yaml at
@@ -827,4 +822,91 @@ TEST_CASE("export --format cidr: filtered by category, read back against lookup"
     REQUIRE(rows.size() > 100);
     CHECK(parse_json(rows[0]).HasMember("sources"));
     CHECK(run({"export", "--format", "cidr", "--category", "no_such", "-d", db, "-"}).code == 2);
+}
+
+namespace {
+
+// "Number of entries: N" of `ipset list -t` output.
+std::size_t ipset_entries(const std::string& listing) {
+    const auto at = listing.find("Number of entries: ");
+    REQUIRE(at != std::string::npos);
+    return std::stoul(listing.substr(at + 19));
+}
+
+}  // namespace
+
+TEST_CASE("export --format nft and ipset: the real tools load the whole snapshot export") {
+    const auto& db = database();
+    REQUIRE(run({"export", "--format", "cidr", "-d", db, "all.txt"}).code == 0);
+    std::size_t v4 = 0, v6 = 0;
+    for (const auto& l : split_lines<std::string>(read_text(workdir() / "all.txt")))
+        (l.find(':') == std::string::npos ? v4 : v6) += 1;
+    REQUIRE(v4 > 65536);  // past ipset's default maxelem: the export must raise it
+    REQUIRE(v6 > 0);
+
+    REQUIRE(run({"export", "--format", "nft", "-d", db, "all.nft"}).code == 0);
+    if (run_shell("command -v nft").code != 0) {
+        MESSAGE("nft not installed (Debian package nftables): check skipped");
+    } else {
+        // -c: parse and check against the kernel, commit nothing.
+        const Run nft = run_shell("nft -c -f all.nft");
+        CHECK_MESSAGE(nft.code == 0, nft.err);
+    }
+
+    REQUIRE(run({"export", "--format", "ipset", "-d", db, "all.ipset"}).code == 0);
+    // The sets are really created, in a network namespace of their own that
+    // goes away with the command.
+    const Run ipset = run_shell(
+        "command -v ipset >/dev/null && unshare -n sh -c "
+        "'ipset restore < all.ipset && ipset list -t anondb_v4 && echo ==== && ipset list -t anondb_v6'");
+    if (ipset.code != 0 && (run_shell("command -v ipset").code != 0 || contains(ipset.err, "unshare"))) {
+        MESSAGE("ipset or a network namespace is not available here: check skipped (" << ipset.err << ")");
+        return;
+    }
+    REQUIRE_MESSAGE(ipset.code == 0, ipset.err);
+    const auto sep = ipset.out.find("====");
+    REQUIRE(sep != std::string::npos);
+    CHECK(ipset_entries(ipset.out.substr(0, sep)) == v4);
+    CHECK(ipset_entries(ipset.out.substr(sep)) == v6);
+}
+
+TEST_CASE("lookup --column: a CSV of cases annotated in place, bad rows reported with their line") {
+    const auto& db = database();
+    const TorExit exit = pick_tor_exit();
+    const std::string csv = "case,ip,note\n"
+                            "c1," + exit.address + ",\"seen, twice\"\n"
+                            "c2,192.0.2.1,x\n"
+                            "c3,not-an-ip,y\n"
+                            "c4,\"::ffff:" + exit.address + "\",z\n";
+    write_text(workdir() / "cases.csv", csv);
+    const Run r = run({"lookup", "-d", db, "--column", "ip", "-f", "cases.csv"});
+    CHECK(r.code == 3);
+    CHECK(contains(r.err, "cases.csv: 1 of 4 lines were not IP addresses (first at line 4)"));
+    const auto lines = split_lines<std::string>(r.out);
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[0] == "case,ip,note,anondb_flagged,anondb_anonymous,anondb_categories,anondb_provider,anondb_asn,"
+                      "anondb_range,anondb_error");
+    // Each row as the JSON lookup of the same address says.
+    const auto want = parse_json(run({"lookup", "--json", "-d", db, exit.address}).out);
+    const std::string cats = [&] {
+        std::string s;
+        for (const auto& c : json_strings(want["categories"])) s += (s.empty() ? "" : "|") + c;
+        return s;
+    }();
+    CHECK(contains(cats, "tor_exit"));
+    const std::string tail = std::string(",true,true,") + cats + ",";
+    CHECK(lines[1].starts_with("c1," + exit.address + ",\"seen, twice\"" + tail));
+    CHECK(lines[4].starts_with("c4,\"::ffff:" + exit.address + "\",z" + tail));
+    // An unflagged row: empty categories, provider and AS; its range holds the address.
+    REQUIRE(lines[2].starts_with("c2,192.0.2.1,x,false,false,,,,"));
+    REQUIRE(lines[2].back() == ',');
+    const std::string range = lines[2].substr(30, lines[2].size() - 31);
+    const auto parsed = anondb::parse_range(range);
+    REQUIRE_MESSAGE(parsed, range);
+    CHECK(parsed->range.contains(anondb::parse_ip("192.0.2.1")->ip));
+    CHECK(lines[3] == "c3,not-an-ip,y,,,,,,,not an IP address");
+    // A column the header does not have is a usage error naming file and line.
+    const Run missing = run({"lookup", "-d", db, "--column", "addr", "-f", "cases.csv"});
+    CHECK(missing.code == 2);
+    CHECK(contains(missing.err, "cases.csv: line 1: no column named 'addr'"));
 }

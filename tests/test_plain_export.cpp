@@ -443,8 +443,6 @@ void check_nft(const std::string& text, const std::string& name, const CidrLists
 void check_ipset(const std::string& text, const std::string& name, const CidrLists& lists) {
     const auto lines = split_lines(text);
     REQUIRE(lines.size() >= 2);
-    CHECK(lines[0] == "create " + name + "_v4 hash:net family inet -exist");
-    CHECK(lines[1] == "create " + name + "_v6 hash:net family inet6 -exist");
     CidrLists got;
     for (std::size_t i = 2; i < lines.size(); ++i) {
         const auto parts = split(lines[i], ' ');
@@ -467,6 +465,10 @@ void check_ipset(const std::string& text, const std::string& name, const CidrLis
     }
     CHECK(got.v4 == want_v4);
     CHECK(got.v6 == lists.v6);
+    // Each set is created big enough for its elements (ipset's default maxelem is 65536).
+    auto maxelem = [](std::size_t n) { return std::to_string(std::max<std::size_t>(n, 65536)); };
+    CHECK(lines[0] == "create " + name + "_v4 hash:net family inet maxelem " + maxelem(want_v4.size()) + " -exist");
+    CHECK(lines[1] == "create " + name + "_v6 hash:net family inet6 maxelem " + maxelem(lists.v6.size()) + " -exist");
 }
 
 // Every format for one filter.
@@ -608,7 +610,7 @@ TEST_CASE("plain export: hand-picked database, exact text") {
     ExportFilter v6;
     v6.family = ExportFilter::Family::v6;
     CHECK(run(o, PlainFormat::ipset, v6, "x") ==
-          "create x_v4 hash:net family inet -exist\ncreate x_v6 hash:net family inet6 -exist\n"
+          "create x_v4 hash:net family inet maxelem 65536 -exist\ncreate x_v6 hash:net family inet6 maxelem 65536 -exist\n"
           "add x_v6 2001:db8::/48 -exist\n");
     CHECK(run(o, PlainFormat::csv, all) ==
           "start,end,cidrs,categories,provider,asn,sources\n"
@@ -643,7 +645,7 @@ TEST_CASE("plain export: empty database and bad arguments") {
     CHECK(run(o, PlainFormat::csv, all) == "start,end,cidrs,categories,provider,asn,sources\n");
     CHECK(run(o, PlainFormat::jsonl, all).empty());
     CHECK(run(o, PlainFormat::ipset, all) ==
-          "create anondb_v4 hash:net family inet -exist\ncreate anondb_v6 hash:net family inet6 -exist\n");
+          "create anondb_v4 hash:net family inet maxelem 65536 -exist\ncreate anondb_v6 hash:net family inet6 maxelem 65536 -exist\n");
     check_all(o, t, all);
     for (const std::string& bad : std::vector<std::string>{"", "1abc", "has-dash", "has space", "a;b", std::string(29, 'a')}) {
         CAPTURE(bad);
@@ -667,7 +669,7 @@ TEST_CASE("plain export: all of IPv4 flagged") {
     const ExportFilter all;
     CHECK(run(o, PlainFormat::cidr, all) == "0.0.0.0/0\nffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128\n");
     CHECK(run(o, PlainFormat::ipset, all) ==
-          "create anondb_v4 hash:net family inet -exist\ncreate anondb_v6 hash:net family inet6 -exist\n"
+          "create anondb_v4 hash:net family inet maxelem 65536 -exist\ncreate anondb_v6 hash:net family inet6 maxelem 65536 -exist\n"
           "add anondb_v4 0.0.0.0/1 -exist\nadd anondb_v4 128.0.0.0/1 -exist\n"
           "add anondb_v6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128 -exist\n");
     CHECK(contains(run(o, PlainFormat::nft, all), "elements = { 0.0.0.0/0 }"));

@@ -630,16 +630,17 @@ int run_cli(int argc, char** argv) {
     ExportArgs exp;
     auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB) or plain lists");
     x->add_option("-d,--db", exp.db, "Database")->capture_default_str();
-    x->add_option("--format", exp.format, "Output format: mmdb, cidr, nft, ipset, csv, jsonl")
+    x->add_option("--format", exp.format, "Output format: mmdb, cidr, nft, ipset, csv, jsonl, pgsql")
         ->capture_default_str()
-        ->check(CLI::IsMember({"mmdb", "cidr", "nft", "ipset", "csv", "jsonl"}));
+        ->check(CLI::IsMember({"mmdb", "cidr", "nft", "ipset", "csv", "jsonl", "pgsql"}));
     x->add_flag("--teredo", exp.teredo, "mmdb: also alias Teredo 2001::/32 to the IPv4 tree (approximate)");
     x->add_option("--category", exp.categories, "Plain formats: only ranges with this category (repeatable: any of them)");
     x->add_option("--provider", exp.provider, "Plain formats: only ranges whose provider is exactly this");
     x->add_option("--family", exp.family, "Plain formats: v4, v6 or both")
         ->capture_default_str()
         ->check(CLI::IsMember({"v4", "v6", "both"}));
-    x->add_option("--set-name", exp.set_name, "nft, ipset: set name prefix (sets NAME_v4, NAME_v6)")->capture_default_str();
+    x->add_option("--set-name", exp.set_name, "nft, ipset: set name prefix (sets NAME_v4, NAME_v6); pgsql: table NAME_ranges")
+        ->capture_default_str();
     x->add_option("out", exp.out, "Output file ('-': standard output, plain formats)")->required();
     std::string build_mmdb;
     b->add_option("--mmdb", build_mmdb, "Also write the MMDB export of the new database to this file");

@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -134,8 +135,18 @@ void write_nft(const Database& db, const ExportFilter& filter, std::ostream& out
 }
 
 void write_ipset(const Database& db, const ExportFilter& filter, std::ostream& out, const std::string& name) {
-    out << "create " << name << "_v4 hash:net family inet -exist\n";
-    out << "create " << name << "_v6 hash:net family inet6 -exist\n";
+    // A set holds at most maxelem entries (default 65536, and restore fails
+    // with "Hash is full" past it): size each set to its element count.
+    std::size_t count_v4 = 0, count_v6 = 0;
+    for (const Range& zone : zones_of(filter.family)) {
+        std::size_t& n = zone == kV4Zone ? count_v4 : count_v6;
+        walk_merged_cidrs(db, filter, zone, [&](Ip, unsigned len) { n += zone == kV4Zone && len == 96 ? 2 : 1; });
+    }
+    constexpr std::size_t kDefaultMaxelem = 65536;
+    out << "create " << name << "_v4 hash:net family inet maxelem " << std::max(count_v4, kDefaultMaxelem)
+        << " -exist\n";
+    out << "create " << name << "_v6 hash:net family inet6 maxelem " << std::max(count_v6, kDefaultMaxelem)
+        << " -exist\n";
     for (const Range& zone : zones_of(filter.family)) {
         const char* suffix = zone == kV4Zone ? "_v4 " : "_v6 ";
         walk_merged_cidrs(db, filter, zone, [&](Ip addr, unsigned len) {
@@ -220,10 +231,145 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
         });
 }
 
+// ---- pgsql -----------------------------------------------------------------------
+
+// Appends `s` as valid UTF-8 without NUL: a byte that does not start a
+// well-formed sequence (Unicode Table 3-7: no overlongs, surrogates or
+// values past U+10FFFF), and NUL, become U+FFFD; the rest is copied.
+void append_clean_utf8(std::string& out, std::string_view s) {
+    constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+    auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+        if (i >= s.size()) return false;
+        const auto c = static_cast<unsigned char>(s[i]);
+        return c >= lo && c <= hi;
+    };
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;  // length of the well-formed sequence at i, 0 if none
+        if (c >= 0x01 && c <= 0x7F) n = 1;
+        else if (c >= 0xC2 && c <= 0xDF) n = cont(i + 1) ? 2 : 0;
+        else if (c == 0xE0) n = cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
+        else if (c == 0xED) n = cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
+        else if (c >= 0xE1 && c <= 0xEF) n = cont(i + 1) && cont(i + 2) ? 3 : 0;
+        else if (c == 0xF0) n = cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+        else if (c >= 0xF1 && c <= 0xF3) n = cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+        else if (c == 0xF4) n = cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+        if (n == 0) {
+            out += kReplacement;
+            ++i;
+        } else {
+            out.append(s, i, n);
+            i += n;
+        }
+    }
+}
+
+// A COPY text-format field: backslash, tab (the delimiter), newline and CR
+// escaped; nothing else needs it (\. and \N cannot occur: every backslash
+// of the data is doubled).
+void append_copy_escaped(std::string& out, std::string_view s) {
+    for (char c : s) {
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            default: out += c;
+        }
+    }
+}
+
+// A text field, cleaned to UTF-8 and COPY-escaped.
+void append_copy_text(std::string& out, std::string_view s, std::string& scratch) {
+    scratch.clear();
+    append_clean_utf8(scratch, s);
+    append_copy_escaped(out, scratch);
+}
+
+// A text[] field: the array literal {"a","b"} with every element quoted
+// (inside the quotes \ and " are backslash-escaped), then COPY-escaped.
+template <class Items>
+void append_copy_array(std::string& out, const Items& items, std::string& scratch) {
+    std::string literal = "{";
+    for (const auto& item : items) {
+        if (literal.size() > 1) literal += ',';
+        literal += '"';
+        scratch.clear();
+        append_clean_utf8(scratch, item);
+        for (char c : scratch) {
+            if (c == '"' || c == '\\') literal += '\\';
+            literal += c;
+        }
+        literal += '"';
+    }
+    literal += '}';
+    append_copy_escaped(out, literal);
+}
+
+void write_pgsql(const Database& db, const ColdData& cold, const ExportFilter& filter, std::ostream& out,
+                 const std::string& name) {
+    const std::string table = name + "_ranges";
+    std::string columns = "range, categories, anonymous";
+    for (const auto& c : kCategoryNames) columns += ", " + std::string(c.name);
+    columns += ", provider, asn, sources";
+
+    out << "-- anondb pgsql export: one row of " << table << " per exported range (needs the ip4r extension).\n"
+        << "-- Load with: psql -v ON_ERROR_STOP=1 -f FILE. Loading again replaces the table.\n"
+        << "\\set ON_ERROR_STOP on\n"
+        << "BEGIN;\n"
+        << "SET LOCAL client_encoding = 'UTF8';\n"
+        << "SET LOCAL client_min_messages = warning;\n"
+        << "CREATE EXTENSION IF NOT EXISTS ip4r;\n"
+        << "DROP TABLE IF EXISTS " << table << ";\n"
+        << "CREATE TABLE " << table << " (\n"
+        << "    range iprange NOT NULL,\n"
+        << "    categories text[] NOT NULL,\n"
+        << "    anonymous boolean NOT NULL,\n";
+    for (const auto& c : kCategoryNames) out << "    " << c.name << " boolean NOT NULL,\n";
+    out << "    provider text,\n"
+        << "    asn bigint,\n"
+        << "    sources text[] NOT NULL\n"
+        << ");\n"
+        << "COPY " << table << " (" << columns << ") FROM stdin;\n";
+
+    SourceCache sources(cold);
+    std::string line, scratch;
+    std::vector<std::string_view> cats;
+    for (const Range& zone : zones_of(filter.family))
+        walk_zone(db, filter, zone, [&](Range r, const LookupResult& rec) {
+            line.clear();
+            line += format_range(r);
+            line += '\t';
+            cats.clear();
+            for (const auto& c : kCategoryNames)
+                if (rec.categories & c.bit) cats.push_back(c.name);
+            append_copy_array(line, cats, scratch);
+            line += rec.anonymous() ? "\tt" : "\tf";
+            for (const auto& c : kCategoryNames) line += (rec.categories & c.bit) ? "\tt" : "\tf";
+            line += '\t';
+            if (rec.provider.empty()) line += "\\N";
+            else append_copy_text(line, rec.provider, scratch);
+            line += '\t';
+            if (rec.asn == 0) line += "\\N";
+            else line += std::to_string(rec.asn);
+            line += '\t';
+            append_copy_array(line, sources.get(rec.record), scratch);
+            line += '\n';
+            out << line;
+        });
+
+    out << "\\.\n"
+        << "CREATE INDEX " << table << "_range_idx ON " << table << " USING gist (range);\n"
+        << "ANALYZE " << table << ";\n"
+        << "COMMIT;\n";
+}
+
 }  // namespace
 
 std::optional<PlainFormat> plain_format(std::string_view name) {
-    for (PlainFormat f : {PlainFormat::cidr, PlainFormat::nft, PlainFormat::ipset, PlainFormat::csv, PlainFormat::jsonl})
+    for (PlainFormat f : {PlainFormat::cidr, PlainFormat::nft, PlainFormat::ipset, PlainFormat::csv, PlainFormat::jsonl,
+                          PlainFormat::pgsql})
         if (plain_format_name(f) == name) return f;
     return std::nullopt;
 }
@@ -235,6 +381,7 @@ std::string_view plain_format_name(PlainFormat format) {
         case PlainFormat::ipset: return "ipset";
         case PlainFormat::csv: return "csv";
         case PlainFormat::jsonl: return "jsonl";
+        case PlainFormat::pgsql: return "pgsql";
     }
     return "";
 }
@@ -248,7 +395,8 @@ bool filter_matches(const ExportFilter& filter, const LookupResult& record) {
 
 Error write_plain(const Database& db, const ColdData& cold, PlainFormat format, const ExportFilter& filter,
                   std::ostream& out, const std::string& set_name) {
-    if ((format == PlainFormat::nft || format == PlainFormat::ipset) && !valid_set_name(set_name))
+    const bool named = format == PlainFormat::nft || format == PlainFormat::ipset || format == PlainFormat::pgsql;
+    if (named && !valid_set_name(set_name))
         return make_error(Status::invalid_argument,
                           "set name '" + set_name + "': want 1 to 28 of [A-Za-z0-9_], not starting with a digit");
     switch (format) {
@@ -257,6 +405,7 @@ Error write_plain(const Database& db, const ColdData& cold, PlainFormat format, 
         case PlainFormat::ipset: write_ipset(db, filter, out, set_name); break;
         case PlainFormat::csv: write_csv(db, cold, filter, out); break;
         case PlainFormat::jsonl: write_jsonl(db, cold, filter, out); break;
+        case PlainFormat::pgsql: write_pgsql(db, cold, filter, out, set_name); break;
     }
     out.flush();
     if (!out) return make_error(Status::io, "writing the " + std::string(plain_format_name(format)) + " export");
