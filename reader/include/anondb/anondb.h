@@ -11,6 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* libanondb.so is built with hidden visibility; ANONDB_API marks what it exports. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ANONDB_API __attribute__((visibility("default")))
+#else
+#define ANONDB_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,24 +59,24 @@ typedef struct {
 
 /* Opens and validates `path`. On failure *db is NULL and, if errbuf is not
  * NULL, a message with the reason (file, section, offset) is written to it. */
-int anondb_open(const char *path, anondb_db **db, char *errbuf, size_t errbuf_size);
+ANONDB_API int anondb_open(const char *path, anondb_db **db, char *errbuf, size_t errbuf_size);
 
 /* Looks up an address given as text ("192.0.2.1", "2001:db8::1"). */
-int anondb_lookup(const anondb_db *db, const char *ip, anondb_result *out);
+ANONDB_API int anondb_lookup(const anondb_db *db, const char *ip, anondb_result *out);
 
 /* Looks up an IPv4 address in host byte order (0xC0000201 = 192.0.2.1). */
-int anondb_lookup_v4(const anondb_db *db, uint32_t ip, anondb_result *out);
+ANONDB_API int anondb_lookup_v4(const anondb_db *db, uint32_t ip, anondb_result *out);
 
 /* Looks up an IPv6 address given as 16 bytes in network order. */
-int anondb_lookup_v6(const anondb_db *db, const uint8_t ip[16], anondb_result *out);
+ANONDB_API int anondb_lookup_v6(const anondb_db *db, const uint8_t ip[16], anondb_result *out);
 
 /* Database facts. */
-uint64_t anondb_data_version(const anondb_db *db);
-int64_t anondb_build_time(const anondb_db *db);
+ANONDB_API uint64_t anondb_data_version(const anondb_db *db);
+ANONDB_API int64_t anondb_build_time(const anondb_db *db);
 
-void anondb_close(anondb_db *db);
+ANONDB_API void anondb_close(anondb_db *db);
 
-const char *anondb_strerror(int status);
+ANONDB_API const char *anondb_strerror(int status);
 
 #ifdef __cplusplus
 }
