@@ -119,6 +119,7 @@ Expected<Annotator> Annotator::create(const Database& db, AnnotateOptions option
 }
 
 void Annotator::put(std::string_view s) {
+    if (s.empty()) return;  // memcpy from an empty view's nullptr is undefined
     if (s.size() > out_.size() - used_) {
         if (flush().status != Status::ok) return;
         if (s.size() > out_.size()) {
