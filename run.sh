@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the main job: install dependencies, build (Release),
 # compile build/anondb.anondb from feeds.yaml using the bundled offline
-# snapshot, and show sample lookups with their provenance.
+# snapshot, and show sample lookups with their provenance, the MMDB export
+# read by mmdblookup, and a CSV annotated in bulk.
 set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/deps.sh
@@ -26,3 +27,13 @@ echo "==> anondb explain 185.220.101.1 (why is this Tor exit flagged?)"
 echo
 echo "==> anondb explain 5.180.63.1 (why NordVPN? the provider list line and the ASN-table row)"
 "$bin" explain -d build/anondb.anondb 5.180.63.1
+
+echo
+echo "==> anondb export --format mmdb: the same data for MaxMind clients (mmdblookup, libmaxminddb)"
+"$bin" export -d build/anondb.anondb --format mmdb build/anondb.mmdb
+mmdblookup --file build/anondb.mmdb --ip 185.220.101.1
+
+echo
+echo "==> bulk annotation: a CSV of cases, the address column by name"
+printf 'case,ip,note\nA-1,185.220.101.1,seen twice\nA-2,5.180.63.1,\nA-3,192.0.2.1,\n' |
+  "$bin" lookup -d build/anondb.anondb --column ip
