@@ -67,9 +67,10 @@ struct Content {
     }
 };
 
-// Content serialized and opened in memory, with its cold data.
+// Content serialized and opened in memory (or a database file opened),
+// with its cold data.
 struct OpenedDb {
-    std::vector<std::uint64_t> storage;  // 8-byte aligned for from_bytes
+    std::vector<std::uint64_t> storage;  // 8-byte aligned for from_bytes; empty for a file
     std::optional<Database> db;
     std::optional<ColdData> cold;
     explicit OpenedDb(const writer::DatabaseContent& c) {
@@ -80,6 +81,17 @@ struct OpenedDb {
         auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
         REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
         db.emplace(std::move(*d));
+        load_cold();
+    }
+    explicit OpenedDb(const std::string& path) {
+        auto d = Database::open(path);
+        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
+        db.emplace(std::move(*d));
+        load_cold();
+    }
+
+private:
+    void load_cold() {
         auto cd = ColdData::load(*db);
         REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
         cold.emplace(std::move(*cd));
@@ -97,20 +109,27 @@ inline Range zone_range(int z) {
 inline std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
 inline Ip ip_add(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
 
-// Up to 6 random records (random categories, providers, ASNs, 0-3 feeds)
-// and ranges clustered in every zone, some at the zone edges and the ends
-// of the space; ranges never cross a zone edge (the writer refuses that).
-inline Content random_content(std::mt19937_64& rng, Content t) {
+// 1 to 6 random records (random categories, providers, ASNs in
+// [1, max_asn] or none, 0-3 feeds); returns how many.
+inline std::size_t add_random_records(std::mt19937_64& rng, Content& t, std::uint32_t max_asn = 4000000000u) {
     const std::size_t nrec = 1 + below(rng, 6);
     for (std::size_t r = 0; r < nrec; ++r) {
         std::vector<std::uint32_t> feeds;
         for (std::size_t k = below(rng, 4); k > 0; --k)
             feeds.push_back(static_cast<std::uint32_t>(below(rng, t.c.feeds.size())));
-        std::sort(feeds.begin(), feeds.end());
+        std::sort(feeds.begin(), feeds.end());  // provenance is in origin order
         t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories,
                      static_cast<std::uint32_t>(below(rng, t.c.providers.size())),
-                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 4000000000u)) : 0, feeds);
+                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, max_asn)) : 0, feeds);
     }
+    return nrec;
+}
+
+// `t` (names, no records yet) with 1 to 6 random records (add_random_records)
+// and ranges clustered in every zone, some at the zone edges and the ends
+// of the space; ranges never cross a zone edge (the writer refuses that).
+inline Content random_content(std::mt19937_64& rng, Content t) {
+    const std::size_t nrec = add_random_records(rng, t);
     const Ip bases[] = {Ip::from_v4(static_cast<std::uint32_t>(rng()) & 0xffffff00u),
                         Ip::from_v4(0xffffff00u),
                         kV4First,

@@ -1,91 +1,37 @@
 // MMDB export read back by libmaxminddb (the oracle), against the native reader.
 #include <maxminddb.h>
 
-#include <deque>
 #include <map>
-#include <optional>
 #include <random>
 
 #include "anondb/builder/guard.hpp"
 #include "anondb/mmdb_writer.hpp"
-#include "anondb/writer.hpp"
-#include "test_util.hpp"
+#include "test_db.hpp"
 
 using namespace anondb;
 using namespace anondb::test;
 
 namespace {
 
-// Content plus the storage its origin texts view.
-struct Content {
-    writer::DatabaseContent c;
-    std::deque<std::string> texts;
+Content base_content() {
+    return Content({"Mullvad", "Apple", "Hoster \xc3\xa9t\xc3\xa9"},
+                   {"tor-exits", "vpn-list", "relay-egress", "asn-table"});
+}
 
-    Content() {
-        for (const char* p : {"Mullvad", "Apple", "Hoster \xc3\xa9t\xc3\xa9"}) c.providers.push_back(p);
-        for (const char* f : {"tor-exits", "vpn-list", "relay-egress", "asn-table"}) {
-            writer::FeedInfo info;
-            info.name = f;
-            c.feeds.push_back(info);
-        }
-        c.record_asns.assign(1, 0);
-        c.build_time = 1767225600;  // libmaxminddb refuses build_epoch 0
-    }
-    // A record with provenance from origins on `feeds` (one origin each, in order).
-    std::uint32_t add_record(std::uint32_t cats, std::uint32_t provider, std::uint32_t asn,
-                             std::vector<std::uint32_t> feeds) {
-        c.records.push_back({cats, provider});
-        c.record_asns.push_back(asn);
-        for (std::uint32_t f : feeds) {
-            texts.push_back("line of " + c.feeds[f].name);
-            c.prov_origins.push_back(static_cast<std::uint32_t>(c.origins.size()));
-            c.origins.push_back({f, static_cast<std::uint32_t>(c.origins.size() + 1), cats, provider, texts.back()});
-        }
-        c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
-        return static_cast<std::uint32_t>(c.records.size() - 1);
-    }
-    // Distinct feed names of record r's provenance, in order.
-    std::vector<std::string> sources(std::uint32_t r) const {
-        std::vector<std::string> out;
-        for (std::uint32_t k = c.prov_offsets[r]; k < c.prov_offsets[r + 1]; ++k) {
-            const std::string& n = c.feeds[c.origins[c.prov_origins[k]].feed].name;
-            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-        }
-        return out;
-    }
-};
-
-// A serialized database opened natively, and its MMDB export opened by libmaxminddb.
-struct Pair {
-    std::vector<std::uint64_t> storage;  // 8-byte aligned for from_bytes
-    std::optional<Database> db;
-    std::optional<ColdData> cold;
+// A database opened natively (content serialized in memory, or a file), and
+// its MMDB export opened by libmaxminddb.
+struct Pair : OpenedDb {
     std::vector<std::byte> mmdb_bytes;
     TempDir dir{"anondb-mmdb"};
     MMDB_s mmdb{};
     bool open = false;
     mutable std::map<std::uint32_t, std::vector<std::string>> sources_of;  // explain() is slow on big files
 
-    Pair(const writer::DatabaseContent& c, const mmdb::MmdbOptions& o = {}) {
-        auto bytes = writer::serialize(c);
-        REQUIRE_MESSAGE(bytes, (bytes ? "" : bytes.error().message));
-        storage.resize((bytes->size() + 7) / 8);
-        std::memcpy(storage.data(), bytes->data(), bytes->size());
-        auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
-        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
-        db.emplace(std::move(*d));
-        export_and_open(o);
-    }
-    explicit Pair(const std::string& anondb_path, const mmdb::MmdbOptions& o = {}) {
-        auto d = Database::open(anondb_path);
-        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
-        db.emplace(std::move(*d));
+    Pair(const writer::DatabaseContent& c, const mmdb::MmdbOptions& o = {}) : OpenedDb(c) { export_and_open(o); }
+    explicit Pair(const std::string& anondb_path, const mmdb::MmdbOptions& o = {}) : OpenedDb(anondb_path) {
         export_and_open(o);
     }
     void export_and_open(const mmdb::MmdbOptions& o) {
-        auto cd = ColdData::load(*db);
-        REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
-        cold.emplace(std::move(*cd));
         auto m = mmdb::export_mmdb(*db, *cold, o);
         REQUIRE_MESSAGE(m, (m ? "" : m.error().message));
         mmdb_bytes = std::move(*m);
@@ -247,7 +193,7 @@ void check_ranges(Pair& p, const Content& content, bool teredo = false) {
 }
 
 Content hand_picked() {
-    Content t;
+    Content t = base_content();
     const auto tor = t.add_record(kTorExit, 0, 0, {0});
     const auto vpn = t.add_record(kVpn, 1, 0, {1, 1, 3});  // repeated feed: listed once
     const auto relay = t.add_record(kRelay, 2, 714, {2});
@@ -274,19 +220,11 @@ Content hand_picked() {
     return t;
 }
 
-std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
-Ip ip_add_small(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
-
+// Not test_db.hpp's random_content: ranges in both families around the
+// prefixes the export aliases to IPv4 (::/96, 6to4, Teredo), ASNs small.
 Content random_content(std::mt19937_64& rng) {
-    Content t;
-    const std::size_t nrec = 1 + below(rng, 6);
-    for (std::size_t r = 0; r < nrec; ++r) {
-        std::vector<std::uint32_t> feeds;
-        for (std::size_t k = below(rng, 4); k > 0; --k) feeds.push_back(static_cast<std::uint32_t>(below(rng, 4)));
-        std::sort(feeds.begin(), feeds.end());  // provenance is in origin order
-        t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories, static_cast<std::uint32_t>(below(rng, 4)),
-                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 100000)) : 0, feeds);
-    }
+    Content t = base_content();
+    const std::size_t nrec = add_random_records(rng, t, 100000);
     // Small clusters in both families, some in the aliased prefixes.
     const std::uint32_t v4base = static_cast<std::uint32_t>(rng()) & 0xffffff00u;
     const Ip v6bases[] = {Ip{0x20010db8ull << 32, 0}, Ip{0x2002ull << 48 | (rng() & 0xffffffffffffull), 0},
@@ -295,7 +233,7 @@ Content random_content(std::mt19937_64& rng) {
     std::vector<Ip> pts;
     for (std::size_t k = 3 + below(rng, 20); k > 0; --k) {
         if (below(rng, 2)) pts.push_back(Ip::from_v4(v4base + static_cast<std::uint32_t>(below(rng, 256))));
-        else pts.push_back(ip_add_small(v6bases[below(rng, 5)], below(rng, 300)));
+        else pts.push_back(ip_add(v6bases[below(rng, 5)], below(rng, 300)));
     }
     if (below(rng, 10) == 0) pts.push_back(kV4First);
     if (below(rng, 10) == 0) pts.push_back(kIpMin);
@@ -388,7 +326,7 @@ TEST_CASE("mmdb export: metadata reads back") {
 }
 
 TEST_CASE("mmdb export: defaults, empty database, record size 24") {
-    Content t;  // nothing flagged
+    Content t = base_content();  // nothing flagged
     Pair p(t.c);
     CHECK(std::string(p.mmdb.metadata.database_type) == "anondb-Anonymous-IP");
     CHECK(std::string(p.mmdb.metadata.description.descriptions[0]->description) == "anondb anonymizer ranges");
@@ -398,7 +336,7 @@ TEST_CASE("mmdb export: defaults, empty database, record size 24") {
 }
 
 TEST_CASE("mmdb export: identical maps are written once") {
-    Content t;
+    Content t = base_content();
     const auto a = t.add_record(kVpn, 1, 0, {1});
     const auto b = t.add_record(kVpn, 1, 0, {1});  // another record, same map
     t.c.ranges = {{range_of("1.0.0.0/24"), a}, {range_of("2.0.0.0/24"), b}};
@@ -424,7 +362,7 @@ TEST_CASE("mmdb export: deterministic") {
 
 TEST_CASE("mmdb export: a tree past 2^24 records switches to 28-bit records") {
     // ~170k scattered single IPv6 addresses: ~110 nodes each, over 16M nodes.
-    Content t;
+    Content t = base_content();
     const auto vpn = t.add_record(kVpn, 1, 0, {1});
     const auto tor = t.add_record(kTorExit, 0, 4242, {0});
     std::mt19937_64 rng(28);

@@ -3,19 +3,17 @@
 // against the content it was built from and the native reader. A real
 // PostgreSQL loads it in tests/pgsql/run_pgsql_test.sh.
 //
-// Content, Opened, random_content, filters_for and the zone / union oracles
-// are copied from test_plain_export.cpp (its helpers live in an anonymous
-// namespace there), with hostile provider and feed names.
+// The content, its random generator, the filters and the filter oracles are
+// shared with test_plain_export (test_db.hpp, export_oracle.hpp); the
+// provider and feed names here are hostile ones.
 #include <algorithm>
 #include <cctype>
-#include <deque>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 
-#include "anondb/plain_export.hpp"
-#include "anondb/writer.hpp"
-#include "test_util.hpp"
+#include "export_oracle.hpp"
 
 using namespace anondb;
 using namespace anondb::test;
@@ -30,111 +28,18 @@ const std::string kHostileProvider =
     "Tab\there, back\\slash \\\\ \\N \\. \"quoted\" {brace} [sq] 'single' ;-- comma,\nnew line\r\nCR \\t "
     "\xc3\xa9t\xc3\xa9 \xe2\x98\x83 \xf0\x9d\x84\x9e end\\";
 
-// Content plus the storage its origin texts view.
-struct Content {
-    writer::DatabaseContent c;
-    std::deque<std::string> texts;
+// Providers (ids 1-5) and feeds (0-4) with the characters above, SQL's
+// NULL spellings, blanks and braces; one feed name is empty.
+Content base_content() {
+    return Content({"Mullvad", kHostileProvider, "NULL", "\\N", "  padded {x,y} \"z\"  "},
+                   {"tor-exits", "vpn,list\t\"tab\"", "relay {egress} \\ NULL", "", "\\."});
+}
 
-    Content() {
-        for (const std::string& p : {std::string("Mullvad"), kHostileProvider, std::string("NULL"),
-                                     std::string("\\N"), std::string("  padded {x,y} \"z\"  ")})
-            c.providers.push_back(p);
-        for (const char* f : {"tor-exits", "vpn,list\t\"tab\"", "relay {egress} \\ NULL", "", "\\."}) {
-            writer::FeedInfo info;
-            info.name = f;
-            c.feeds.push_back(info);
-        }
-        c.record_asns.assign(1, 0);
-        c.build_time = 1767225600;
-    }
-    std::uint32_t add_record(std::uint32_t cats, std::uint32_t provider, std::uint32_t asn,
-                             std::vector<std::uint32_t> feeds) {
-        c.records.push_back({cats, provider});
-        c.record_asns.push_back(asn);
-        for (std::uint32_t f : feeds) {
-            texts.push_back("line of " + c.feeds[f].name);
-            c.prov_origins.push_back(static_cast<std::uint32_t>(c.origins.size()));
-            c.origins.push_back({f, static_cast<std::uint32_t>(c.origins.size() + 1), cats, provider, texts.back()});
-        }
-        c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
-        return static_cast<std::uint32_t>(c.records.size() - 1);
-    }
-    // Distinct feed names of record r's provenance, in order.
-    std::vector<std::string> sources(std::uint32_t r) const {
-        std::vector<std::string> out;
-        for (std::uint32_t k = c.prov_offsets[r]; k < c.prov_offsets[r + 1]; ++k) {
-            const std::string& n = c.feeds[c.origins[c.prov_origins[k]].feed].name;
-            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-        }
-        return out;
-    }
-};
-
-struct Opened {
-    std::vector<std::uint64_t> storage;
-    std::optional<Database> db;
-    std::optional<ColdData> cold;
-    explicit Opened(const writer::DatabaseContent& c) {
-        auto bytes = writer::serialize(c);
-        REQUIRE_MESSAGE(bytes, (bytes ? "" : bytes.error().message));
-        storage.resize((bytes->size() + 7) / 8);
-        std::memcpy(storage.data(), bytes->data(), bytes->size());
-        auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
-        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
-        db.emplace(std::move(*d));
-        auto cd = ColdData::load(*db);
-        REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
-        cold.emplace(std::move(*cd));
-    }
-};
-
-std::string run(const Opened& o, const ExportFilter& filter, const std::string& name = "anondb") {
+std::string run(const OpenedDb& o, const ExportFilter& filter, const std::string& name = "anondb") {
     std::ostringstream out;
     const Error e = exports::write_plain(*o.db, *o.cold, PlainFormat::pgsql, filter, out, name);
     REQUIRE_MESSAGE(e.status == Status::ok, e.message);
     return out.str();
-}
-
-// ---- oracles (as in test_plain_export.cpp) ---------------------------------------------
-
-// 0 below the IPv4-mapped block, 1 in it, 2 above it.
-int zone(Ip a) { return a < kV4First ? 0 : (a <= kV4Last ? 1 : 2); }
-Range zone_range(int z) {
-    if (z == 0) return {kIpMin, to_ip(to_u128(kV4First) - 1)};
-    if (z == 1) return {kV4First, kV4Last};
-    return {to_ip(to_u128(kV4Last) + 1), kIpMax};
-}
-bool family_ok(const ExportFilter& f, Ip a) {
-    if (f.family == ExportFilter::Family::v4) return zone(a) == 1;
-    if (f.family == ExportFilter::Family::v6) return zone(a) != 1;
-    return true;
-}
-bool attrs_ok(const ExportFilter& f, std::uint32_t cats, std::string_view provider) {
-    if (f.categories != 0 && (cats & f.categories) == 0) return false;
-    return f.provider.empty() || provider == f.provider;
-}
-bool db_matches(const Database& db, const ExportFilter& f, Ip a) {
-    const LookupResult r = db.lookup(a);
-    return r.flagged() && family_ok(f, a) && attrs_ok(f, r.categories, r.provider);
-}
-std::vector<Range> merge_adjacent(const std::vector<Range>& in) {
-    std::vector<Range> out;
-    for (const Range& r : in) {
-        if (!out.empty() && to_u128(out.back().last) + 1 == to_u128(r.first) && zone(out.back().last) == zone(r.first))
-            out.back().last = r.last;
-        else
-            out.push_back(r);
-    }
-    return out;
-}
-std::vector<Range> expected_union(const Content& t, const ExportFilter& f) {
-    std::vector<Range> kept;
-    for (const auto& rr : t.c.ranges) {
-        const auto& rec = t.c.records[rr.record];
-        if (family_ok(f, rr.range.first) && attrs_ok(f, rec.categories, t.c.providers[rec.provider]))
-            kept.push_back(rr.range);
-    }
-    return merge_adjacent(kept);
 }
 
 // ---- an independent reader of the script ------------------------------------------------
@@ -370,7 +275,7 @@ std::vector<PgRow> read_script(const std::string& text, const std::string& table
 // Rows against the reader and the content. `clean` maps a content string to
 // what the export may write (identity unless it holds invalid UTF-8 or NUL).
 template <class Clean>
-void check_rows(const Opened& o, const Content& t, const ExportFilter& f, const std::vector<PgRow>& rows, Clean clean) {
+void check_rows(const OpenedDb& o, const Content& t, const ExportFilter& f, const std::vector<PgRow>& rows, Clean clean) {
     std::vector<Range> ranges;
     for (const PgRow& row : rows) {
         CAPTURE(format_ip(row.range.first));
@@ -407,80 +312,8 @@ void check_rows(const Opened& o, const Content& t, const ExportFilter& f, const 
     REQUIRE(got.size() == want.size());
     for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
 }
-void check_rows(const Opened& o, const Content& t, const ExportFilter& f, const std::vector<PgRow>& rows) {
+void check_rows(const OpenedDb& o, const Content& t, const ExportFilter& f, const std::vector<PgRow>& rows) {
     check_rows(o, t, f, rows, [](const std::string& s) { return s; });
-}
-
-std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
-Ip ip_add(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
-
-Content random_content(std::mt19937_64& rng) {
-    Content t;
-    const std::size_t nrec = 1 + below(rng, 6);
-    for (std::size_t r = 0; r < nrec; ++r) {
-        std::vector<std::uint32_t> feeds;
-        for (std::size_t k = below(rng, 4); k > 0; --k)
-            feeds.push_back(static_cast<std::uint32_t>(below(rng, t.c.feeds.size())));
-        std::sort(feeds.begin(), feeds.end());
-        t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories,
-                     static_cast<std::uint32_t>(below(rng, t.c.providers.size())),
-                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 4000000000u)) : 0, feeds);
-    }
-    const Ip bases[] = {Ip::from_v4(static_cast<std::uint32_t>(rng()) & 0xffffff00u),
-                        Ip::from_v4(0xffffff00u),
-                        kV4First,
-                        Ip{0, rng() & 0xffffffffull},
-                        to_ip(to_u128(kV4First) - 256),
-                        to_ip(to_u128(kV4Last) + 1),
-                        Ip{0x20010db8ull << 32, 0},
-                        Ip{rng() | (1ull << 63), rng() & ~0xffffull},
-                        to_ip(to_u128(kIpMax) - 299)};
-    std::vector<Ip> pts;
-    for (std::size_t k = 3 + below(rng, 30); k > 0; --k) {
-        const std::uint64_t step = below(rng, 4) == 0 ? below(rng, 70000) : below(rng, 300);
-        const Ip base = bases[below(rng, std::size(bases))];
-        const Ip p = ip_add(base, step);
-        if (zone(p) == zone(base)) pts.push_back(p);
-    }
-    for (const Ip edge : {kV4First, ip_next(kV4Last), Ip::from_v4(0xfffffff0u), to_ip(to_u128(kV4First) - 16)})
-        if (below(rng, 3) == 0) pts.push_back(edge);
-    if (below(rng, 8) == 0) pts.push_back(kIpMin);
-    if (below(rng, 8) == 0) pts.push_back(kIpMax);
-    std::sort(pts.begin(), pts.end());
-    pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
-    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
-        if (below(rng, 4) == 0) continue;
-        const Range r{pts[i], ip_prev(pts[i + 1])};
-        if (zone(r.first) != zone(r.last)) continue;
-        t.c.ranges.push_back({r, static_cast<std::uint32_t>(1 + below(rng, nrec))});
-    }
-    if (!pts.empty() && pts.back() == kIpMax && below(rng, 2) && (t.c.ranges.empty() || t.c.ranges.back().range.last < kIpMax))
-        t.c.ranges.push_back({{kIpMax, kIpMax}, static_cast<std::uint32_t>(1 + below(rng, nrec))});
-    return t;
-}
-
-std::vector<ExportFilter> filters_for(std::mt19937_64& rng, const Content& t) {
-    std::vector<ExportFilter> out(1);
-    ExportFilter one_cat;
-    one_cat.categories = kCategoryNames[below(rng, std::size(kCategoryNames))].bit;
-    out.push_back(one_cat);
-    ExportFilter cats;
-    cats.categories = static_cast<std::uint32_t>(rng()) & kAllCategories;
-    out.push_back(cats);
-    ExportFilter prov;
-    prov.provider = t.c.providers[1 + below(rng, t.c.providers.size() - 1)];
-    out.push_back(prov);
-    ExportFilter v4;
-    v4.family = ExportFilter::Family::v4;
-    out.push_back(v4);
-    ExportFilter v6;
-    v6.family = ExportFilter::Family::v6;
-    out.push_back(v6);
-    ExportFilter mixed = one_cat;
-    mixed.provider = prov.provider;
-    mixed.family = below(rng, 2) ? ExportFilter::Family::v4 : ExportFilter::Family::v6;
-    out.push_back(mixed);
-    return out;
 }
 
 }  // namespace
@@ -493,7 +326,7 @@ TEST_CASE("pgsql export: format name") {
 }
 
 TEST_CASE("pgsql export: hand-picked database, exact text") {
-    Content t;
+    Content t = base_content();
     const auto tor = t.add_record(kTorExit, 0, 0, {0});
     const auto vpn = t.add_record(kVpn | kHosting, 5, 64496, {1, 1, 3});
     t.c.ranges = {
@@ -503,7 +336,7 @@ TEST_CASE("pgsql export: hand-picked database, exact text") {
         {range_of("2001:db8::/48"), vpn},
         {range_of("2001:db8:1::7"), tor},
     };
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const std::string text = run(o, ExportFilter{});
     const std::string head_end = "residential_proxy, provider, asn, sources) FROM stdin;\n";
     const auto data = text.find(head_end);
@@ -527,7 +360,7 @@ TEST_CASE("pgsql export: hand-picked database, exact text") {
 }
 
 TEST_CASE("pgsql export: hostile provider and feed names round-trip exactly") {
-    Content t;
+    Content t = base_content();
     const std::uint32_t all_feeds[] = {0, 1, 2, 3, 4};
     for (std::uint32_t p = 1; p < t.c.providers.size(); ++p)
         t.add_record(kVpn | (p % 2 ? kResidentialProxy : kHosting), p, 4000000000u + p,
@@ -535,7 +368,7 @@ TEST_CASE("pgsql export: hostile provider and feed names round-trip exactly") {
     std::uint32_t rec = 1;
     for (const char* r : {"::1-::ffff", "192.0.2.0/24", "198.51.100.7", "2001:db8::/32", "ffff::/16"})
         t.c.ranges.push_back({range_of(r), rec++ % static_cast<std::uint32_t>(t.c.records.size() - 1) + 1});
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const std::string text = run(o, ExportFilter{});
     // No data line can end the COPY early or be taken for NULL.
     CHECK_FALSE(contains(text, "\n\\.\t"));
@@ -563,7 +396,7 @@ TEST_CASE("pgsql export: hostile provider and feed names round-trip exactly") {
 }
 
 TEST_CASE("pgsql export: invalid UTF-8 and NUL become U+FFFD") {
-    Content t;
+    Content t = base_content();
     const std::string bad = std::string("a\xff" "b\xc0\xaf" "c\xed\xa0\x80" "d\xf4\x90\x80\x80" "e") + '\0' +
                             "f\xf0\x9f\x98\x80 \xe2\x82";
     const std::string fffd = "\xef\xbf\xbd";
@@ -573,7 +406,7 @@ TEST_CASE("pgsql export: invalid UTF-8 and NUL become U+FFFD") {
     t.c.feeds[0].name = "feed\x80";
     const auto r = t.add_record(kProxy, static_cast<std::uint32_t>(t.c.providers.size() - 1), 0, {0});
     t.c.ranges = {{range_of("203.0.113.0/24"), r}};
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const auto rows = read_script(run(o, ExportFilter{}), "anondb_ranges");
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].provider == cleaned);
@@ -585,8 +418,8 @@ TEST_CASE("pgsql export: invalid UTF-8 and NUL become U+FFFD") {
 
 TEST_CASE("pgsql export: empty database, all of IPv4, bad table names") {
     {
-        Content t;
-        Opened o(t.c);
+        Content t = base_content();
+        OpenedDb o(t.c);
         CHECK(read_script(run(o, ExportFilter{}), "anondb_ranges").empty());
         for (const std::string& bad : std::vector<std::string>{"", "1abc", "has-dash", "has space", "a;b", "x\"y",
                                                                std::string(29, 'a')}) {
@@ -599,10 +432,10 @@ TEST_CASE("pgsql export: empty database, all of IPv4, bad table names") {
         failing.setstate(std::ios::badbit);
         CHECK(exports::write_plain(*o.db, *o.cold, PlainFormat::pgsql, ExportFilter{}, failing).status == Status::io);
     }
-    Content t;
+    Content t = base_content();
     const auto r = t.add_record(kProxy, 1, 0, {2});
     t.c.ranges = {{range_of("0.0.0.0/0"), r}, {Range{kIpMax, kIpMax}, r}};
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const auto rows = read_script(run(o, ExportFilter{}), "anondb_ranges");
     check_rows(o, t, ExportFilter{}, rows);
     REQUIRE(rows.size() == 2);
@@ -615,8 +448,8 @@ TEST_CASE("pgsql export: random databases and filters read back") {
     std::size_t rows_seen = 0, hostile_seen = 0;
     for (int round = 0; round < 300; ++round) {
         CAPTURE(round);
-        Content t = random_content(rng);
-        Opened o(t.c);
+        Content t = random_content(rng, base_content());
+        OpenedDb o(t.c);
         const std::string name = below(rng, 2) ? "anondb" : "T_" + std::to_string(round);
         for (const ExportFilter& f : filters_for(rng, t)) {
             CAPTURE(f.categories);

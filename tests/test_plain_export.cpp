@@ -4,14 +4,11 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <optional>
 #include <random>
 #include <sstream>
 
-#include "anondb/plain_export.hpp"
-#include "anondb/writer.hpp"
-#include "test_util.hpp"
+#include "export_oracle.hpp"
 
 using namespace anondb;
 using namespace anondb::test;
@@ -20,118 +17,21 @@ using exports::PlainFormat;
 
 namespace {
 
-// Content plus the storage its origin texts view. Provider and feed names
-// carry commas, quotes, a line break and UTF-8 to exercise CSV/JSON quoting.
-struct Content {
-    writer::DatabaseContent c;
-    std::deque<std::string> texts;
+// Provider and feed names carry commas, quotes, a line break and UTF-8 to
+// exercise CSV/JSON quoting.
+Content base_content() {
+    return Content({"Mullvad", "Acme, \"Cloud\" Inc.", "Line\nBreak \xc3\xa9t\xc3\xa9", "Apple"},
+                   {"tor-exits", "vpn,list", "relay \"egress\"", "asn-table"});
+}
 
-    Content() {
-        for (const char* p : {"Mullvad", "Acme, \"Cloud\" Inc.", "Line\nBreak \xc3\xa9t\xc3\xa9", "Apple"})
-            c.providers.push_back(p);
-        for (const char* f : {"tor-exits", "vpn,list", "relay \"egress\"", "asn-table"}) {
-            writer::FeedInfo info;
-            info.name = f;
-            c.feeds.push_back(info);
-        }
-        c.record_asns.assign(1, 0);
-        c.build_time = 1767225600;
-    }
-    std::uint32_t add_record(std::uint32_t cats, std::uint32_t provider, std::uint32_t asn,
-                             std::vector<std::uint32_t> feeds) {
-        c.records.push_back({cats, provider});
-        c.record_asns.push_back(asn);
-        for (std::uint32_t f : feeds) {
-            texts.push_back("line of " + c.feeds[f].name);
-            c.prov_origins.push_back(static_cast<std::uint32_t>(c.origins.size()));
-            c.origins.push_back({f, static_cast<std::uint32_t>(c.origins.size() + 1), cats, provider, texts.back()});
-        }
-        c.prov_offsets.push_back(static_cast<std::uint32_t>(c.prov_origins.size()));
-        return static_cast<std::uint32_t>(c.records.size() - 1);
-    }
-    // Distinct feed names of record r's provenance, in order.
-    std::vector<std::string> sources(std::uint32_t r) const {
-        std::vector<std::string> out;
-        for (std::uint32_t k = c.prov_offsets[r]; k < c.prov_offsets[r + 1]; ++k) {
-            const std::string& n = c.feeds[c.origins[c.prov_origins[k]].feed].name;
-            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-        }
-        return out;
-    }
-};
-
-struct Opened {
-    std::vector<std::uint64_t> storage;
-    std::optional<Database> db;
-    std::optional<ColdData> cold;
-    explicit Opened(const writer::DatabaseContent& c) {
-        auto bytes = writer::serialize(c);
-        REQUIRE_MESSAGE(bytes, (bytes ? "" : bytes.error().message));
-        storage.resize((bytes->size() + 7) / 8);
-        std::memcpy(storage.data(), bytes->data(), bytes->size());
-        auto d = Database::from_bytes({reinterpret_cast<const std::byte*>(storage.data()), bytes->size()});
-        REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
-        db.emplace(std::move(*d));
-        auto cd = ColdData::load(*db);
-        REQUIRE_MESSAGE(cd, (cd ? "" : cd.error().message));
-        cold.emplace(std::move(*cd));
-    }
-};
-
-std::string run(const Opened& o, PlainFormat f, const ExportFilter& filter, const std::string& name = "anondb") {
+std::string run(const OpenedDb& o, PlainFormat f, const ExportFilter& filter, const std::string& name = "anondb") {
     std::ostringstream out;
     const Error e = exports::write_plain(*o.db, *o.cold, f, filter, out, name);
     REQUIRE_MESSAGE(e.status == Status::ok, e.message);
     return out.str();
 }
 
-// ---- independent oracles ------------------------------------------------------------
-
-// 0 below the IPv4-mapped block, 1 in it, 2 above it.
-int zone(Ip a) { return a < kV4First ? 0 : (a <= kV4Last ? 1 : 2); }
-Range zone_range(int z) {
-    if (z == 0) return {kIpMin, to_ip(to_u128(kV4First) - 1)};
-    if (z == 1) return {kV4First, kV4Last};
-    return {to_ip(to_u128(kV4Last) + 1), kIpMax};
-}
-
-bool family_ok(const ExportFilter& f, Ip a) {
-    if (f.family == ExportFilter::Family::v4) return zone(a) == 1;
-    if (f.family == ExportFilter::Family::v6) return zone(a) != 1;
-    return true;
-}
-bool attrs_ok(const ExportFilter& f, std::uint32_t cats, std::string_view provider) {
-    if (f.categories != 0 && (cats & f.categories) == 0) return false;
-    return f.provider.empty() || provider == f.provider;
-}
-// What the native reader says about one address.
-bool db_matches(const Database& db, const ExportFilter& f, Ip a) {
-    const LookupResult r = db.lookup(a);
-    return r.flagged() && family_ok(f, a) && attrs_ok(f, r.categories, r.provider);
-}
-
-// Sorted disjoint ranges with neighbours of one zone joined.
-std::vector<Range> merge_adjacent(const std::vector<Range>& in) {
-    std::vector<Range> out;
-    for (const Range& r : in) {
-        if (!out.empty() && to_u128(out.back().last) + 1 == to_u128(r.first) && zone(out.back().last) == zone(r.first))
-            out.back().last = r.last;
-        else
-            out.push_back(r);
-    }
-    return out;
-}
-
-// The flagged space matching the filter, from the content alone.
-std::vector<Range> expected_union(const Content& t, const ExportFilter& f) {
-    std::vector<Range> kept;
-    for (const auto& rr : t.c.ranges) {
-        const auto& rec = t.c.records[rr.record];
-        if (family_ok(f, rr.range.first) && attrs_ok(f, rec.categories, t.c.providers[rec.provider]))
-            kept.push_back(rr.range);
-    }
-    return merge_adjacent(kept);
-}
+// ---- independent oracles (the filter ones are in export_oracle.hpp) ------------------
 
 // Size of the minimal CIDR cover of [first, last], greedily (optimal), in U128.
 std::size_t min_cidr_count(Range r) {
@@ -185,7 +85,7 @@ struct CidrLists {
     std::vector<std::string> v4, v6;
 };
 
-CidrLists check_cidr(const Opened& o, const Content& t, const ExportFilter& f, const std::string& text) {
+CidrLists check_cidr(const OpenedDb& o, const Content& t, const ExportFilter& f, const std::string& text) {
     CidrLists lists;
     std::vector<Range> ranges;
     for (const auto& line : split_lines(text)) {
@@ -220,7 +120,7 @@ struct Row {
     std::optional<bool> anonymous;  // jsonl only
 };
 
-void check_rows(const Opened& o, const Content& t, const ExportFilter& f, const std::vector<Row>& rows) {
+void check_rows(const OpenedDb& o, const Content& t, const ExportFilter& f, const std::vector<Row>& rows) {
     std::vector<Range> ranges;
     for (const Row& row : rows) {
         CAPTURE(row.start);
@@ -472,7 +372,7 @@ void check_ipset(const std::string& text, const std::string& name, const CidrLis
 }
 
 // Every format for one filter.
-void check_all(const Opened& o, const Content& t, const ExportFilter& f, const std::string& name = "anondb") {
+void check_all(const OpenedDb& o, const Content& t, const ExportFilter& f, const std::string& name = "anondb") {
     const CidrLists lists = check_cidr(o, t, f, run(o, PlainFormat::cidr, f));
     check_nft(run(o, PlainFormat::nft, f, name), name, lists);
     check_ipset(run(o, PlainFormat::ipset, f, name), name, lists);
@@ -480,86 +380,8 @@ void check_all(const Opened& o, const Content& t, const ExportFilter& f, const s
     check_rows(o, t, f, read_jsonl(run(o, PlainFormat::jsonl, f)));
 }
 
-std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
-Ip ip_add(Ip a, std::uint64_t d) { return to_ip(to_u128(a) + d); }
-
-Content random_content(std::mt19937_64& rng) {
-    Content t;
-    const std::size_t nrec = 1 + below(rng, 6);
-    for (std::size_t r = 0; r < nrec; ++r) {
-        std::vector<std::uint32_t> feeds;
-        for (std::size_t k = below(rng, 4); k > 0; --k) feeds.push_back(static_cast<std::uint32_t>(below(rng, 4)));
-        std::sort(feeds.begin(), feeds.end());
-        t.add_record(static_cast<std::uint32_t>(rng()) & kAllCategories,
-                     static_cast<std::uint32_t>(below(rng, t.c.providers.size())),
-                     below(rng, 3) == 0 ? static_cast<std::uint32_t>(1 + below(rng, 4000000000u)) : 0, feeds);
-    }
-    // Clusters in every zone, some at the zone edges and the ends of the space.
-    const Ip bases[] = {Ip::from_v4(static_cast<std::uint32_t>(rng()) & 0xffffff00u),
-                        Ip::from_v4(0xffffff00u),
-                        kV4First,
-                        Ip{0, rng() & 0xffffffffull},
-                        to_ip(to_u128(kV4First) - 256),
-                        to_ip(to_u128(kV4Last) + 1),
-                        Ip{0x20010db8ull << 32, 0},
-                        Ip{rng() | (1ull << 63), rng() & ~0xffffull},
-                        to_ip(to_u128(kIpMax) - 299)};
-    std::vector<Ip> pts;
-    for (std::size_t k = 3 + below(rng, 30); k > 0; --k) {
-        // Sometimes wide steps, so ranges need many CIDRs.
-        const std::uint64_t step = below(rng, 4) == 0 ? below(rng, 70000) : below(rng, 300);
-        const Ip base = bases[below(rng, std::size(bases))];
-        const Ip p = ip_add(base, step);
-        if (zone(p) == zone(base)) pts.push_back(p);
-    }
-    // The family edges themselves: a range may start at 0.0.0.0 or end at
-    // 255.255.255.255, and its IPv6 neighbours just outside.
-    for (const Ip edge : {kV4First, ip_next(kV4Last), Ip::from_v4(0xfffffff0u), to_ip(to_u128(kV4First) - 16)})
-        if (below(rng, 3) == 0) pts.push_back(edge);
-    if (below(rng, 8) == 0) pts.push_back(kIpMin);
-    if (below(rng, 8) == 0) pts.push_back(kIpMax);
-    std::sort(pts.begin(), pts.end());
-    pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
-    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
-        if (below(rng, 4) == 0) continue;
-        const Range r{pts[i], ip_prev(pts[i + 1])};
-        if (zone(r.first) != zone(r.last)) continue;  // ranges stay in one family
-        t.c.ranges.push_back({r, static_cast<std::uint32_t>(1 + below(rng, nrec))});
-    }
-    if (!pts.empty() && pts.back() == kIpMax && below(rng, 2) && (t.c.ranges.empty() || t.c.ranges.back().range.last < kIpMax))
-        t.c.ranges.push_back({{kIpMax, kIpMax}, static_cast<std::uint32_t>(1 + below(rng, nrec))});
-    return t;
-}
-
-std::vector<ExportFilter> filters_for(std::mt19937_64& rng, const Content& t) {
-    std::vector<ExportFilter> out(1);  // everything flagged
-    ExportFilter one_cat;
-    one_cat.categories = kCategoryNames[below(rng, std::size(kCategoryNames))].bit;
-    out.push_back(one_cat);
-    ExportFilter cats;
-    cats.categories = static_cast<std::uint32_t>(rng()) & kAllCategories;
-    out.push_back(cats);
-    ExportFilter prov;
-    prov.provider = t.c.providers[1 + below(rng, t.c.providers.size() - 1)];
-    out.push_back(prov);
-    ExportFilter nobody;
-    nobody.provider = "nobody";
-    out.push_back(nobody);
-    ExportFilter v4;
-    v4.family = ExportFilter::Family::v4;
-    out.push_back(v4);
-    ExportFilter v6;
-    v6.family = ExportFilter::Family::v6;
-    out.push_back(v6);
-    ExportFilter mixed = one_cat;
-    mixed.provider = prov.provider;
-    mixed.family = below(rng, 2) ? ExportFilter::Family::v4 : ExportFilter::Family::v6;
-    out.push_back(mixed);
-    return out;
-}
-
 Content hand_picked() {
-    Content t;
+    Content t = base_content();
     const auto tor = t.add_record(kTorExit, 0, 0, {0});
     const auto vpn = t.add_record(kVpn | kHosting, 2, 64496, {1, 1, 3});
     const auto host = t.add_record(kHosting, 3, 0, {3});
@@ -587,7 +409,7 @@ TEST_CASE("plain export: format names") {
 
 TEST_CASE("plain export: hand-picked database, exact text") {
     Content t = hand_picked();
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const ExportFilter all;
     CHECK(run(o, PlainFormat::cidr, all) ==
           "1.2.3.0/24\n10.0.0.1/32\n10.0.0.2/31\n10.0.0.4/31\n10.0.0.6/32\n2001:db8::/48\n");
@@ -638,8 +460,8 @@ TEST_CASE("plain export: hand-picked database, exact text") {
 }
 
 TEST_CASE("plain export: empty database and bad arguments") {
-    Content t;
-    Opened o(t.c);
+    Content t = base_content();
+    OpenedDb o(t.c);
     const ExportFilter all;
     CHECK(run(o, PlainFormat::cidr, all).empty());
     CHECK(run(o, PlainFormat::csv, all) == "start,end,cidrs,categories,provider,asn,sources\n");
@@ -662,10 +484,10 @@ TEST_CASE("plain export: empty database and bad arguments") {
 }
 
 TEST_CASE("plain export: all of IPv4 flagged") {
-    Content t;
+    Content t = base_content();
     const auto r = t.add_record(kProxy, 1, 0, {2});
     t.c.ranges = {{range_of("0.0.0.0/0"), r}, {Range{kIpMax, kIpMax}, r}};
-    Opened o(t.c);
+    OpenedDb o(t.c);
     const ExportFilter all;
     CHECK(run(o, PlainFormat::cidr, all) == "0.0.0.0/0\nffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128\n");
     CHECK(run(o, PlainFormat::ipset, all) ==
@@ -684,8 +506,8 @@ TEST_CASE("plain export: random databases, every format and filter read back") {
     std::size_t hits[8] = {};
     for (int round = 0; round < 300; ++round) {
         CAPTURE(round);
-        Content t = random_content(rng);
-        Opened o(t.c);
+        Content t = random_content(rng, base_content());
+        OpenedDb o(t.c);
         const std::string name = below(rng, 2) ? "anondb" : "Set_" + std::to_string(round);
         for (const auto& rr : t.c.ranges) {
             hits[0] += rr.range.first == kV4First;
@@ -718,7 +540,7 @@ TEST_CASE("plain export: nft -c accepts the script") {
         return;
     }
     Content t = hand_picked();
-    Opened o(t.c);
+    OpenedDb o(t.c);
     TempDir dir("anondb-nft");
     for (const auto family : {ExportFilter::Family::both, ExportFilter::Family::v4}) {
         ExportFilter f;
