@@ -1,0 +1,379 @@
+// lookup_bench: lookup speed of the anondb reader side by side, in one run
+// and on the same data, with libmaxminddb (on the MMDB export of the same
+// database) and IPFire libloc (on its own location.db), plus file sizes and
+// open time. Figures are printed, never asserted.
+//
+//   lookup_bench [--libloc location.db] [--snapshot FILE.anondb] [--lookups N]
+//                [--seed S] [--tmp DIR]
+//
+// Data sets:
+//   libloc    every network of the IPFire location database (nested ones
+//             too) compiled into a .anondb with its AS as provider
+//             ("AS13335"), category hosting; longest prefix wins, as in
+//             libloc. Compared with libmaxminddb and libloc.
+//   snapshot  a .anondb built by `anondb build` (when given). Compared with
+//             libmaxminddb.
+// Addresses: N uniformly random IPv4 addresses, and N random IPv6 addresses
+// in 2000::/3, drawn once per seed. Each side's answers are cross-checked
+// (flagged vs found; AS vs libloc's AS) and disagreements printed.
+//
+// Output lines (bench.sh collects them):
+//   RESULT <name> <ours ns> <reference ns> <speed-up>x
+#include <arpa/inet.h>
+#include <maxminddb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include <libloc/database.h>
+#include <libloc/libloc.h>
+#include <libloc/network.h>
+}
+
+#include "anondb/builder/merge.hpp"
+#include "anondb/builder/pipeline.hpp"
+#include "anondb/reader.hpp"
+#include "anondb/sources/asn.hpp"
+#include "anondb/writer.hpp"
+#include "anondb/mmdb_writer.hpp"
+#include "bench_util.hpp"
+
+namespace {
+
+using anondb::Ip;
+using anondb::bench::Clock;
+using anondb::bench::peak_rss_kib;
+using anondb::bench::seconds_since;
+
+[[noreturn]] void die(const std::string& why) {
+    std::fprintf(stderr, "lookup_bench: %s\n", why.c_str());
+    std::exit(1);
+}
+
+double file_mib(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) die("stat " + path);
+    return static_cast<double>(st.st_size) / (1 << 20);
+}
+
+// ---- the libloc data set ------------------------------------------------------
+
+// location.db -> .anondb at `out`: one merge input per network, provider
+// "AS<n>", category hosting. The merge gives the narrowest covering input's
+// provider, which is libloc's longest-prefix answer.
+void build_libloc_db(const std::string& location_db, const std::string& out) {
+    const auto t = Clock::now();
+    auto table = anondb::sources::read_libloc_asn(location_db);
+    if (!table) die(table.error().message);
+    anondb::writer::DatabaseContent content;
+    content.build_time = 1667000000;
+    content.feeds.push_back({});
+    content.feeds[0].name = "ipfire-location";
+    std::map<std::uint32_t, std::uint32_t> provider_of_asn;
+    std::vector<anondb::builder::MergeInput> inputs;
+    inputs.reserve(table->rows.size());
+    for (std::size_t i = 0; i < table->rows.size(); ++i) {
+        const auto& row = table->rows[i];
+        if (row.asn_count == 0) continue;  // AS 0: no origin (shadows nothing we add)
+        const std::uint32_t asn = table->asns[row.asn_begin];
+        auto [it, fresh] = provider_of_asn.try_emplace(asn, 0);
+        if (fresh) {
+            content.providers.push_back("AS" + std::to_string(asn));
+            it->second = static_cast<std::uint32_t>(content.providers.size() - 1);
+        }
+        const auto origin = static_cast<std::uint32_t>(content.origins.size());
+        content.origins.push_back({0, static_cast<std::uint32_t>(i + 1), anondb::kHosting, it->second,
+                                   table->row_text(row)});
+        inputs.push_back({row.range, origin, anondb::kHosting, it->second, asn});
+    }
+    const auto merged = anondb::builder::merge(inputs);
+    anondb::builder::add_merged(merged, content);
+    auto bytes = anondb::writer::serialize(content);
+    if (!bytes) die(bytes.error().message);
+    if (auto w = anondb::writer::write_file_atomic(out, *bytes); !w) die(w.error().message);
+    std::printf("libloc data set: %zu networks with an AS -> %zu ranges, built in %.2f s\n", inputs.size(),
+                merged.ranges.size(), seconds_since(t));
+}
+
+// ---- addresses ------------------------------------------------------------------
+
+struct Addresses {
+    std::vector<Ip> ips;
+    std::vector<sockaddr_in6> sa6;  // for IPv6 and libloc
+    std::vector<sockaddr_in> sa4;   // for IPv4 through libmaxminddb
+    bool v4 = true;
+};
+
+Addresses make_addresses(std::size_t n, bool v4, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    Addresses a;
+    a.v4 = v4;
+    a.ips.resize(n);
+    a.sa6.resize(n);
+    if (v4) a.sa4.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Ip ip = v4 ? Ip::from_v4(static_cast<std::uint32_t>(rng())) : Ip{0x2000000000000000ull | (rng() >> 3), rng()};
+        a.ips[i] = ip;
+        const auto bytes = ip.to_bytes();
+        sockaddr_in6 s6{};
+        s6.sin6_family = AF_INET6;
+        std::memcpy(&s6.sin6_addr, bytes.data(), 16);
+        a.sa6[i] = s6;
+        if (v4) {
+            sockaddr_in s4{};
+            s4.sin_family = AF_INET;
+            s4.sin_addr.s_addr = htonl(ip.v4());
+            a.sa4[i] = s4;
+        }
+    }
+    return a;
+}
+
+// ---- the three readers ------------------------------------------------------------
+
+struct Timing {
+    double ns = 0;              // per lookup
+    std::uint64_t checksum = 0;  // keeps the work from being optimised away
+};
+
+Timing time_anondb(const anondb::Database& db, const Addresses& a) {
+    std::uint64_t sum = 0;
+    const auto t = Clock::now();
+    for (const Ip& ip : a.ips) {
+        const anondb::LookupResult r = db.lookup(ip);
+        sum += r.categories + r.provider.size();
+    }
+    return {seconds_since(t) * 1e9 / static_cast<double>(a.ips.size()), sum};
+}
+
+// Two threads, each over half of the addresses; ns per lookup of the pair
+// (wall time / all lookups), so 2x throughput shows as half the ns.
+Timing time_anondb_threads(const anondb::Database& db, const Addresses& a, unsigned threads) {
+    std::vector<std::uint64_t> sums(threads);
+    const auto t = Clock::now();
+    std::vector<std::thread> pool;
+    const std::size_t per = a.ips.size() / threads;
+    for (unsigned k = 0; k < threads; ++k)
+        pool.emplace_back([&, k] {
+            std::uint64_t sum = 0;
+            for (std::size_t i = k * per; i < (k + 1) * per; ++i) {
+                const anondb::LookupResult r = db.lookup(a.ips[i]);
+                sum += r.categories + r.provider.size();
+            }
+            sums[k] = sum;
+        });
+    for (auto& th : pool) th.join();
+    Timing out{seconds_since(t) * 1e9 / static_cast<double>(per * threads), 0};
+    for (auto s : sums) out.checksum += s;
+    return out;
+}
+
+struct Mmdb {
+    MMDB_s db{};
+    explicit Mmdb(const std::string& path) {
+        if (const int st = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &db); st != MMDB_SUCCESS)
+            die(path + ": " + MMDB_strerror(st));
+    }
+    ~Mmdb() { MMDB_close(&db); }
+    // One lookup and one key, as a client does: found?, and the key's presence.
+    bool lookup(const sockaddr* sa, const char* key, std::uint64_t& sum) {
+        int err = 0;
+        MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&db, sa, &err);
+        if (err != MMDB_SUCCESS || !r.found_entry) return false;
+        MMDB_entry_data_s d;
+        if (MMDB_get_value(&r.entry, &d, key, nullptr) == MMDB_SUCCESS && d.has_data) sum += d.data_size + 1;
+        return true;
+    }
+};
+
+Timing time_mmdb(Mmdb& m, const Addresses& a, const char* key) {
+    std::uint64_t sum = 0;
+    const std::size_t n = a.ips.size();
+    const auto t = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
+        const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i]) : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
+        sum += m.lookup(sa, key, sum);
+    }
+    return {seconds_since(t) * 1e9 / static_cast<double>(n), sum};
+}
+
+Timing time_mmdb_threads(const std::string& path, const Addresses& a, const char* key, unsigned threads) {
+    std::vector<std::unique_ptr<Mmdb>> dbs;
+    for (unsigned k = 0; k < threads; ++k) dbs.push_back(std::make_unique<Mmdb>(path));
+    std::vector<std::uint64_t> sums(threads);
+    const std::size_t per = a.ips.size() / threads;
+    const auto t = Clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned k = 0; k < threads; ++k)
+        pool.emplace_back([&, k] {
+            std::uint64_t sum = 0;
+            for (std::size_t i = k * per; i < (k + 1) * per; ++i) {
+                const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i])
+                                          : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
+                sum += dbs[k]->lookup(sa, key, sum);
+            }
+            sums[k] = sum;
+        });
+    for (auto& th : pool) th.join();
+    Timing out{seconds_since(t) * 1e9 / static_cast<double>(per * threads), 0};
+    for (auto s : sums) out.checksum += s;
+    return out;
+}
+
+struct Libloc {
+    loc_ctx* ctx = nullptr;
+    loc_database* db = nullptr;
+    explicit Libloc(const std::string& path) {
+        if (loc_new(&ctx) != 0) die("loc_new");
+        loc_set_log_priority(ctx, 0);
+        FILE* f = std::fopen(path.c_str(), "r");
+        if (!f) die("cannot open " + path);
+        if (loc_database_new(ctx, &db, f) != 0) die("loc_database_new " + path);
+        std::fclose(f);
+    }
+    ~Libloc() {
+        loc_database_unref(db);
+        loc_unref(ctx);
+    }
+    // The AS of the longest matching network, 0 when none.
+    std::uint32_t asn(const in6_addr& a) {
+        loc_network* net = nullptr;
+        if (loc_database_lookup(db, &a, &net) != 0 || !net) return 0;
+        const std::uint32_t asn = loc_network_get_asn(net);
+        loc_network_unref(net);
+        return asn;
+    }
+};
+
+Timing time_libloc(Libloc& l, const Addresses& a) {
+    std::uint64_t sum = 0;
+    const auto t = Clock::now();
+    for (const auto& s : a.sa6) sum += l.asn(s.sin6_addr);
+    return {seconds_since(t) * 1e9 / static_cast<double>(a.sa6.size()), sum};
+}
+
+// ---- agreement ------------------------------------------------------------------
+
+// anondb flagged <=> libmaxminddb found, on the first `n` addresses. In
+// 6to4 2002::/16 the MMDB export answers for the embedded IPv4 address
+// (docs/EXPORTS.md), so that is what anondb is asked there.
+std::size_t disagreements_mmdb(const anondb::Database& db, Mmdb& m, const Addresses& a, std::size_t n) {
+    std::size_t bad = 0;
+    std::uint64_t sink = 0;
+    for (std::size_t i = 0; i < std::min(n, a.ips.size()); ++i) {
+        const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i]) : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
+        Ip ip = a.ips[i];
+        if ((ip.hi >> 48) == 0x2002) ip = Ip::from_v4(static_cast<std::uint32_t>(ip.hi >> 16));
+        if (db.lookup(ip).flagged() != m.lookup(sa, "is_anonymous", sink)) ++bad;
+    }
+    return bad;
+}
+
+// anondb's provider "AS<n>" <=> libloc's AS, on the first `n` addresses.
+std::size_t disagreements_libloc(const anondb::Database& db, Libloc& l, const Addresses& a, std::size_t n) {
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < std::min(n, a.ips.size()); ++i) {
+        const std::uint32_t want = l.asn(a.sa6[i].sin6_addr);
+        const auto r = db.lookup(a.ips[i]);
+        const std::string got = std::string(r.provider);
+        if (got != (want ? "AS" + std::to_string(want) : std::string())) ++bad;
+    }
+    return bad;
+}
+
+void result(const std::string& name, double ours_ns, double ref_ns) {
+    std::printf("RESULT %-44s %9.1f ns %9.1f ns %7.1fx\n", name.c_str(), ours_ns, ref_ns, ref_ns / ours_ns);
+}
+
+// Every comparison for one .anondb and its MMDB export.
+void compare(const std::string& label, const std::string& anondb_path, const std::string& tmp, std::size_t n,
+             std::uint64_t seed, Libloc* libloc) {
+    const auto t_open = Clock::now();
+    auto db = anondb::Database::open(anondb_path);
+    const double open_ms = seconds_since(t_open) * 1e3;
+    if (!db) die(db.error().message);
+    auto cold = anondb::ColdData::load(*db);
+    if (!cold) die(cold.error().message);
+    const std::string mmdb_path = tmp + "/" + label + ".mmdb";
+    {
+        auto bytes = anondb::mmdb::export_mmdb(*db, *cold, {});
+        if (!bytes) die(bytes.error().message);
+        if (auto w = anondb::writer::write_file_atomic(mmdb_path, *bytes); !w) die(w.error().message);
+    }
+    Mmdb mmdb(mmdb_path);
+    std::printf("\n== %s: %u IPv4 + %u IPv6 segments, %u records; .anondb %.2f MiB, MMDB export %.2f MiB "
+                "(%u nodes, %u-bit records); open %.3f ms\n",
+                label.c_str(), db->v4_segment_count(), db->v6_segment_count(), db->record_count(),
+                file_mib(anondb_path), file_mib(mmdb_path), mmdb.db.metadata.node_count, mmdb.db.metadata.record_size,
+                open_ms);
+    std::printf("SIZE %-46s %9.2f MiB %9.2f MiB %7.2fx\n", (label + " file size vs MMDB").c_str(),
+                file_mib(anondb_path), file_mib(mmdb_path), file_mib(mmdb_path) / file_mib(anondb_path));
+    std::printf("OPEN %-46s %9.3f ms\n", (label + " open").c_str(), open_ms);
+
+    for (const bool v4 : {true, false}) {
+        const Addresses a = make_addresses(n, v4, seed + (v4 ? 0 : 1));
+        const char* fam = v4 ? "IPv4" : "IPv6";
+        const std::size_t bad = disagreements_mmdb(*db, mmdb, a, 200000);
+        time_anondb(*db, a);  // warm both
+        time_mmdb(mmdb, a, "is_anonymous");
+        const Timing ours = time_anondb(*db, a);
+        const Timing ref = time_mmdb(mmdb, a, "is_anonymous");
+        result(label + " " + fam + " vs libmaxminddb", ours.ns, ref.ns);
+        const Timing ours2 = time_anondb_threads(*db, a, 2);
+        const Timing ref2 = time_mmdb_threads(mmdb_path, a, "is_anonymous", 2);
+        result(label + " " + fam + " 2 threads vs libmaxminddb 2 threads", ours2.ns, ref2.ns);
+        std::printf("  %s: %.1f M lookups/s (2 threads %.1f M/s), libmaxminddb %.1f M/s; disagreements %zu of 200000\n",
+                    fam, 1e3 / ours.ns, 1e3 / ours2.ns, 1e3 / ref.ns, bad);
+        if (libloc) {
+            const std::size_t lbad = disagreements_libloc(*db, *libloc, a, 200000);
+            time_libloc(*libloc, a);
+            const Timing loc = time_libloc(*libloc, a);
+            result(label + " " + fam + " vs libloc", ours.ns, loc.ns);
+            std::printf("  %s: libloc %.2f M/s; AS disagreements %zu of 200000\n", fam, 1e3 / loc.ns, lbad);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string location_db = "/usr/share/libloc-location/location.db", snapshot, tmp = "/tmp";
+    std::size_t lookups = 5'000'000;
+    std::uint64_t seed = 42;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) die("missing value after " + a);
+            return argv[++i];
+        };
+        if (a == "--libloc") location_db = next();
+        else if (a == "--snapshot") snapshot = next();
+        else if (a == "--lookups") lookups = std::strtoull(next().c_str(), nullptr, 10);
+        else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
+        else if (a == "--tmp") tmp = next();
+        else die("usage: lookup_bench [--libloc location.db] [--snapshot FILE.anondb] [--lookups N] [--seed S] [--tmp DIR]");
+    }
+    std::printf("lookup_bench: %zu lookups per figure, seed %llu, single thread unless said\n", lookups,
+                static_cast<unsigned long long>(seed));
+    if (!location_db.empty()) {
+        const std::string path = tmp + "/lookup-bench-libloc.anondb";
+        build_libloc_db(location_db, path);
+        Libloc libloc(location_db);
+        compare("libloc", path, tmp, lookups, seed, &libloc);
+    }
+    if (!snapshot.empty()) compare("snapshot", snapshot, tmp, lookups, seed, nullptr);
+    std::printf("\npeak RSS %.1f MiB\n", peak_rss_kib() / 1024.0);
+    return 0;
+}
