@@ -419,6 +419,27 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng)
     }
     for (int i = 0; i < 40; ++i) probes.push_back(random_point(rng, rand32(rng)));
     for (Ip a : probes) check_address(*db, *cold, c, oracle, a);
+
+    // lookup_many gives the oracle's answers too, in groups cut at every
+    // size around the batch width (IPv4 and IPv6 mixed in one group).
+    std::shuffle(probes.begin(), probes.end(), rng);
+    for (const std::size_t chunk : {std::size_t{1}, Database::kLookupBatch - 1, Database::kLookupBatch,
+                                    Database::kLookupBatch + 1, probes.size()}) {
+        std::vector<LookupResult> many(probes.size());
+        for (std::size_t at = 0; at < probes.size(); at += chunk) {
+            const std::size_t k = std::min(chunk, probes.size() - at);
+            db->lookup_many(std::span(probes.data() + at, k), std::span(many.data() + at, k));
+        }
+        for (std::size_t i = 0; i < probes.size(); ++i) {
+            const std::uint32_t rec = oracle.record_at(probes[i]);
+            INFO("lookup_many in groups of " << chunk << ", address " << format_ip(probes[i]));
+            CHECK(many[i].record == rec);
+            CHECK(many[i].categories == c.records[rec].categories);
+            CHECK(many[i].provider == c.providers[c.records[rec].provider]);
+            CHECK(many[i].asn == (c.record_asns.empty() ? 0 : c.record_asns[rec]));
+        }
+    }
+    db->lookup_many({}, {});  // nothing to do, nothing touched
 }
 
 // ---- a small database and its layout -------------------------------------------
@@ -597,12 +618,16 @@ void reseal(Buffer& b) {
 // Everything a caller may do with an opened file. Whatever the bytes, none of
 // it may crash or read outside the file (the sanitizer job checks).
 void exercise(const Database& db, const std::vector<Ip>& probes) {
-    for (Ip a : probes) {
+    std::vector<LookupResult> many(probes.size());
+    db.lookup_many(probes, many);
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        const Ip a = probes[i];
         const LookupResult r = db.lookup(a);
         const Segment s = db.locate(a);
         CHECK(s.range.contains(a));
         CHECK(r.record < db.record_count());
         CHECK(r.record == s.record);
+        CHECK(many[i].record == r.record);
     }
     for (const auto& f : db.feeds()) (void)db.string(f.name).size();
     for (std::uint32_t p = 0; p <= db.provider_count(); ++p) (void)db.provider_name(p).size();

@@ -112,6 +112,19 @@ public:
     // The record covering `ip`. Never fails: every address is covered.
     LookupResult lookup(Ip ip) const noexcept { return record(locate_record(ip)); }
 
+    // lookup() for each of ips[0..n), into out[0..n); out.size() must be at
+    // least ips.size(). Same answers as lookup(), faster on large random
+    // batches: addresses go through in groups of kLookupBatch, each step
+    // for the whole group (bucket, search, record) after prefetching what
+    // the step reads, so the group's cache misses overlap instead of
+    // queueing one after another.
+    void lookup_many(std::span<const Ip> ips, std::span<LookupResult> out) const noexcept {
+        const std::size_t n = std::min(ips.size(), out.size());
+        for (std::size_t base = 0; base < n; base += kLookupBatch)
+            lookup_group(ips.data() + base, out.data() + base, std::min(kLookupBatch, n - base));
+    }
+    static constexpr std::size_t kLookupBatch = 32;
+
     // The segment (maximal run of addresses with one record) covering `ip`.
     Segment locate(Ip ip) const noexcept {
         if (ip.is_v4()) {
@@ -172,24 +185,86 @@ private:
     }
 
     // Last segment whose start <= a. Valid because open() proved the index
-    // brackets every bucket and starts[0] == 0.
+    // brackets every bucket and starts[0] == 0 (so a bucket whose first
+    // start is above `a` has the answer just before it).
+    //
+    // The search in the bucket is branch-free (the loop runs log2 of the
+    // bucket size, each step a conditional move): with random addresses an
+    // ordinary binary search mispredicts about every other comparison,
+    // which cost more than its cache misses.
+    template <class Start, class LessEq>
+    static std::uint32_t last_le(const Start* starts, std::uint32_t lo, std::uint32_t hi, LessEq le) noexcept {
+        if (lo == hi) return lo - 1;  // empty bucket: the segment started below it
+        const Start* base = starts + lo;
+        std::uint32_t len = hi - lo;
+        while (len > 1) {
+            const std::uint32_t half = len / 2;
+            base = le(base[half]) ? base + half : base;
+            len -= half;
+        }
+        return static_cast<std::uint32_t>(base - starts) - (le(*base) ? 0u : 1u);
+    }
     std::uint32_t v4_position(std::uint32_t a) const noexcept {
         const std::uint32_t h = a >> 16;
-        const std::uint32_t* lo = m_.v4_starts_ + m_.v4_index_[h];
-        const std::uint32_t* hi = m_.v4_starts_ + m_.v4_index_[h + 1];
-        return static_cast<std::uint32_t>(std::upper_bound(lo, hi, a) - m_.v4_starts_) - 1;
+        return last_le(m_.v4_starts_, m_.v4_index_[h], m_.v4_index_[h + 1], [a](std::uint32_t s) { return s <= a; });
     }
     std::uint32_t v6_position(Ip a) const noexcept {
         const std::uint32_t h = static_cast<std::uint32_t>(a.hi >> 48);
-        const format::Ip128* lo = m_.v6_starts_ + m_.v6_index_[h];
-        const format::Ip128* hi = m_.v6_starts_ + m_.v6_index_[h + 1];
-        const auto* it = std::upper_bound(lo, hi, a, [](const Ip& x, const format::Ip128& s) {
-            return x.hi < s.hi || (x.hi == s.hi && x.lo < s.lo);
+        return last_le(m_.v6_starts_, m_.v6_index_[h], m_.v6_index_[h + 1], [a](const format::Ip128& s) {
+            return s.hi < a.hi || (s.hi == a.hi && s.lo <= a.lo);
         });
-        return static_cast<std::uint32_t>(it - m_.v6_starts_) - 1;
     }
     std::uint32_t locate_record(Ip ip) const noexcept {
         return ip.is_v4() ? m_.v4_records_[v4_position(ip.v4())] : m_.v6_records_[v6_position(ip)];
+    }
+
+    // A hint to start loading `p` (a compiler builtin, not a library call).
+    static void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(p);
+#else
+        (void)p;
+#endif
+    }
+
+    // One group of lookup_many (n <= kLookupBatch), in four passes. Each
+    // pass prefetches what the next one reads: index entries; the bucket's
+    // starts (its first, middle and last cache line: the binary search
+    // touches those first) and the records array beside them; the record
+    // and its AS. The search itself is the one v4_position / v6_position do.
+    void lookup_group(const Ip* ips, LookupResult* out, std::size_t n) const noexcept {
+        std::uint32_t h[kLookupBatch];
+        std::uint32_t id[kLookupBatch];
+        for (std::size_t j = 0; j < n; ++j) {
+            const Ip ip = ips[j];
+            h[j] = ip.is_v4() ? ip.v4() >> 16 : static_cast<std::uint32_t>(ip.hi >> 48);
+            prefetch((ip.is_v4() ? m_.v4_index_ : m_.v6_index_) + h[j]);
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+            const bool v4 = ips[j].is_v4();
+            const std::uint32_t* index = v4 ? m_.v4_index_ : m_.v6_index_;
+            const std::uint32_t lo = index[h[j]], hi = index[h[j] + 1];
+            const std::uint32_t mid = lo + (hi - lo) / 2, last = hi > lo ? hi - 1 : lo;
+            if (v4) {
+                prefetch(m_.v4_starts_ + lo);
+                prefetch(m_.v4_starts_ + mid);
+                prefetch(m_.v4_starts_ + last);
+                prefetch(m_.v4_records_ + mid);
+            } else {
+                prefetch(m_.v6_starts_ + lo);
+                prefetch(m_.v6_starts_ + mid);
+                prefetch(m_.v6_starts_ + last);
+                prefetch(m_.v6_records_ + mid);
+            }
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+            id[j] = locate_record(ips[j]);
+            if (id[j] < m_.nrec_) {
+                prefetch(m_.records_ + id[j]);
+                if (m_.record_asns_) prefetch(m_.record_asns_ + id[j]);
+            }
+        }
+        for (std::size_t j = 0; j < n; ++j) out[j] = record(id[j]);
     }
 
     template <class T>
