@@ -37,14 +37,8 @@
 namespace {
 
 using anondb::Ip;
-using anondb::bench::Clock;
-using anondb::bench::peak_rss_kib;
-using anondb::bench::seconds_since;
+using namespace anondb::bench;  // Clock, seconds_since, peak_rss_kib, die, Options
 
-[[noreturn]] void die(const std::string& why) {
-    std::fprintf(stderr, "annotate_bench: %s\n", why.c_str());
-    std::exit(1);
-}
 
 // Flagged segments of the database, to draw flagged addresses from.
 std::vector<anondb::Range> flagged_ranges(const anondb::Database& db) {
@@ -235,21 +229,14 @@ Figure run_cli(const std::string& cli, const std::string& db, const std::string&
 
 int main(int argc, char** argv) {
     std::string db_path, mmdb_path, cli;
-    std::size_t lines = 10'000'000;
-    std::uint64_t seed = 42;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) die("missing value after " + a);
-            return argv[++i];
-        };
-        if (a == "--db") db_path = next();
-        else if (a == "--mmdb") mmdb_path = next();
-        else if (a == "--cli") cli = next();
-        else if (a == "--lines") lines = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
-        else die("usage: annotate_bench --db FILE.anondb --mmdb FILE.mmdb [--cli PATH] [--lines N] [--seed S]");
-    }
+    std::uint64_t lines = 10'000'000, seed = 42;
+    anondb::bench::Options opts;
+    opts.text("--db", db_path);
+    opts.text("--mmdb", mmdb_path);
+    opts.text("--cli", cli);
+    opts.number("--lines", lines);
+    opts.number("--seed", seed);
+    opts.parse(argc, argv, "usage: annotate_bench --db FILE.anondb --mmdb FILE.mmdb [--cli PATH] [--lines N] [--seed S]");
     if (db_path.empty() || mmdb_path.empty() || lines == 0) die("--db, --mmdb and --lines > 0 are needed");
     auto db = anondb::Database::open(db_path);
     if (!db) die(db.error().message);

@@ -23,9 +23,7 @@
 namespace {
 
 using anondb::Ip;
-using anondb::bench::Clock;
-using anondb::bench::peak_rss_kib;
-using anondb::bench::seconds_since;
+using namespace anondb::bench;  // Clock, seconds_since, peak_rss_kib, die, Options
 
 // Synthetic feed entries shaped like the real ones: mostly small IPv4 CIDRs
 // (/24 to /32) with some wide hosting blocks that nest others, and ~10% IPv6.

@@ -39,13 +39,8 @@
 namespace {
 
 using anondb::Ip;
-using anondb::bench::Clock;
-using anondb::bench::seconds_since;
+using namespace anondb::bench;  // Clock, seconds_since, peak_rss_kib, die, Options
 
-[[noreturn]] void die(const std::string& why) {
-    std::fprintf(stderr, "build_bench: %s\n", why.c_str());
-    std::exit(1);
-}
 
 std::string make_cidrs(std::size_t n, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
@@ -144,23 +139,17 @@ int anondb_merge(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::size_t n = 5'000'000;
-    std::uint64_t seed = 42;
+    std::uint64_t n = 5'000'000, seed = 42;
     std::string iprange = "/usr/bin/iprange", cli, feeds, tmp = "/tmp";
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) die("missing value after " + a);
-            return argv[++i];
-        };
-        if (a == "--cidrs") n = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--iprange") iprange = next();
-        else if (a == "--cli") cli = next();
-        else if (a == "--feeds") feeds = next();
-        else if (a == "--tmp") tmp = next();
-        else die("usage: build_bench [--cidrs N] [--seed S] [--iprange PATH] [--cli ANONDB --feeds FEEDS.yaml] [--tmp DIR]");
-    }
+    anondb::bench::Options opts;
+    opts.number("--cidrs", n);
+    opts.number("--seed", seed);
+    opts.text("--iprange", iprange);
+    opts.text("--cli", cli);
+    opts.text("--feeds", feeds);
+    opts.text("--tmp", tmp);
+    opts.parse(argc, argv,
+               "usage: build_bench [--cidrs N] [--seed S] [--iprange PATH] [--cli ANONDB --feeds FEEDS.yaml] [--tmp DIR]");
     const std::string path = tmp + "/build-bench-cidrs.txt";
     {
         const std::string text = make_cidrs(n, seed);

@@ -53,14 +53,8 @@ extern "C" {
 namespace {
 
 using anondb::Ip;
-using anondb::bench::Clock;
-using anondb::bench::peak_rss_kib;
-using anondb::bench::seconds_since;
+using namespace anondb::bench;  // Clock, seconds_since, peak_rss_kib, die, Options
 
-[[noreturn]] void die(const std::string& why) {
-    std::fprintf(stderr, "lookup_bench: %s\n", why.c_str());
-    std::exit(1);
-}
 
 double file_mib(const std::string& path) {
     struct stat st {};
@@ -114,6 +108,10 @@ struct Addresses {
     std::vector<sockaddr_in6> sa6;  // for IPv6 and libloc
     std::vector<sockaddr_in> sa4;   // for IPv4 through libmaxminddb
     bool v4 = true;
+    // What libmaxminddb is handed for address i: AF_INET for IPv4.
+    const sockaddr* sockaddr_at(std::size_t i) const {
+        return v4 ? reinterpret_cast<const sockaddr*>(&sa4[i]) : reinterpret_cast<const sockaddr*>(&sa6[i]);
+    }
 };
 
 Addresses make_addresses(std::size_t n, bool v4, std::uint64_t seed) {
@@ -171,26 +169,31 @@ Timing time_anondb_batched(const anondb::Database& db, const Addresses& a) {
     return {seconds_since(t) * 1e9 / static_cast<double>(a.ips.size()), sum};
 }
 
-// Two threads, each over half of the addresses; ns per lookup of the pair
-// (wall time / all lookups), so 2x throughput shows as half the ns.
-Timing time_anondb_threads(const anondb::Database& db, const Addresses& a, unsigned threads) {
+// `threads` threads, each running part(begin, end) over its share of `n`
+// addresses; ns per lookup of them all (wall time / all lookups), so twice
+// the throughput shows as half the ns.
+template <class Part>
+Timing time_threads(std::size_t n, unsigned threads, Part&& part) {
     std::vector<std::uint64_t> sums(threads);
+    const std::size_t per = n / threads;
     const auto t = Clock::now();
     std::vector<std::thread> pool;
-    const std::size_t per = a.ips.size() / threads;
-    for (unsigned k = 0; k < threads; ++k)
-        pool.emplace_back([&, k] {
-            std::uint64_t sum = 0;
-            for (std::size_t i = k * per; i < (k + 1) * per; ++i) {
-                const anondb::LookupResult r = db.lookup(a.ips[i]);
-                sum += r.categories + r.provider.size();
-            }
-            sums[k] = sum;
-        });
+    for (unsigned k = 0; k < threads; ++k) pool.emplace_back([&, k] { sums[k] = part(k, k * per, (k + 1) * per); });
     for (auto& th : pool) th.join();
     Timing out{seconds_since(t) * 1e9 / static_cast<double>(per * threads), 0};
     for (auto s : sums) out.checksum += s;
     return out;
+}
+
+Timing time_anondb_threads(const anondb::Database& db, const Addresses& a, unsigned threads) {
+    return time_threads(a.ips.size(), threads, [&](unsigned, std::size_t begin, std::size_t end) {
+        std::uint64_t sum = 0;
+        for (std::size_t i = begin; i < end; ++i) {
+            const anondb::LookupResult r = db.lookup(a.ips[i]);
+            sum += r.categories + r.provider.size();
+        }
+        return sum;
+    });
 }
 
 struct Mmdb {
@@ -215,34 +218,19 @@ Timing time_mmdb(Mmdb& m, const Addresses& a, const char* key) {
     std::uint64_t sum = 0;
     const std::size_t n = a.ips.size();
     const auto t = Clock::now();
-    for (std::size_t i = 0; i < n; ++i) {
-        const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i]) : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
-        sum += m.lookup(sa, key, sum);
-    }
+    for (std::size_t i = 0; i < n; ++i) sum += m.lookup(a.sockaddr_at(i), key, sum);
     return {seconds_since(t) * 1e9 / static_cast<double>(n), sum};
 }
 
+// One MMDB_s per thread, as libmaxminddb's docs advise.
 Timing time_mmdb_threads(const std::string& path, const Addresses& a, const char* key, unsigned threads) {
     std::vector<std::unique_ptr<Mmdb>> dbs;
     for (unsigned k = 0; k < threads; ++k) dbs.push_back(std::make_unique<Mmdb>(path));
-    std::vector<std::uint64_t> sums(threads);
-    const std::size_t per = a.ips.size() / threads;
-    const auto t = Clock::now();
-    std::vector<std::thread> pool;
-    for (unsigned k = 0; k < threads; ++k)
-        pool.emplace_back([&, k] {
-            std::uint64_t sum = 0;
-            for (std::size_t i = k * per; i < (k + 1) * per; ++i) {
-                const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i])
-                                          : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
-                sum += dbs[k]->lookup(sa, key, sum);
-            }
-            sums[k] = sum;
-        });
-    for (auto& th : pool) th.join();
-    Timing out{seconds_since(t) * 1e9 / static_cast<double>(per * threads), 0};
-    for (auto s : sums) out.checksum += s;
-    return out;
+    return time_threads(a.ips.size(), threads, [&](unsigned k, std::size_t begin, std::size_t end) {
+        std::uint64_t sum = 0;
+        for (std::size_t i = begin; i < end; ++i) sum += dbs[k]->lookup(a.sockaddr_at(i), key, sum);
+        return sum;
+    });
 }
 
 struct Libloc {
@@ -286,7 +274,7 @@ std::size_t disagreements_mmdb(const anondb::Database& db, Mmdb& m, const Addres
     std::size_t bad = 0;
     std::uint64_t sink = 0;
     for (std::size_t i = 0; i < std::min(n, a.ips.size()); ++i) {
-        const sockaddr* sa = a.v4 ? reinterpret_cast<const sockaddr*>(&a.sa4[i]) : reinterpret_cast<const sockaddr*>(&a.sa6[i]);
+        const sockaddr* sa = a.sockaddr_at(i);
         Ip ip = a.ips[i];
         if ((ip.hi >> 48) == 0x2002) ip = Ip::from_v4(static_cast<std::uint32_t>(ip.hi >> 16));
         if (db.lookup(ip).flagged() != m.lookup(sa, "is_anonymous", sink)) ++bad;
@@ -367,21 +355,15 @@ void compare(const std::string& label, const std::string& anondb_path, const std
 
 int main(int argc, char** argv) {
     std::string location_db = "/usr/share/libloc-location/location.db", snapshot, tmp = "/tmp";
-    std::size_t lookups = 5'000'000;
-    std::uint64_t seed = 42;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) die("missing value after " + a);
-            return argv[++i];
-        };
-        if (a == "--libloc") location_db = next();
-        else if (a == "--snapshot") snapshot = next();
-        else if (a == "--lookups") lookups = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
-        else if (a == "--tmp") tmp = next();
-        else die("usage: lookup_bench [--libloc location.db] [--snapshot FILE.anondb] [--lookups N] [--seed S] [--tmp DIR]");
-    }
+    std::uint64_t lookups = 5'000'000, seed = 42;
+    anondb::bench::Options opts;
+    opts.text("--libloc", location_db);
+    opts.text("--snapshot", snapshot);
+    opts.text("--tmp", tmp);
+    opts.number("--lookups", lookups);
+    opts.number("--seed", seed);
+    opts.parse(argc, argv,
+               "usage: lookup_bench [--libloc location.db] [--snapshot FILE.anondb] [--lookups N] [--seed S] [--tmp DIR]");
     std::printf("lookup_bench: %zu lookups per figure, seed %llu, single thread unless said\n", lookups,
                 static_cast<unsigned long long>(seed));
     if (!location_db.empty()) {
