@@ -426,13 +426,18 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng)
     for (const std::size_t chunk : {std::size_t{1}, Database::kLookupBatch - 1, Database::kLookupBatch,
                                     Database::kLookupBatch + 1, probes.size()}) {
         std::vector<LookupResult> many(probes.size());
+        std::vector<Segment> segs(probes.size());
         for (std::size_t at = 0; at < probes.size(); at += chunk) {
             const std::size_t k = std::min(chunk, probes.size() - at);
             db->lookup_many(std::span(probes.data() + at, k), std::span(many.data() + at, k));
+            db->locate_many(std::span(probes.data() + at, k), std::span(segs.data() + at, k));
         }
         for (std::size_t i = 0; i < probes.size(); ++i) {
             const std::uint32_t rec = oracle.record_at(probes[i]);
-            INFO("lookup_many in groups of " << chunk << ", address " << format_ip(probes[i]));
+            INFO("lookup_many / locate_many in groups of " << chunk << ", address " << format_ip(probes[i]));
+            const Segment& want = oracle.segment_at(probes[i]);
+            CHECK(segs[i].record == rec);
+            CHECK(segs[i].range == want.range);
             CHECK(many[i].record == rec);
             CHECK(many[i].categories == c.records[rec].categories);
             CHECK(many[i].provider == c.providers[c.records[rec].provider]);
@@ -440,6 +445,7 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng)
         }
     }
     db->lookup_many({}, {});  // nothing to do, nothing touched
+    db->locate_many({}, {});
 }
 
 // ---- a small database and its layout -------------------------------------------
@@ -620,6 +626,8 @@ void reseal(Buffer& b) {
 void exercise(const Database& db, const std::vector<Ip>& probes) {
     std::vector<LookupResult> many(probes.size());
     db.lookup_many(probes, many);
+    std::vector<Segment> segs(probes.size());
+    db.locate_many(probes, segs);
     for (std::size_t i = 0; i < probes.size(); ++i) {
         const Ip a = probes[i];
         const LookupResult r = db.lookup(a);
@@ -628,6 +636,8 @@ void exercise(const Database& db, const std::vector<Ip>& probes) {
         CHECK(r.record < db.record_count());
         CHECK(r.record == s.record);
         CHECK(many[i].record == r.record);
+        CHECK(segs[i].record == s.record);
+        CHECK(segs[i].range == s.range);
     }
     for (const auto& f : db.feeds()) (void)db.string(f.name).size();
     for (std::uint32_t p = 0; p <= db.provider_count(); ++p) (void)db.provider_name(p).size();

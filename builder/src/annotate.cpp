@@ -213,9 +213,17 @@ void Annotator::header_row(std::string_view text) {
 }
 
 Error Annotator::line(std::string_view text, std::uint64_t line_no) {
+    // `text` is the caller's: answer before returning.
+    const Error e = classify(text, line_no);
+    drain();
+    return e.status != Status::ok ? e : write_error_;
+}
+
+Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
     ++stats_.lines;
     text = trim_cr(text);
     if (header_pending_) {
+        drain();  // output stays in input order
         header_row(text);
         if (column_missing_)
             return Error{Status::invalid_argument, "line " + std::to_string(line_no) + ": no column named '" +
@@ -226,9 +234,39 @@ Error Annotator::line(std::string_view text, std::uint64_t line_no) {
     if (options_.column == 0 && detail::trim(text).front() == '#') return write_error_;
     bool ok = false;
     const std::string_view address = address_field(text, ok);
-    if (!ok) bad_line(text, text, "no address column in this row (too few fields, or an unclosed quote)", line_no);
-    else annotate(text, detail::trim(address), line_no);
+    Pending& p = pending_[pending_count_++];
+    p.row = text;
+    p.line_no = line_no;
+    if (!ok) {
+        p.shown = text;
+        p.reason = "no address column in this row (too few fields, or an unclosed quote)";
+    } else {
+        p.shown = detail::trim(address);
+        const auto parsed = parse_ip(p.shown);
+        p.reason = parsed ? std::string_view{} : ip_error_text(parsed.error);
+        if (parsed) p.ip = parsed->ip;
+        if (p.shown.empty()) p.shown = text;
+    }
+    if (pending_count_ == kBatch) drain();
     return write_error_;
+}
+
+// Looks the pending lines up together (locate_many overlaps their cache
+// misses), then writes them in input order.
+void Annotator::drain() {
+    Ip ips[kBatch];
+    Segment segs[kBatch];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i)
+        if (pending_[i].reason.empty()) ips[n++] = pending_[i].ip;
+    db_->locate_many(std::span(ips, n), std::span(segs, n));
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i) {
+        const Pending& p = pending_[i];
+        if (p.reason.empty()) annotate(p.row, p.ip, segs[k++]);
+        else bad_line(p.row, p.shown, p.reason, p.line_no);
+    }
+    pending_count_ = 0;
 }
 
 void Annotator::bad_line(std::string_view row, std::string_view shown, std::string_view reason,
@@ -265,21 +303,15 @@ void Annotator::bad_line(std::string_view row, std::string_view shown, std::stri
     }
 }
 
-void Annotator::annotate(std::string_view row, std::string_view address, std::uint64_t line_no) {
-    const auto parsed = parse_ip(address);
+void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
     const char d = options_.delimiter;
-    if (!parsed) {
-        bad_line(row, address.empty() ? row : address, ip_error_text(parsed.error), line_no);
-        return;
-    }
     ++stats_.addresses;
-    const Segment seg = db_->locate(parsed->ip);
     const LookupResult r = db_->record(seg.record);
     if (r.flagged()) ++stats_.flagged;
     char text[kRangeTextMax];
     switch (options_.format) {
         case AnnotateFormat::text:
-            put(std::string_view(text, format_ip_to(text, parsed->ip)));
+            put(std::string_view(text, format_ip_to(text, ip)));
             if (!r.flagged()) {
                 put("  not flagged");
             } else {
@@ -307,7 +339,7 @@ void Annotator::annotate(std::string_view row, std::string_view address, std::ui
         case AnnotateFormat::json: {
             JsonWriter& w = json_->start();
             w.StartObject();
-            json_result_fields(w, parsed->ip, seg, r);
+            json_result_fields(w, ip, seg, r);
             w.EndObject();
             put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
             put('\n');
@@ -367,8 +399,10 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
             if (discarding) {
                 discarding = false;
             } else if (len > kMaxLineBytes) {
+                drain();
                 overlong(line_no);
-            } else if (auto e = line(std::string_view(buf.data() + start, len), line_no); e.status != Status::ok) {
+            } else if (auto e = classify(std::string_view(buf.data() + start, len), line_no); e.status != Status::ok) {
+                drain();
                 e.message = std::string(name) + ": " + e.message;
                 return e;
             }
@@ -377,13 +411,16 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
         if (eof) {
             if (start < end && !discarding) {
                 ++line_no;
-                if (auto e = line(std::string_view(buf.data() + start, end - start), line_no); e.status != Status::ok) {
+                if (auto e = classify(std::string_view(buf.data() + start, end - start), line_no); e.status != Status::ok) {
+                    drain();
                     e.message = std::string(name) + ": " + e.message;
                     return e;
                 }
             }
+            drain();
             return flush();
         }
+        drain();  // the pending lines view the buffer, which moves next
         // Keep the partial line; a line that fills the buffer is too long.
         if (end - start > kMaxLineBytes) {
             if (!discarding) overlong(line_no + 1);

@@ -120,23 +120,35 @@ public:
     // queueing one after another.
     void lookup_many(std::span<const Ip> ips, std::span<LookupResult> out) const noexcept {
         const std::size_t n = std::min(ips.size(), out.size());
-        for (std::size_t base = 0; base < n; base += kLookupBatch)
-            lookup_group(ips.data() + base, out.data() + base, std::min(kLookupBatch, n - base));
+        for (std::size_t base = 0; base < n; base += kLookupBatch) {
+            const std::size_t k = std::min(kLookupBatch, n - base);
+            std::uint32_t pos[kLookupBatch];
+            positions_group(ips.data() + base, pos, k);
+            std::uint32_t id[kLookupBatch];
+            for (std::size_t j = 0; j < k; ++j) id[j] = prefetch_record(record_at(ips[base + j], pos[j]));
+            for (std::size_t j = 0; j < k; ++j) out[base + j] = record(id[j]);
+        }
+    }
+    // locate() for each of ips[0..n), into out[0..n), batched as
+    // lookup_many is; also prefetches each segment's record, which callers
+    // read next.
+    void locate_many(std::span<const Ip> ips, std::span<Segment> out) const noexcept {
+        const std::size_t n = std::min(ips.size(), out.size());
+        for (std::size_t base = 0; base < n; base += kLookupBatch) {
+            const std::size_t k = std::min(kLookupBatch, n - base);
+            std::uint32_t pos[kLookupBatch];
+            positions_group(ips.data() + base, pos, k);
+            for (std::size_t j = 0; j < k; ++j) {
+                out[base + j] = segment_at(ips[base + j], pos[j]);
+                prefetch_record(out[base + j].record);
+            }
+        }
     }
     static constexpr std::size_t kLookupBatch = 32;
 
     // The segment (maximal run of addresses with one record) covering `ip`.
     Segment locate(Ip ip) const noexcept {
-        if (ip.is_v4()) {
-            const std::uint32_t i = v4_position(ip.v4());
-            const Ip first = Ip::from_v4(m_.v4_starts_[i]);
-            const Ip last = i + 1 < m_.n4_ ? Ip::from_v4(m_.v4_starts_[i + 1] - 1) : kV4Last;
-            return {{first, last}, m_.v4_records_[i]};
-        }
-        const std::uint32_t i = v6_position(ip);
-        const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
-        const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
-        return {{first, last}, m_.v6_records_[i]};
+        return segment_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
     }
 
     // Record `id` as a LookupResult; ids >= record_count() give "not flagged".
@@ -215,7 +227,7 @@ private:
         });
     }
     std::uint32_t locate_record(Ip ip) const noexcept {
-        return ip.is_v4() ? m_.v4_records_[v4_position(ip.v4())] : m_.v6_records_[v6_position(ip)];
+        return record_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
     }
 
     // A hint to start loading `p` (a compiler builtin, not a library call).
@@ -227,14 +239,35 @@ private:
 #endif
     }
 
-    // One group of lookup_many (n <= kLookupBatch), in four passes. Each
-    // pass prefetches what the next one reads: index entries; the bucket's
-    // starts (its first, middle and last cache line: the binary search
-    // touches those first) and the records array beside them; the record
-    // and its AS. The search itself is the one v4_position / v6_position do.
-    void lookup_group(const Ip* ips, LookupResult* out, std::size_t n) const noexcept {
+    // Segment `i` of the table holding `ip` (i from v4_position / v6_position).
+    Segment segment_at(Ip ip, std::uint32_t i) const noexcept {
+        if (ip.is_v4()) {
+            const Ip first = Ip::from_v4(m_.v4_starts_[i]);
+            const Ip last = i + 1 < m_.n4_ ? Ip::from_v4(m_.v4_starts_[i + 1] - 1) : kV4Last;
+            return {{first, last}, m_.v4_records_[i]};
+        }
+        const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
+        const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
+        return {{first, last}, m_.v6_records_[i]};
+    }
+    std::uint32_t record_at(Ip ip, std::uint32_t i) const noexcept {
+        return ip.is_v4() ? m_.v4_records_[i] : m_.v6_records_[i];
+    }
+    std::uint32_t prefetch_record(std::uint32_t id) const noexcept {
+        if (id < m_.nrec_) {
+            prefetch(m_.records_ + id);
+            if (m_.record_asns_) prefetch(m_.record_asns_ + id);
+        }
+        return id;
+    }
+
+    // The table positions of a group of lookup_many / locate_many
+    // (n <= kLookupBatch), in three passes, each prefetching what the next
+    // reads: the index entries; the bucket's starts (its first, middle and
+    // last cache line: the search touches those first) and the records
+    // beside them; then the search, as v4_position / v6_position do it.
+    void positions_group(const Ip* ips, std::uint32_t* pos, std::size_t n) const noexcept {
         std::uint32_t h[kLookupBatch];
-        std::uint32_t id[kLookupBatch];
         for (std::size_t j = 0; j < n; ++j) {
             const Ip ip = ips[j];
             h[j] = ip.is_v4() ? ip.v4() >> 16 : static_cast<std::uint32_t>(ip.hi >> 48);
@@ -257,14 +290,7 @@ private:
                 prefetch(m_.v6_records_ + mid);
             }
         }
-        for (std::size_t j = 0; j < n; ++j) {
-            id[j] = locate_record(ips[j]);
-            if (id[j] < m_.nrec_) {
-                prefetch(m_.records_ + id[j]);
-                if (m_.record_asns_) prefetch(m_.record_asns_ + id[j]);
-            }
-        }
-        for (std::size_t j = 0; j < n; ++j) out[j] = record(id[j]);
+        for (std::size_t j = 0; j < n; ++j) pos[j] = ips[j].is_v4() ? v4_position(ips[j].v4()) : v6_position(ips[j]);
     }
 
     template <class T>

@@ -3,6 +3,8 @@
 // Input is one address per line, or a CSV column (RFC 4180 quoting within a
 // line). Each input line gives one output line, written into a 1 MiB buffer
 // and handed to write(2) when full: no allocation per line, no iostreams.
+// read_all() looks lines up in groups (Database::locate_many) and writes
+// them in input order.
 //
 // Output formats (docs: README "Bulk annotation"):
 //   text  `IP  categories[  anonymous]  provider P[  ASn]  (range R)`, or
@@ -85,8 +87,10 @@ private:
     void put_uint(std::uint64_t v);
     std::string_view address_field(std::string_view line, bool& ok) const;
     void header_row(std::string_view text);
+    Error classify(std::string_view text, std::uint64_t line_no);
+    void drain();
     void bad_line(std::string_view row, std::string_view shown, std::string_view reason, std::uint64_t line_no);
-    void annotate(std::string_view row, std::string_view address, std::uint64_t line_no);
+    void annotate(std::string_view row, Ip ip, const Segment& seg);
 
     const Database* db_;
     AnnotateOptions options_;
@@ -97,6 +101,19 @@ private:
     AnnotateStats stats_;
     bool header_pending_ = false;
     bool column_missing_ = false;  // column_name is not in the header row
+    // Lines read but not yet written: looked up together by drain(). They
+    // view the caller's text or read_all's buffer, so drain() runs before
+    // line() returns and before read_all moves its buffer.
+    struct Pending {
+        std::string_view row;
+        std::string_view shown;   // the address text (the row when there is none)
+        std::string_view reason;  // empty: a valid address; else why it is not
+        Ip ip;
+        std::uint64_t line_no = 0;
+    };
+    static constexpr std::size_t kBatch = Database::kLookupBatch;
+    Pending pending_[kBatch];
+    std::size_t pending_count_ = 0;
     struct JsonScratch;                  // one JSON object's buffer, reused
     std::unique_ptr<JsonScratch> json_;  // only for AnnotateFormat::json
 };
