@@ -22,7 +22,7 @@ fi
 
 build=build-bench
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DANONDB_BENCH=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target anondb lookup_bench build_bench annotate_bench
+cmake --build "$build" -j"$(nproc)" --target anondb lookup_bench build_bench annotate_bench layout_bench
 bin="$build/builder/anondb"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/anondb-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -34,6 +34,8 @@ echo "==> snapshot database (anondb build --offline)"
 
 echo "==> lookups (bench/lookup_bench)"
 "$build/bench/lookup_bench" --snapshot "$tmp/snapshot.anondb" --lookups "$lookups" --tmp "$tmp" | tee "$tmp/lookup.txt"
+echo "==> candidate lookup layouts (bench/layout_bench)"
+"$build/bench/layout_bench" --db "$tmp/lookup-bench-libloc.anondb" --lookups "$lookups" | tee "$tmp/layout.txt"
 echo "==> build (bench/build_bench)"
 "$build/bench/build_bench" --cidrs "$cidrs" --cli "$bin" --feeds feeds.yaml --tmp "$tmp" 2>&1 | tee "$tmp/build.txt"
 echo "==> bulk annotation (bench/annotate_bench)"
@@ -64,3 +66,4 @@ grep -h '^RESULT' "$tmp/lookup.txt" "$tmp/build.txt" | while read -r _ rest; do
 done
 grep -h '^SIZE\|^OPEN\|^RSS\|^BUILD' "$tmp/lookup.txt" "$tmp/build.txt" | sed 's/^/  /'
 grep -h 'lines/s' "$tmp/annotate.txt" | sed 's/^ */  annotate: /'
+grep -h 'ns/lookup' "$tmp/layout.txt" | sed 's/^ */  layout: /'
