@@ -1617,6 +1617,140 @@ TEST_CASE("hostile: record_asns") {
 
 // ---- atomic write -----------------------------------------------------------------
 
+TEST_CASE("answers: a record with no category, provider or AS still answers as itself") {
+    // Answer 0 is record 0's alone: an empty-looking record r > 0 (the
+    // writer does not forbid one) gets an answer of its own, so lookup()
+    // still reports r, as locate() and explain do.
+    writer::DatabaseContent c;
+    c.build_time = 1767225600;
+    c.providers = {""};
+    c.records = {{0, 0}, {0, 0}};  // record 0, and record 1: all zero too
+    c.record_asns = {0, 0};
+    c.prov_offsets = {0, 0, 0};
+    c.ranges.push_back({range_of("198.51.100.0/24"), 1});
+    auto bytes = serialize(c, true);
+    REQUIRE_MESSAGE(bytes, bytes.error().message);
+    const Buffer b(*bytes);
+    auto db = Database::from_bytes(b.bytes());
+    REQUIRE_MESSAGE(db, db.error().message);
+    CHECK(db->answer_count() == 2);
+    CHECK(db->lookup(ip_of("198.51.100.7")).record == 1);
+    CHECK(db->lookup(ip_of("198.51.101.0")).record == 0);
+    std::vector<LookupResult> many(1);
+    const Ip one = ip_of("198.51.100.7");
+    db->lookup_many(std::span(&one, 1), many);
+    CHECK(many[0].record == 1);
+    CHECK(verify(*db).has_value());
+}
+
+TEST_CASE("hostile: answers (1.2)") {
+    const Buffer intact = small_db(true);
+    const auto nans = static_cast<std::uint32_t>(entry(intact, SectionKind::answers).raw_size / sizeof(format::Answer));
+    REQUIRE(nans >= 2);
+    SUBCASE("a segment's answer id past the table") {
+        Buffer b = intact;
+        set_element(b, SectionKind::v4_answers, 1, nans);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"v4_answers", "answer id out of range at 1"});
+    }
+    SUBCASE("an IPv6 segment's answer id past the table") {
+        Buffer b = intact;
+        set_element(b, SectionKind::v6_answers, 0, std::uint32_t{0xffffffffu});
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"v6_answers", "answer id out of range at 0"});
+    }
+    SUBCASE("answer 0 flagged") {
+        Buffer b = intact;
+        auto a = element<format::Answer>(b, SectionKind::answers, 0);
+        a.categories = kTorExit;
+        set_element(b, SectionKind::answers, 0, a);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"answers", "answer 0"});
+    }
+    SUBCASE("a provider name past the strings") {
+        Buffer b = intact;
+        auto a = element<format::Answer>(b, SectionKind::answers, nans - 1);
+        a.provider = {0xfffffff0u, 100};
+        set_element(b, SectionKind::answers, nans - 1, a);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"answers", "out of bounds at " + std::to_string(nans - 1)});
+    }
+    SUBCASE("one answer id short") {
+        Buffer b = intact;
+        auto e = entry(b, SectionKind::v4_answers);
+        e.stored_size = e.raw_size = e.raw_size - 4;
+        set_entry(b, SectionKind::v4_answers, e);
+        reseal(b);
+        expect_open_error(b, Status::corrupt, {"v4_answers", "start count"});
+    }
+    SUBCASE("a byte flipped behind the checksum") {
+        Buffer b = intact;
+        b.flip(entry(b, SectionKind::answers).offset + 3, 0x01);
+        expect_open_error(b, Status::checksum, {"answers"});
+    }
+    SUBCASE("only some of the three sections") {
+        for (const SectionKind k : {SectionKind::v4_answers, SectionKind::v6_answers, SectionKind::answers}) {
+            Buffer b = intact;
+            auto e = entry(b, k);
+            e.kind = 5001;
+            set_entry(b, k, e);
+            reseal(b);
+            expect_open_error(b, Status::missing_section, {"go together"});
+        }
+    }
+    SUBCASE("an answer that contradicts its record opens, and verify() says so") {
+        Buffer b = intact;
+        // The answer of some flagged segment, changed behind a valid checksum.
+        auto a = element<format::Answer>(b, SectionKind::answers, nans - 1);
+        a.categories ^= kHosting;
+        set_element(b, SectionKind::answers, nans - 1, a);
+        reseal(b);
+        auto db = Database::from_bytes(b.bytes());
+        REQUIRE_MESSAGE(db, db.error().message);
+        auto v = verify(*db);
+        REQUIRE_FALSE(v.has_value());
+        CHECK(v.error().status == Status::corrupt);
+        CHECK(contains(v.error().message, "differs from its record"));
+        exercise(*db, small_probes());
+    }
+    SUBCASE("a flagged segment given answer 0 opens as unflagged, and verify() says so") {
+        Buffer b = intact;
+        const auto n4 = static_cast<std::uint32_t>(entry(b, SectionKind::v4_records).raw_size / 4);
+        std::uint32_t i = 0;
+        while (i < n4 && element<std::uint32_t>(b, SectionKind::v4_records, i) == 0) ++i;
+        REQUIRE(i < n4);
+        set_element(b, SectionKind::v4_answers, i, std::uint32_t{0});
+        reseal(b);
+        auto db = Database::from_bytes(b.bytes());
+        REQUIRE_MESSAGE(db, db.error().message);
+        const Ip first = Ip::from_v4(element<std::uint32_t>(b, SectionKind::v4_starts, i));
+        CHECK_FALSE(db->lookup(first).flagged());
+        auto v = verify(*db);
+        REQUIRE_FALSE(v.has_value());
+        CHECK(contains(v.error().message, "differs from its record"));
+    }
+    SUBCASE("absent, as in a 1.1 file: lookups answer through the records, the same way") {
+        Buffer b = intact;
+        std::uint32_t kind = 5002;
+        for (const SectionKind k : {SectionKind::v4_answers, SectionKind::v6_answers, SectionKind::answers}) {
+            auto e = entry(b, k);
+            e.kind = kind++;
+            set_entry(b, k, e);
+        }
+        reseal(b);
+        auto old = Database::from_bytes(b.bytes());
+        REQUIRE_MESSAGE(old, old.error().message);
+        auto now = Database::from_bytes(intact.bytes());
+        REQUIRE(now);
+        CHECK(old->answer_count() == 0);
+        CHECK(now->answer_count() == nans);
+        const auto probes = small_probes();
+        CHECK(answers(*old, probes) == answers(*now, probes));
+        for (Ip a : probes) CHECK(old->lookup(a).asn == now->lookup(a).asn);
+        CHECK(verify(*old).has_value());
+    }
+}
+
 TEST_CASE("write_file_atomic: replaces the whole file, a mapped old version stays valid") {
     Generated a, b;
     small_content(a);

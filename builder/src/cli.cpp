@@ -409,6 +409,8 @@ int cmd_info(const DbArgs& a) {
         w.Uint64(h.file_size);
         json_str(w, "records");
         w.Uint(db->record_count() - 1);
+        json_str(w, "answers");  // distinct lookup answers (format 1.2); 0 in older files
+        w.Uint(db->answer_count() ? db->answer_count() - 1 : 0);
         json_str(w, "categories");
         w.StartObject();
         for (const auto& [name, n] : counts) {
@@ -458,8 +460,9 @@ int cmd_info(const DbArgs& a) {
     std::printf("format version  %u.%u\n", h.major, h.minor);
     std::printf("data version    %llu\n", static_cast<unsigned long long>(h.data_version));
     std::printf("build time      %s\n", format_time(h.build_time).c_str());
-    std::printf("segments        %u IPv4, %u IPv6; %u records, %u providers\n", db->v4_segment_count(),
-                db->v6_segment_count(), db->record_count() - 1, db->provider_count() - 1);
+    std::printf("segments        %u IPv4, %u IPv6; %u records, %u answers, %u providers\n", db->v4_segment_count(),
+                db->v6_segment_count(), db->record_count() - 1, db->answer_count() ? db->answer_count() - 1 : 0,
+                db->provider_count() - 1);
     std::printf("\n%-18s %10s %16s %12s\n", "category", "ranges", "IPv4 addresses", "IPv6 ranges");
     for (const auto& [name, n] : counts)
         std::printf("%-18s %10llu %16llu %12llu\n", name.c_str(), static_cast<unsigned long long>(n.ranges),

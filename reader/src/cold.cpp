@@ -202,6 +202,20 @@ Expected<Ok> verify(const Database& db) {
     }
     auto cold = ColdData::load(db);
     if (!cold) return cold.error();
+    // 1.2: what lookups answer (answers) must be what explain shows
+    // (records), segment by segment.
+    if (db.answer_count() > 0) {
+        for (Ip at = kIpMin;;) {
+            const Segment seg = db.locate(at);
+            const LookupResult fast = db.lookup(at), full = db.record(seg.record);
+            if (fast.record != seg.record || fast.categories != full.categories || fast.asn != full.asn ||
+                fast.provider != full.provider)
+                return make_error(Status::corrupt, "section answers: the answer of " + format_range(seg.range) +
+                                                       " differs from its record " + std::to_string(seg.record));
+            if (seg.range.last == kIpMax) break;
+            at = ip_next(seg.range.last);
+        }
+    }
     return Ok{};
 }
 

@@ -239,6 +239,33 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
     std::vector<std::uint32_t> record_asns = c.record_asns;
     record_asns.resize(c.records.size(), 0);
 
+    // Answers (1.2): one per distinct (categories, AS, provider) among the
+    // records, numbered in order of first appearance; answer 0 is record
+    // 0's and no other record's (so answer 0 means record 0, and a lookup
+    // of unflagged space reads one id); each segment's answer beside its
+    // record.
+    std::vector<format::Answer> answers;
+    std::vector<std::uint32_t> answer_of_record(c.records.size());
+    {
+        std::map<std::tuple<bool, std::uint32_t, std::uint32_t, std::uint32_t>, std::uint32_t> id_of;
+        for (std::size_t r = 0; r < c.records.size(); ++r) {
+            const format::Record& rec = c.records[r];
+            const auto [it, fresh] = id_of.try_emplace({r != 0, rec.categories, record_asns[r], rec.provider},
+                                                       static_cast<std::uint32_t>(answers.size()));
+            if (fresh) {
+                const format::StrRef name = c.providers[rec.provider].empty() ? format::StrRef{0, 0} : providers[rec.provider];
+                answers.push_back({rec.categories, record_asns[r], name});
+            }
+            answer_of_record[r] = it->second;
+        }
+    }
+    auto answers_of = [&](const std::vector<std::uint32_t>& records) {
+        std::vector<std::uint32_t> out(records.size());
+        for (std::size_t i = 0; i < records.size(); ++i) out[i] = answer_of_record[records[i]];
+        return out;
+    };
+    const std::vector<std::uint32_t> v4_answers = answers_of(v4.records), v6_answers = answers_of(v6.records);
+
     std::vector<PendingSection> sections;
     sections.push_back({SectionKind::v4_index, as_bytes(v4_index), false});
     sections.push_back({SectionKind::v4_starts, as_bytes(v4.starts), false});
@@ -262,6 +289,9 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
     sections.push_back({SectionKind::record_asns, as_bytes(record_asns), false});
     sections.push_back({SectionKind::origin_links, as_bytes(links), true});
     sections.push_back({SectionKind::exclusions, as_bytes(exclusions), true});
+    sections.push_back({SectionKind::v4_answers, as_bytes(v4_answers), false});
+    sections.push_back({SectionKind::v6_answers, as_bytes(v6_answers), false});
+    sections.push_back({SectionKind::answers, as_bytes(answers), false});
 
     // Lay out: header, table, then each section at the next 64-byte boundary.
     const std::uint64_t table_offset = sizeof(format::Header);

@@ -110,7 +110,9 @@ public:
     ~Database() { release(); }
 
     // The record covering `ip`. Never fails: every address is covered.
-    LookupResult lookup(Ip ip) const noexcept { return record(locate_record(ip)); }
+    LookupResult lookup(Ip ip) const noexcept {
+        return result_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
+    }
 
     // lookup() for each of ips[0..n), into out[0..n); out.size() must be at
     // least ips.size(). Same answers as lookup(), faster on large random
@@ -124,6 +126,10 @@ public:
             const std::size_t k = std::min(kLookupBatch, n - base);
             std::uint32_t pos[kLookupBatch];
             positions_group(ips.data() + base, pos, k);
+            if (m_.answers_) {  // 1.2: the answer table is small and stays in cache
+                for (std::size_t j = 0; j < k; ++j) out[base + j] = result_at(ips[base + j], pos[j]);
+                continue;
+            }
             std::uint32_t id[kLookupBatch];
             for (std::size_t j = 0; j < k; ++j) id[j] = prefetch_record(record_at(ips[base + j], pos[j]));
             for (std::size_t j = 0; j < k; ++j) out[base + j] = record(id[j]);
@@ -170,6 +176,7 @@ public:
 
     const format::Header& header() const noexcept { return *reinterpret_cast<const format::Header*>(m_.base_); }
     std::uint32_t record_count() const noexcept { return m_.nrec_; }
+    std::uint32_t answer_count() const noexcept { return m_.nans_; }  // 0 before format 1.2
     std::uint32_t provider_count() const noexcept { return m_.nprov_; }
     std::uint32_t v4_segment_count() const noexcept { return m_.n4_; }
     std::uint32_t v6_segment_count() const noexcept { return m_.n6_; }
@@ -226,9 +233,6 @@ private:
             return s.hi < a.hi || (s.hi == a.hi && s.lo <= a.lo);
         });
     }
-    std::uint32_t locate_record(Ip ip) const noexcept {
-        return record_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
-    }
 
     // A hint to start loading `p` (a compiler builtin, not a library call).
     static void prefetch(const void* p) noexcept {
@@ -252,6 +256,17 @@ private:
     }
     std::uint32_t record_at(Ip ip, std::uint32_t i) const noexcept {
         return ip.is_v4() ? m_.v4_records_[i] : m_.v6_records_[i];
+    }
+    // The lookup answer of segment `i` of ip's table: from the answers
+    // (1.2; one load in a small table) or, in older files, the record.
+    // Answer 0 belongs to record 0 alone (FORMAT.md), so unflagged space
+    // costs one load.
+    LookupResult result_at(Ip ip, std::uint32_t i) const noexcept {
+        if (!m_.answers_) return record(record_at(ip, i));
+        const std::uint32_t id = ip.is_v4() ? m_.v4_answers_[i] : m_.v6_answers_[i];
+        if (id == 0) return {};
+        const format::Answer& a = m_.answers_[id];
+        return {a.categories, record_at(ip, i), string(a.provider), a.asn};
     }
     std::uint32_t prefetch_record(std::uint32_t id) const noexcept {
         if (id < m_.nrec_) {
@@ -283,11 +298,13 @@ private:
                 prefetch(m_.v4_starts_ + mid);
                 prefetch(m_.v4_starts_ + last);
                 prefetch(m_.v4_records_ + mid);
+                if (m_.v4_answers_) prefetch(m_.v4_answers_ + mid);
             } else {
                 prefetch(m_.v6_starts_ + lo);
                 prefetch(m_.v6_starts_ + mid);
                 prefetch(m_.v6_starts_ + last);
                 prefetch(m_.v6_records_ + mid);
+                if (m_.v6_answers_) prefetch(m_.v6_answers_ + mid);
             }
         }
         for (std::size_t j = 0; j < n; ++j) pos[j] = ips[j].is_v4() ? v4_position(ips[j].v4()) : v6_position(ips[j]);
@@ -321,6 +338,10 @@ private:
         std::uint32_t n6_ = 0;
         const format::Record* records_ = nullptr;
         const std::uint32_t* record_asns_ = nullptr;  // nullptr in 1.0 files
+        const std::uint32_t* v4_answers_ = nullptr;   // these three: nullptr before 1.2
+        const std::uint32_t* v6_answers_ = nullptr;
+        const format::Answer* answers_ = nullptr;
+        std::uint32_t nans_ = 0;
         std::uint32_t nrec_ = 0;
         const format::StrRef* providers_ = nullptr;
         std::uint32_t nprov_ = 0;
@@ -506,12 +527,16 @@ inline Error Database::validate() {
             return fail(fd, "feed " + std::to_string(i) + " refers outside strings, providers or feeds");
     }
 
+    // An optional hot section: raw, and its checksum matches.
+    auto optional_hot = [&](const format::SectionEntry& s) -> Error {
+        if (s.encoding != static_cast<std::uint32_t>(format::Encoding::raw)) return fail(s, "hot section must be raw");
+        const auto bytes = stored_bytes(s);
+        if (detail::xxh64(bytes.data(), bytes.size()) != s.checksum)
+            return make_error(Status::checksum, detail::section_context(s));
+        return {};
+    };
     if (const auto* ra = find_section(SectionKind::record_asns)) {
-        if (ra->encoding != static_cast<std::uint32_t>(format::Encoding::raw))
-            return fail(*ra, "hot section must be raw");
-        const auto bytes = stored_bytes(*ra);
-        if (detail::xxh64(bytes.data(), bytes.size()) != ra->checksum)
-            return make_error(Status::checksum, detail::section_context(*ra));
+        if (auto e = optional_hot(*ra); e.status != Status::ok) return e;
         if (ra->raw_size != std::uint64_t{m_.nrec_} * 4) return fail(*ra, "entry count differs from record count");
         m_.record_asns_ = array_at<std::uint32_t>(*ra);
         if (m_.record_asns_[0] != 0) return fail(*ra, "record 0 must be empty");
@@ -523,6 +548,35 @@ inline Error Database::validate() {
     if (auto e = validate_family<format::Ip128>("IPv6", *hot[4], *hot[5], *hot[6], m_.v6_index_, m_.v6_starts_, m_.v6_records_, m_.n6_);
         e.status != Status::ok)
         return e;
+
+    // 1.2 answers: all three sections or none.
+    const auto* a4 = find_section(SectionKind::v4_answers);
+    const auto* a6 = find_section(SectionKind::v6_answers);
+    const auto* at = find_section(SectionKind::answers);
+    if (!a4 && !a6 && !at) return {};
+    if (!a4 || !a6 || !at) return make_error(Status::missing_section, "v4_answers, v6_answers and answers go together");
+    for (const auto* sec : {a4, a6, at})
+        if (auto e = optional_hot(*sec); e.status != Status::ok) return e;
+    if (at->raw_size == 0 || at->raw_size % sizeof(format::Answer) != 0 ||
+        at->raw_size / sizeof(format::Answer) > 0xffffffffu)
+        return fail(*at, "wrong size");
+    const auto* answers = array_at<format::Answer>(*at);
+    const auto nans = static_cast<std::uint32_t>(at->raw_size / sizeof(format::Answer));
+    const format::Answer& none = answers[0];
+    if (none.categories != 0 || none.asn != 0 || none.provider.offset != 0 || none.provider.length != 0)
+        return fail(*at, "answer 0 must be empty");
+    for (std::uint32_t i = 0; i < nans; ++i)
+        if (!str_ok(answers[i].provider)) return fail(*at, "provider name out of bounds at " + std::to_string(i));
+    for (const auto& [sec, n] : {std::pair{a4, m_.n4_}, std::pair{a6, m_.n6_}}) {
+        if (sec->raw_size != std::uint64_t{n} * 4) return fail(*sec, "answer count differs from start count");
+        const auto* ids = array_at<std::uint32_t>(*sec);
+        for (std::uint32_t i = 0; i < n; ++i)
+            if (ids[i] >= nans) return fail(*sec, "answer id out of range at " + std::to_string(i));
+    }
+    m_.v4_answers_ = array_at<std::uint32_t>(*a4);
+    m_.v6_answers_ = array_at<std::uint32_t>(*a6);
+    m_.answers_ = answers;
+    m_.nans_ = nans;
     return {};
 }
 
