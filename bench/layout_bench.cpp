@@ -7,9 +7,10 @@
 //
 // Layouts (all with the same 65,536-bucket index on the top 16 bits and the
 // same branch-free search in the bucket):
-//   current   Database::lookup: starts[], then records_of_segment[], then
-//             records[] (categories, provider) and record_asns[]: four
-//             dependent loads.
+//   reader    Database::lookup as the file gives it: through answers in a
+//             1.2 file (starts[], answer id beside it, answers[]), through
+//             records in older ones (starts[], record id, records[] and
+//             record_asns[]: four dependent loads).
 //   pairs     (start, record) pairs in one array, then a 12-byte record
 //             (categories, provider, asn): the record id comes with the
 //             start's cache line.
@@ -182,7 +183,8 @@ int main(int argc, char** argv) {
     std::printf("layout_bench: %s, %zu IPv4 segments, %u records, %zu distinct answers; %llu random IPv4 lookups\n",
                 path.c_str(), pairs.pairs.size(), db->record_count(), answers.table.size(),
                 static_cast<unsigned long long>(lookups));
-    std::printf("  current (starts, records of segments, records, record_asns)  %6.1f ns/lookup\n", cur_ns);
+    std::printf("  Database::lookup on this file (format %u.%u, %s)          %6.1f ns/lookup\n", db->header().major,
+                db->header().minor, db->answer_count() ? "answers" : "records", cur_ns);
     std::printf("  pairs (start, record) + 12-byte records                      %6.1f ns/lookup  (tables %.1f MiB)\n",
                 pairs_ns, static_cast<double>(pairs.pairs.size() * 8 + pairs.table.size() * 12) / (1 << 20));
     std::printf("  pairs (start, answer) + distinct answers                     %6.1f ns/lookup  (tables %.1f MiB)\n",
