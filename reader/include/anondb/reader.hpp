@@ -109,17 +109,20 @@ public:
     Database& operator=(const Database&) = delete;
     ~Database() { release(); }
 
-    // The record covering `ip`. Never fails: every address is covered.
+    // What the file says of `ip`: categories, provider and AS, with the id
+    // of the record behind them. Never fails: every address is covered.
     LookupResult lookup(Ip ip) const noexcept {
         return result_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
     }
 
     // lookup() for each of ips[0..n), into out[0..n); out.size() must be at
-    // least ips.size(). Same answers as lookup(), faster on large random
-    // batches: addresses go through in groups of kLookupBatch, each step
-    // for the whole group (bucket, search, record) after prefetching what
-    // the step reads, so the group's cache misses overlap instead of
-    // queueing one after another.
+    // least ips.size(). Same answers as lookup(). Addresses go through in
+    // groups of kLookupBatch, each step for the whole group (bucket,
+    // search, record) after prefetching what the step reads, so the group's
+    // cache misses overlap. Measured (bench/lookup_bench): about 30% faster
+    // than single lookups on large files that answer through records
+    // (before 1.2); on 1.2 files, whose answers take fewer misses, no
+    // faster yet.
     void lookup_many(std::span<const Ip> ips, std::span<LookupResult> out) const noexcept {
         const std::size_t n = std::min(ips.size(), out.size());
         for (std::size_t base = 0; base < n; base += kLookupBatch) {
