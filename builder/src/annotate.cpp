@@ -3,10 +3,12 @@
 #include "anondb/builder/annotate.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include <unistd.h>
 
+#include "anondb/writer.hpp"
 #include "json_fields.hpp"
 #include "printable.hpp"
 
@@ -70,17 +72,11 @@ std::string_view csv_field(std::string_view row, std::size_t index, char delim, 
     }
 }
 
-Error write_fully(int fd, const char* data, std::size_t n) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd, data, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return make_error(Status::io, std::string("writing output: ") + std::strerror(errno));
-        }
-        data += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return {};
+// What write(2) said, as an error of the output.
+Error write_fully(int fd, std::string_view text) {
+    const int e = writer::write_fully(fd, std::as_bytes(std::span(text.data(), text.size())));
+    if (e == 0) return {};
+    return make_error(Status::io, std::string("writing output: ") + std::strerror(e));
 }
 
 }  // namespace
@@ -123,7 +119,7 @@ void Annotator::put(std::string_view s) {
     if (s.size() > out_.size() - used_) {
         if (flush().status != Status::ok) return;
         if (s.size() > out_.size()) {
-            if (write_error_.status == Status::ok) write_error_ = write_fully(out_fd_, s.data(), s.size());
+            if (write_error_.status == Status::ok) write_error_ = write_fully(out_fd_, s);
             return;
         }
     }
@@ -161,20 +157,29 @@ void Annotator::put_csv_field(std::string_view s) {
 }
 
 void Annotator::put_uint(std::uint64_t v) {
-    char digits[20];
-    std::size_t n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v);
     char text[20];
-    for (std::size_t i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
-    put(std::string_view(text, n));
+    put(std::string_view(text, static_cast<std::size_t>(std::to_chars(text, text + sizeof text, v).ptr - text)));
+}
+
+// The set category names in bit order, `sep` between them.
+void Annotator::put_categories(std::uint32_t flags, char sep) {
+    bool first = true;
+    for (const auto& c : kCategoryNames) {
+        if (!(flags & c.bit)) continue;
+        if (!first) put(sep);
+        put(c.name);
+        first = false;
+    }
+}
+
+void Annotator::put_json_line() {
+    put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
+    put('\n');
 }
 
 Error Annotator::flush() {
     if (write_error_.status != Status::ok) return write_error_;
-    if (used_ > 0) write_error_ = write_fully(out_fd_, out_.data(), used_);
+    if (used_ > 0) write_error_ = write_fully(out_fd_, std::string_view(out_.data(), used_));
     used_ = 0;
     return write_error_;
 }
@@ -230,8 +235,8 @@ Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
                                                        options_.column_name + "' in the header row"};
         return write_error_;
     }
-    if (detail::trim(text).empty()) return write_error_;
-    if (options_.column == 0 && detail::trim(text).front() == '#') return write_error_;
+    const std::string_view trimmed = detail::trim(text);
+    if (trimmed.empty() || (options_.column == 0 && trimmed.front() == '#')) return write_error_;
     bool ok = false;
     const std::string_view address = address_field(text, ok);
     Pending& p = pending_[pending_count_++];
@@ -290,8 +295,7 @@ void Annotator::bad_line(std::string_view row, std::string_view shown, std::stri
             json_str(w, "line");
             w.Uint64(line_no);
             w.EndObject();
-            put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
-            put('\n');
+            put_json_line();
             return;
         }
         case AnnotateFormat::csv:
@@ -316,13 +320,7 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
                 put("  not flagged");
             } else {
                 put("  ");
-                bool first = true;
-                for (const auto& c : kCategoryNames) {
-                    if (!(r.categories & c.bit)) continue;
-                    if (!first) put(',');
-                    put(c.name);
-                    first = false;
-                }
+                put_categories(r.categories, ',');
                 if (r.anonymous()) put("  anonymous");
                 put("  provider ");
                 if (r.provider.empty()) put('-');
@@ -341,8 +339,7 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
             w.StartObject();
             json_result_fields(w, ip, seg, r);
             w.EndObject();
-            put(std::string_view(json_->buffer.GetString(), json_->buffer.GetSize()));
-            put('\n');
+            put_json_line();
             return;
         }
         case AnnotateFormat::csv: {
@@ -352,13 +349,7 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
             put(d);
             put(r.anonymous() ? "true" : "false");
             put(d);
-            bool first = true;
-            for (const auto& c : kCategoryNames) {
-                if (!(r.categories & c.bit)) continue;
-                if (!first) put('|');
-                put(c.name);
-                first = false;
-            }
+            put_categories(r.categories, '|');
             put(d);
             put_csv_field(r.provider);
             put(d);
@@ -379,6 +370,15 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
     bool discarding = false;  // inside a line longer than kMaxLineBytes
     // A line past the limit is reported by its first bytes; its row cannot
     // be echoed (csv gets an empty row with anondb_error filled).
+    // One complete line to classify; an error names the input.
+    auto take = [&](std::string_view text) {
+        Error e = classify(text, line_no);
+        if (e.status != Status::ok) {
+            drain();
+            e.message = std::string(name) + ": " + e.message;
+        }
+        return e;
+    };
     auto overlong = [&](std::uint64_t at) {
         ++stats_.lines;
         const std::string shown = std::string(buf.data() + start, 40) + "...";
@@ -401,9 +401,7 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
             } else if (len > kMaxLineBytes) {
                 drain();
                 overlong(line_no);
-            } else if (auto e = classify(std::string_view(buf.data() + start, len), line_no); e.status != Status::ok) {
-                drain();
-                e.message = std::string(name) + ": " + e.message;
+            } else if (auto e = take(std::string_view(buf.data() + start, len)); e.status != Status::ok) {
                 return e;
             }
             start += len + 1;
@@ -411,11 +409,7 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
         if (eof) {
             if (start < end && !discarding) {
                 ++line_no;
-                if (auto e = classify(std::string_view(buf.data() + start, end - start), line_no); e.status != Status::ok) {
-                    drain();
-                    e.message = std::string(name) + ": " + e.message;
-                    return e;
-                }
+                if (auto e = take(std::string_view(buf.data() + start, end - start)); e.status != Status::ok) return e;
             }
             drain();
             return flush();

@@ -352,6 +352,19 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
     return out;
 }
 
+int write_fully(int fd, std::span<const std::byte> bytes) noexcept {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
 Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
     namespace fs = std::filesystem;
     const fs::path target(path);
@@ -369,14 +382,9 @@ Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byt
         ::unlink(tmpl.c_str());
         return make_error(Status::io, what + " " + tmpl + ": " + std::strerror(e));
     };
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return abandon("write");
-        }
-        done += static_cast<std::size_t>(n);
+    if (const int e = write_fully(fd, bytes); e != 0) {
+        errno = e;
+        return abandon("write");
     }
     if (::fchmod(fd, 0644) != 0) return abandon("chmod");
     if (::fsync(fd) != 0) return abandon("fsync");

@@ -124,34 +124,28 @@ public:
     // (before 1.2); on 1.2 files, whose answers take fewer misses, no
     // faster yet.
     void lookup_many(std::span<const Ip> ips, std::span<LookupResult> out) const noexcept {
-        const std::size_t n = std::min(ips.size(), out.size());
-        for (std::size_t base = 0; base < n; base += kLookupBatch) {
-            const std::size_t k = std::min(kLookupBatch, n - base);
-            std::uint32_t pos[kLookupBatch];
-            positions_group(ips.data() + base, pos, k);
+        in_groups(ips.first(std::min(ips.size(), out.size())), [&](const Ip* group, const std::uint32_t* pos,
+                                                                    std::size_t base, std::size_t k) {
             if (m_.answers_) {  // 1.2: the answer table is small and stays in cache
-                for (std::size_t j = 0; j < k; ++j) out[base + j] = result_at(ips[base + j], pos[j]);
-                continue;
+                for (std::size_t j = 0; j < k; ++j) out[base + j] = result_at(group[j], pos[j]);
+                return;
             }
             std::uint32_t id[kLookupBatch];
-            for (std::size_t j = 0; j < k; ++j) id[j] = prefetch_record(record_at(ips[base + j], pos[j]));
+            for (std::size_t j = 0; j < k; ++j) id[j] = prefetch_record(record_at(group[j], pos[j]));
             for (std::size_t j = 0; j < k; ++j) out[base + j] = record(id[j]);
-        }
+        });
     }
     // locate() for each of ips[0..n), into out[0..n), batched as
     // lookup_many is; also prefetches each segment's record, which callers
     // read next.
     void locate_many(std::span<const Ip> ips, std::span<Segment> out) const noexcept {
-        const std::size_t n = std::min(ips.size(), out.size());
-        for (std::size_t base = 0; base < n; base += kLookupBatch) {
-            const std::size_t k = std::min(kLookupBatch, n - base);
-            std::uint32_t pos[kLookupBatch];
-            positions_group(ips.data() + base, pos, k);
+        in_groups(ips.first(std::min(ips.size(), out.size())), [&](const Ip* group, const std::uint32_t* pos,
+                                                                    std::size_t base, std::size_t k) {
             for (std::size_t j = 0; j < k; ++j) {
-                out[base + j] = segment_at(ips[base + j], pos[j]);
+                out[base + j] = segment_at(group[j], pos[j]);
                 prefetch_record(out[base + j].record);
             }
-        }
+        });
     }
     static constexpr std::size_t kLookupBatch = 32;
 
@@ -277,6 +271,19 @@ private:
             if (m_.record_asns_) prefetch(m_.record_asns_ + id);
         }
         return id;
+    }
+
+    // Cuts `ips` into groups of kLookupBatch and calls
+    // per_group(group, positions, offset of the group, its size) for each,
+    // with each address's table position found by positions_group.
+    template <class PerGroup>
+    void in_groups(std::span<const Ip> ips, PerGroup&& per_group) const noexcept {
+        for (std::size_t base = 0; base < ips.size(); base += kLookupBatch) {
+            const std::size_t k = std::min(kLookupBatch, ips.size() - base);
+            std::uint32_t pos[kLookupBatch];
+            positions_group(ips.data() + base, pos, k);
+            per_group(ips.data() + base, pos, base, k);
+        }
     }
 
     // The table positions of a group of lookup_many / locate_many

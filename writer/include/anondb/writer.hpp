@@ -88,4 +88,8 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& content, const
 // temporary file is removed and `path` is untouched.
 Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Returns 0,
+// or the errno of the write that failed.
+int write_fully(int fd, std::span<const std::byte> bytes) noexcept;
+
 }  // namespace anondb::writer

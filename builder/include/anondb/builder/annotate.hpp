@@ -85,6 +85,8 @@ private:
     void put_escaped(std::string_view s);
     void put_csv_field(std::string_view s);
     void put_uint(std::uint64_t v);
+    void put_categories(std::uint32_t flags, char sep);
+    void put_json_line();  // the JSON scratch's object, then a line break
     std::string_view address_field(std::string_view line, bool& ok) const;
     void header_row(std::string_view text);
     Error classify(std::string_view text, std::uint64_t line_no);
