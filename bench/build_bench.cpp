@@ -21,6 +21,7 @@
 //   RSS <name> <ours MiB> <reference MiB>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,10 +95,16 @@ int anondb_merge(const std::string& path) {
     const auto t_read = Clock::now();
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) return 2;
-    std::string text;
-    char buf[1 << 16];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    // One buffer of the file's size: growing a string by appending would
+    // copy it and touch twice the memory.
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return 2;
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    for (ssize_t n; got < text.size() && (n = ::read(fd, text.data() + got, text.size() - got)) > 0;)
+        got += static_cast<std::size_t>(n);
     ::close(fd);
+    if (got != text.size()) return 2;
     std::vector<anondb::builder::MergeInput> inputs;
     inputs.reserve(text.size() / 16);
     std::size_t start = 0;

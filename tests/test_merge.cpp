@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "anondb/builder/merge.hpp"
@@ -114,22 +115,30 @@ void check_structure(const MergedSet& m) {
     REQUIRE(m.list_offsets.front() == 0);
     REQUIRE(m.list_offsets.back() == m.list_origins.size());
     const std::size_t n_lists = m.list_offsets.size() - 1;
-    std::set<std::vector<std::uint32_t>> distinct;
     for (std::uint32_t i = 0; i < n_lists; ++i) {
         REQUIRE(m.list_offsets[i] < m.list_offsets[i + 1]);  // no empty list
         const auto l = list_of(m, i);
         CHECK(std::ranges::adjacent_find(l, std::greater_equal<>{}) == l.end());  // strictly ascending
-        distinct.insert(l);
     }
-    CHECK(distinct.size() == n_lists);  // each list stored once
 
+    // A list id stands for one (origins, attributes): the ranges that share
+    // it carry the same attributes, and no two ids stand for the same.
+    std::vector<const MergedRange*> first_use(n_lists, nullptr);
+    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::vector<std::uint32_t>>> distinct;
     std::uint32_t next_new_list = 0;  // lists are numbered by first use along the sweep
     for (std::size_t i = 0; i < m.ranges.size(); ++i) {
         const MergedRange& r = m.ranges[i];
         REQUIRE(r.range.first <= r.range.last);
         REQUIRE(r.provenance < n_lists);
         CHECK(r.provenance <= next_new_list);
-        if (r.provenance == next_new_list) ++next_new_list;
+        if (r.provenance == next_new_list) {
+            ++next_new_list;
+            first_use[r.provenance] = &r;
+            distinct.insert({r.categories, r.provider, r.asn, list_of(m, r.provenance)});
+        } else {
+            const MergedRange& f = *first_use[r.provenance];
+            CHECK((f.categories == r.categories && f.provider == r.provider && f.asn == r.asn));
+        }
         if (i == 0) continue;
         const MergedRange& p = m.ranges[i - 1];
         REQUIRE(p.range.last < r.range.first);  // sorted and disjoint
@@ -137,6 +146,7 @@ void check_structure(const MergedSet& m) {
         CHECK_FALSE((touching && p.categories == r.categories && p.provider == r.provider && p.asn == r.asn &&
                      p.provenance == r.provenance));  // coarsest
     }
+    CHECK(distinct.size() == n_lists);  // each (list, attributes) stored once
     CHECK(next_new_list == n_lists);  // every list is used
 }
 
@@ -337,7 +347,11 @@ TEST_CASE("merge: touching ranges with other provenance or attributes stay apart
                                             {range_of("10.0.0.128/25"), 3, kProxy, 2}};
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 2);
-        CHECK(m.ranges[0].provenance == m.ranges[1].provenance);  // one shared list {3}
+        // The same origins, but a list id stands for its attributes too: the
+        // builder makes one record of each.
+        CHECK(m.ranges[0].provenance != m.ranges[1].provenance);
+        CHECK(list_of(m, m.ranges[0].provenance) == std::vector<std::uint32_t>{3});
+        CHECK(list_of(m, m.ranges[1].provenance) == std::vector<std::uint32_t>{3});
     }
     SUBCASE("same origin, other provider") {
         const std::vector<MergeInput> in = {{range_of("10.0.0.0/25"), 3, kVpn, 2},
@@ -436,6 +450,40 @@ TEST_CASE("merge: the whole space and its edges") {
         const MergedSet m = merge(in);
         REQUIRE(m.ranges.size() == 1);
         CHECK(m.ranges[0].range == all);
+    }
+}
+
+TEST_CASE("merge: the edges of the IPv4-mapped block") {
+    // IPv4 inputs are swept as 32-bit addresses, the others apart: pieces
+    // must still coalesce across the block's edges, and an input that
+    // overlaps the block from outside must still split it.
+    const Ip below_first = ip_prev(kV4First), above_last = ip_next(kV4Last);
+    SUBCASE("touching inputs of one origin coalesce across both edges") {
+        const std::vector<MergeInput> in = {{Range{ip_prev(below_first), below_first}, 5, kVpn, 1},
+                                            {Range{kV4First, Ip::from_v4(9)}, 5, kVpn, 1},
+                                            {Range{Ip::from_v4(0xfffffff0u), kV4Last}, 5, kVpn, 1},
+                                            {Range{above_last, ip_next(above_last)}, 5, kVpn, 1}};
+        const MergedSet m = merge(in);
+        INFO(describe(m));
+        check_structure(m);
+        REQUIRE(m.ranges.size() == 2);
+        CHECK(m.ranges[0].range == Range{ip_prev(below_first), Ip::from_v4(9)});
+        CHECK(m.ranges[1].range == Range{Ip::from_v4(0xfffffff0u), ip_next(above_last)});
+        CHECK(m.ranges[0].provenance == m.ranges[1].provenance);
+    }
+    SUBCASE("an input over the whole block from outside") {
+        const std::vector<MergeInput> in = {{Range{below_first, above_last}, 1, kHosting, 0},
+                                            {range_of("10.0.0.0/8"), 2, kVpn, 0},
+                                            {Range{kV4Last, kV4Last}, 3, kTorExit, 0}};
+        const MergedSet m = merge(in);
+        INFO(describe(m));
+        check_structure(m);
+        for (Ip a : {below_first, kV4First, Ip::from_v4(0x0a000005u), Ip::from_v4(0x0b000000u), kV4Last, above_last}) {
+            CAPTURE(format_ip(a));
+            auto it = std::ranges::upper_bound(m.ranges, a, {}, [](const MergedRange& x) { return x.range.first; });
+            REQUIRE(it != m.ranges.begin());
+            CHECK(attrs_of(m, *std::prev(it)) == expected_at(in, a));
+        }
     }
 }
 

@@ -8,6 +8,15 @@
 // origin list and the next end point. A piece costs O(active), the same order
 // as writing its provenance list, so the whole merge is O(n log n + output).
 //
+// Where the time goes is memory, not arithmetic: a random DRAM access costs
+// about as much as a whole piece, and so does the first touch of every 4 KiB
+// of fresh memory. So the inputs are copied once into sweep order (one pass
+// whose random reads overlap, instead of a random read per step of the
+// sweep), IPv4 inputs are swept as 32-bit addresses, provenance lists are
+// written once, in order, and the interning of lists probes its hash table
+// in batches with the probes fetched ahead (bench/build_bench: 5M nested
+// IPv4 CIDRs, 2.9 s -> 1.2 s).
+//
 // Inputs are mostly disjoint small blocks, so the active set is usually one or
 // two entries; all buffers are reused, nothing is allocated per range.
 #include "anondb/builder/merge.hpp"
@@ -16,6 +25,7 @@
 #include <cstddef>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace anondb::builder {
@@ -30,109 +40,214 @@ inline void fetch_ahead(const void* p) noexcept {
 #endif
 }
 
-// a - b for a >= b, in the 128-bit space.
-constexpr Ip ip_sub(Ip a, Ip b) noexcept {
-    return Ip{a.hi - b.hi - (a.lo < b.lo ? 1u : 0u), a.lo - b.lo};
+// The sweep runs on one address type: IPv4 inputs as 32-bit addresses (a
+// quarter of the memory of 128-bit ones, and memory is the merge's cost),
+// everything else as Ip. Each type says how to step and measure.
+struct V4 {
+    using Addr = std::uint32_t;
+    static constexpr Addr kMax = 0xffffffffu;
+    static constexpr Addr next(Addr a) noexcept { return a + 1; }
+    static constexpr Addr prev(Addr a) noexcept { return a - 1; }
+    static constexpr Addr sub(Addr a, Addr b) noexcept { return a - b; }
+    static constexpr Ip ip(Addr a) noexcept { return Ip::from_v4(a); }
+};
+struct Wide {
+    using Addr = Ip;
+    static constexpr Addr kMax = kIpMax;
+    static constexpr Addr next(Addr a) noexcept { return ip_next(a); }
+    static constexpr Addr prev(Addr a) noexcept { return ip_prev(a); }
+    // a - b for a >= b, in the 128-bit space.
+    static constexpr Addr sub(Addr a, Addr b) noexcept {
+        return Ip{a.hi - b.hi - (a.lo < b.lo ? 1u : 0u), a.lo - b.lo};
+    }
+    static constexpr Ip ip(Addr a) noexcept { return a; }
+};
+
+// One input as the sweep reads it.
+template <class A>
+struct SweepInput {
+    typename A::Addr first, last;
+    std::uint32_t origin, categories, provider, asn;
+};
+
+template <class A>
+SweepInput<A> sweep_input(const MergeInput& in) noexcept {
+    if constexpr (std::is_same_v<A, V4>)
+        return {in.range.first.v4(), in.range.last.v4(), in.origin, in.categories, in.provider, in.asn};
+    else
+        return {in.range.first, in.range.last, in.origin, in.categories, in.provider, in.asn};
 }
 
-// Input indices ordered by start address. Most inputs are IPv4, and their
-// start fits in 32 bits: those are radix-sorted as packed 64-bit keys
-// (start << 32 | index), several times faster than a comparison sort on
-// 128-bit starts. The rest are sorted as (start, index) pairs. The
-// IPv4-mapped block is contiguous, so the full order is: other starts below
-// it, IPv4 starts, other starts above it.
-std::vector<std::uint32_t> order_by_start(std::span<const MergeInput> inputs) {
-    struct Wide {
-        Ip first;
-        std::uint32_t index;
-    };
-    std::vector<std::uint64_t> v4;
-    std::vector<Wide> wide;
-    v4.reserve(inputs.size());
+// The inputs in order of start address, split by address type: IPv4 inputs
+// (inside the IPv4-mapped block), and the others below and above it. Equal
+// starts keep input order (any order would do, see merge()).
+struct SortedInputs {
+    std::vector<SweepInput<Wide>> below, above;
+    std::vector<SweepInput<V4>> v4;
+};
+
+// IPv4 starts fit in 32 bits: those inputs are radix-sorted as packed 64-bit
+// keys (start << 32 | index), several times faster than a comparison sort,
+// then copied in that order (one pass whose random reads overlap, instead of
+// a random read per step of the sweep). When an input outside the block
+// overlaps it, the block is not a sweep of its own: everything is Wide.
+SortedInputs sorted_by_start(std::span<const MergeInput> inputs) {
+    SortedInputs out;
+    bool overlaps_block = false;
+    std::vector<std::uint64_t> keys;
+    keys.reserve(inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const Ip first = inputs[i].range.first;
-        const auto index = static_cast<std::uint32_t>(i);
-        if (first.is_v4())
-            v4.push_back(std::uint64_t{first.v4()} << 32 | index);
-        else
-            wide.push_back(Wide{first, index});
+        const Range& r = inputs[i].range;
+        if (r.first.is_v4() && r.last.is_v4()) {
+            keys.push_back(std::uint64_t{r.first.v4()} << 32 | i);
+        } else {
+            (r.last < kV4First ? out.below : out.above).push_back(sweep_input<Wide>(inputs[i]));
+            overlaps_block = overlaps_block || (r.first <= kV4Last && r.last >= kV4First);
+        }
+    }
+    const auto by_start = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (overlaps_block) {
+        out.above.clear();
+        out.below.clear();
+        for (const MergeInput& in : inputs) out.below.push_back(sweep_input<Wide>(in));
+        std::ranges::stable_sort(out.below, by_start);
+        return out;
     }
 
-    // LSD radix sort on the top 32 bits, three passes of 11 bits. Stable, so
-    // equal starts keep index order (any order would do, see merge()).
-    constexpr int kBits = 11;
-    constexpr std::size_t kBuckets = std::size_t{1} << kBits;
-    std::vector<std::uint64_t> tmp(v4.size());
-    std::vector<std::size_t> count(kBuckets);
-    for (int shift = 32; shift < 64; shift += kBits) {
-        const auto digit = [shift](std::uint64_t k) { return (k >> shift) & (kBuckets - 1); };
-        std::ranges::fill(count, 0);
-        for (std::uint64_t k : v4) ++count[digit(k)];
-        std::size_t sum = 0;
-        for (std::size_t& c : count) sum += std::exchange(c, sum);
-        for (std::uint64_t k : v4) tmp[count[digit(k)]++] = k;
-        v4.swap(tmp);
+    // LSD radix sort on the top 32 bits, three passes of 11 bits, stable.
+    {
+        constexpr int kBits = 11;
+        constexpr std::size_t kBuckets = std::size_t{1} << kBits;
+        std::vector<std::uint64_t> tmp(keys.size());
+        std::vector<std::size_t> count(kBuckets);
+        for (int shift = 32; shift < 64; shift += kBits) {
+            const auto digit = [shift](std::uint64_t k) { return (k >> shift) & (kBuckets - 1); };
+            std::ranges::fill(count, 0);
+            for (std::uint64_t k : keys) ++count[digit(k)];
+            std::size_t sum = 0;
+            for (std::size_t& c : count) sum += std::exchange(c, sum);
+            for (std::uint64_t k : keys) tmp[count[digit(k)]++] = k;
+            keys.swap(tmp);
+        }
     }
-    tmp = {};
-
-    std::sort(wide.begin(), wide.end(), [](const Wide& a, const Wide& b) { return a.first < b.first; });
-    const auto below = std::ranges::partition_point(wide, [](const Wide& w) { return w.first < kV4First; });
-
-    std::vector<std::uint32_t> order;
-    order.reserve(inputs.size());
-    for (auto it = wide.begin(); it != below; ++it) order.push_back(it->index);
-    for (std::uint64_t k : v4) order.push_back(static_cast<std::uint32_t>(k));
-    for (auto it = below; it != wide.end(); ++it) order.push_back(it->index);
-    return order;
+    out.v4.reserve(keys.size());
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+        if (k + 16 < keys.size()) fetch_ahead(&inputs[static_cast<std::uint32_t>(keys[k + 16])]);
+        out.v4.push_back(sweep_input<V4>(inputs[static_cast<std::uint32_t>(keys[k])]));
+    }
+    std::ranges::stable_sort(out.below, by_start);
+    std::ranges::stable_sort(out.above, by_start);
+    return out;
 }
 
 // An input covering the current address.
+template <class A>
 struct Active {
-    Ip last;
-    Ip width;  // last - first, for the "narrowest provider" rule
+    typename A::Addr last;
+    typename A::Addr width;  // last - first, for the "narrowest provider" rule
     std::uint32_t origin;
     std::uint32_t categories;
     std::uint32_t provider;
     std::uint32_t asn;
 };
 
-// Stores each distinct provenance list once in the MergedSet, numbered in
-// order of first appearance.
+// Stores each distinct (provenance list, attributes) once in the MergedSet,
+// numbered in order of first appearance.
 //
-// Most lists hold one origin: those are found through an array indexed by
-// origin id (origin ids are dense table indexes, and along the sweep they
-// tend to be close to each other). Longer lists go through an open-addressing
-// table of (hash, id) pairs, so a probe compares list content only on a hash
-// match.
+// The sweep appends the lists of new pieces to a pending batch, behind the
+// lists already stored, and marks their ranges with pending ids. flush()
+// then hashes the whole batch and fetches each one's slot of the hash table
+// ahead, so the table's random reads overlap instead of costing one DRAM
+// miss per piece; it moves each new list down to its place and drops
+// duplicates. The table holds (hash, id) pairs, so list content is compared
+// only on a hash match.
 class ListInterner {
 public:
-    ListInterner(MergedSet& out, std::uint32_t max_origin, std::size_t n_inputs) : out_(out), slots_(1024) {
-        // The array costs 4 bytes per possible origin id: skip it for sparse ids.
-        if (std::size_t{max_origin} <= 4 * n_inputs + 65536) single_.resize(std::size_t{max_origin} + 1);
+    static constexpr std::uint32_t kPending = 0x8000'0000u;  // id bit: still in the batch
+    static constexpr std::size_t kBatch = 1024;
+
+    ListInterner(MergedSet& out, std::size_t n_inputs) : out_(out) {
+        // About one list per input: start the table where it will not need to
+        // grow for such sets.
+        std::size_t slots = 1024;
+        while (slots < 2 * n_inputs) slots *= 2;
+        slots_.resize(slots);
+        // Reserved, not touched: a large reservation costs address space, and
+        // saves the copies (and the fresh pages) of doubling. n inputs make at
+        // most 2n - 1 lists; nested inputs make the lists longer than one.
+        out_.list_offsets.reserve(2 * n_inputs);
+        out_.list_origins.reserve(8 * n_inputs);
+        first_range_.reserve(2 * n_inputs);
+        pending_offsets_.reserve(kBatch + 1);
+        pending_offsets_.push_back(0);
+        pending_ranges_.reserve(kBatch);
     }
 
-    // Hint that {origin} may be looked up soon: the array is read at random.
-    void prefetch(std::uint32_t origin) const noexcept {
-        if (origin < single_.size()) fetch_ahead(&single_[origin]);
+    // Adds the list of the range that is about to be out.ranges[range_index];
+    // returns its pending id, for that range's provenance.
+    std::uint32_t add(const std::vector<std::uint32_t>& list, std::size_t range_index) {
+        const auto k = static_cast<std::uint32_t>(pending_ranges_.size());
+        out_.list_origins.insert(out_.list_origins.end(), list.begin(), list.end());
+        pending_offsets_.push_back(static_cast<std::uint32_t>(out_.list_origins.size() - pending_base()));
+        pending_ranges_.push_back(range_index);
+        return kPending | k;
     }
 
-    std::uint32_t intern(const std::vector<std::uint32_t>& list) {
-        if (list.size() == 1 && !single_.empty()) {
-            std::uint32_t& id_plus_1 = single_[list[0]];
-            if (id_plus_1 == 0) id_plus_1 = add(list) + 1;
-            return id_plus_1 - 1;
+    bool full() const noexcept { return pending_ranges_.size() == kBatch; }
+
+    // Interns the batch and renumbers the ranges from the batch's first one
+    // to the end. Returns what the pending id {id} became (ids that are not
+    // pending stay).
+    std::uint32_t flush(std::uint32_t id) {
+        const std::size_t n = pending_ranges_.size();
+        if (n == 0) return id;
+        const std::size_t base = pending_base();
+        std::uint32_t* const pending = out_.list_origins.data() + base;
+        hashes_.resize(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            hashes_[k] = hash(pending + pending_offsets_[k], pending_offsets_[k + 1] - pending_offsets_[k],
+                              out_.ranges[pending_ranges_[k]]);
+            fetch_ahead(&slots_[hashes_[k] & (slots_.size() - 1)]);
         }
-        const std::uint32_t h = hash(list);
-        const std::size_t mask = slots_.size() - 1;
-        std::size_t s = h & mask;
-        for (; slots_[s].id_plus_1 != 0; s = (s + 1) & mask) {
-            const Slot slot = slots_[s];
-            if (slot.hash == h && std::ranges::equal(out_.list(slot.id_plus_1 - 1), list))
-                return slot.id_plus_1 - 1;
+        finals_.resize(n);
+        std::size_t write = base;  // the stored lists end here; pending ones move down to it
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::uint32_t* list = pending + pending_offsets_[k];
+            const std::uint32_t size = pending_offsets_[k + 1] - pending_offsets_[k];
+            const MergedRange& r = out_.ranges[pending_ranges_[k]];
+            const std::uint32_t h = hashes_[k];
+            const std::size_t mask = slots_.size() - 1;
+            std::size_t s = h & mask;
+            std::uint32_t found = 0;  // id + 1
+            for (; slots_[s].id_plus_1 != 0; s = (s + 1) & mask) {
+                const Slot slot = slots_[s];
+                if (slot.hash == h && equal(slot.id_plus_1 - 1, list, size, r)) {
+                    found = slot.id_plus_1;
+                    break;
+                }
+            }
+            if (found == 0) {
+                const auto id_new = static_cast<std::uint32_t>(out_.list_offsets.size() - 1);
+                // write <= the list's position, so a forward copy is safe.
+                std::copy(list, list + size, out_.list_origins.data() + write);
+                write += size;
+                out_.list_offsets.push_back(static_cast<std::uint32_t>(write));
+                first_range_.push_back(static_cast<std::uint32_t>(pending_ranges_[k]));
+                slots_[s] = Slot{h, id_new + 1};
+                found = id_new + 1;
+                ++used_;
+            }
+            finals_[k] = found - 1;
         }
-        const std::uint32_t id = add(list);
-        slots_[s] = Slot{h, id + 1};
-        if (2 * ++used_ > slots_.size()) grow();  // keep the load at most 1/2
+        out_.list_origins.resize(write);
+        for (std::size_t i = pending_ranges_.front(); i < out_.ranges.size(); ++i) {
+            std::uint32_t& p = out_.ranges[i].provenance;
+            if (p & kPending) p = finals_[p & ~kPending];
+        }
+        if (id & kPending) id = finals_[id & ~kPending];
+        pending_offsets_.resize(1);
+        pending_ranges_.clear();
+        if (4 * used_ > 3 * slots_.size()) grow();  // keep the load under 3/4
         return id;
     }
 
@@ -141,20 +256,24 @@ private:
         std::uint32_t hash = 0;
         std::uint32_t id_plus_1 = 0;  // 0 = empty
     };
+    std::size_t pending_base() const noexcept { return out_.list_offsets.back(); }
 
-    std::uint32_t add(const std::vector<std::uint32_t>& list) {
-        const auto id = static_cast<std::uint32_t>(out_.list_offsets.size() - 1);
-        out_.list_origins.insert(out_.list_origins.end(), list.begin(), list.end());
-        out_.list_offsets.push_back(static_cast<std::uint32_t>(out_.list_origins.size()));
-        return id;
+    bool equal(std::uint32_t id, const std::uint32_t* list, std::uint32_t size, const MergedRange& r) const {
+        const MergedRange& a = out_.ranges[first_range_[id]];
+        if (a.categories != r.categories || a.provider != r.provider || a.asn != r.asn) return false;
+        const std::uint32_t* stored = out_.list_origins.data() + out_.list_offsets[id];
+        return out_.list_offsets[id + 1] - out_.list_offsets[id] == size && std::equal(list, list + size, stored);
     }
 
-    static std::uint32_t hash(const std::vector<std::uint32_t>& list) noexcept {
-        std::uint64_t h = 0x9e3779b97f4a7c15ull ^ list.size();
-        for (std::uint32_t x : list) {
+    static std::uint32_t hash(const std::uint32_t* list, std::uint32_t size, const MergedRange& r) noexcept {
+        std::uint64_t h = 0x9e3779b97f4a7c15ull ^ size;
+        const auto mix = [&h](std::uint64_t x) {
             h = (h ^ x) * 0xbf58476d1ce4e5b9ull;
             h ^= h >> 29;
-        }
+        };
+        mix(std::uint64_t{r.categories} << 32 | r.asn);
+        mix(r.provider);
+        for (std::uint32_t i = 0; i < size; ++i) mix(list[i]);
         h *= 0x94d049bb133111ebull;
         return static_cast<std::uint32_t>(h >> 32);
     }
@@ -172,14 +291,18 @@ private:
     }
 
     MergedSet& out_;
-    std::vector<std::uint32_t> single_;  // origin -> id + 1 of the list {origin}
-    std::vector<Slot> slots_;            // size is a power of two
+    std::vector<Slot> slots_;  // size is a power of two
     std::size_t used_ = 0;
+    std::vector<std::uint32_t> first_range_;  // of each stored list: a range with its attributes
+    // The batch: list k is out_.list_origins[pending_base() + pending_offsets_[k] ..
+    // pending_base() + pending_offsets_[k + 1]), for the range out_.ranges[pending_ranges_[k]].
+    std::vector<std::uint32_t> pending_offsets_;
+    std::vector<std::size_t> pending_ranges_;
+    std::vector<std::uint32_t> hashes_, finals_;  // of the batch, reused
 };
 
 // Appends a piece, extending the previous range instead when they touch and
-// carry the same attributes (the provenance index stands for the list, since
-// lists are interned).
+// carry the same attributes and list.
 void emit(MergedSet& out, Range r, std::uint32_t categories, std::uint32_t provider, std::uint32_t asn,
           std::uint32_t provenance) {
     if (!out.ranges.empty()) {
@@ -194,77 +317,51 @@ void emit(MergedSet& out, Range r, std::uint32_t categories, std::uint32_t provi
     out.ranges.push_back(MergedRange{r, categories, provider, asn, provenance});
 }
 
-}  // namespace
-
-MergedSet merge(std::span<const MergeInput> inputs) {
-    MergedSet out;
-    if (inputs.empty()) return out;
-    // Input indexes are stored as 32 bits.
-    if (inputs.size() > std::numeric_limits<std::uint32_t>::max()) throw std::length_error("merge: too many inputs");
-
-    const std::vector<std::uint32_t> order = order_by_start(inputs);
-    const std::size_t n = order.size();
-    const auto start_of = [&](std::size_t k) { return inputs[order[k]].range.first; };
-
-    std::uint32_t max_origin = 0;
-    for (const MergeInput& in : inputs) max_origin = std::max(max_origin, in.origin);
-
-    // n inputs cut the space into at most 2n - 1 pieces, so these two never
-    // reallocate (a doubling copy would be the peak of memory use); the
-    // untouched tail of a large reservation costs address space, not RSS.
-    // Mostly disjoint inputs give about one origin per piece.
-    out.ranges.reserve(2 * n - 1);
-    out.list_offsets.reserve(2 * n);
-    out.list_origins.reserve(n);
-    ListInterner lists(out, max_origin, n);
-
-    std::vector<Active> active, incoming, merged;  // reused for every piece
+// What one sweep hands the next: the sweeps run in address order, so the
+// last piece of one can coalesce with the first of the next.
+struct SweepState {
     std::vector<std::uint32_t> list, prev_list;
     std::uint32_t prev_list_id = 0;
-    const auto by_origin = [](const Active& a, const Active& b) { return a.origin < b.origin; };
+    std::uint32_t prev_categories = 0, prev_provider = 0, prev_asn = 0;
+};
 
-    std::size_t next = 0;  // first start not yet in the active set
-    Ip p{};                // start of the current piece
+// Sweeps {inputs}, sorted by start, appending the pieces to out.ranges.
+template <class A>
+void sweep(std::span<const SweepInput<A>> inputs, MergedSet& out, ListInterner& lists, SweepState& st) {
+    using Addr = typename A::Addr;
+    std::vector<Active<A>> active;  // in origin order
+    std::vector<std::uint32_t>& list = st.list;
+    const std::size_t n = inputs.size();
+    std::size_t next = 0;  // first input not yet in the active set
+    Addr p{};              // start of the current piece
     while (true) {
         if (active.empty()) {
             if (next == n) break;
-            p = start_of(next);  // jump over the uncovered gap
+            p = inputs[next].first;  // jump over the uncovered gap
         }
 
-        // Add every input starting at p, in origin order. The order among
-        // entries of one origin is left to chance, but no result depends on it.
-        incoming.clear();
-        for (; next < n && start_of(next) == p; ++next) {
-            // The sorted order reads the inputs, and the interner's array, at
-            // random: fetch ahead, in two stages (an input, then its origin's slot).
-            if (next + 16 < n) fetch_ahead(&inputs[order[next + 16]]);
-            if (next + 8 < n) lists.prefetch(inputs[order[next + 8]].origin);
-            const MergeInput& in = inputs[order[next]];
-            incoming.push_back(Active{in.range.last, ip_sub(in.range.last, in.range.first),
-                                      in.origin, in.categories, in.provider, in.asn});
-        }
-        if (!incoming.empty()) {
-            std::sort(incoming.begin(), incoming.end(), by_origin);
-            if (active.empty()) {
-                active.swap(incoming);
-            } else {
-                merged.clear();
-                std::merge(active.begin(), active.end(), incoming.begin(), incoming.end(),
-                           std::back_inserter(merged), by_origin);
-                active.swap(merged);
-            }
+        // Add every input starting at p, keeping the active set in origin
+        // order (usually one input, inserted into a short vector). The order
+        // among entries of one origin is left to chance, but no result
+        // depends on it.
+        for (; next < n && inputs[next].first == p; ++next) {
+            const SweepInput<A>& in = inputs[next];
+            const Active<A> a{in.last, A::sub(in.last, in.first), in.origin, in.categories, in.provider, in.asn};
+            auto at = active.end();
+            while (at != active.begin() && (at - 1)->origin > a.origin) --at;
+            active.insert(at, a);
         }
 
         // One scan: attributes of the piece and where the first active input ends.
         std::uint32_t categories = 0;
         std::uint32_t provider = 0;
-        Ip provider_width{};
+        Addr provider_width{};
         bool provider_derived = false;
         std::uint32_t asn = 0;
-        Ip asn_width{};
-        Ip min_last = kIpMax;
+        Addr asn_width{};
+        Addr min_last = A::kMax;
         list.clear();
-        for (const Active& a : active) {
+        for (const Active<A>& a : active) {
             categories |= a.categories;
             min_last = std::min(min_last, a.last);
             if (list.empty() || list.back() != a.origin) list.push_back(a.origin);
@@ -286,22 +383,52 @@ MergedSet merge(std::span<const MergeInput> inputs) {
 
         // The piece ends where the first active input ends or just before the
         // next start, whichever comes first. The next start is above p, so
-        // ip_prev cannot wrap.
-        Ip last = min_last;
-        if (next < n && start_of(next) <= last) last = ip_prev(start_of(next));
+        // prev cannot wrap.
+        Addr last = min_last;
+        if (next < n && inputs[next].first <= last) last = A::prev(inputs[next].first);
 
         // Consecutive pieces often share a list (touching inputs of one
-        // origin, such as the adjacent prefixes of an ASN): skip the lookup.
-        if (out.ranges.empty() || list != prev_list) {
-            prev_list_id = lists.intern(list);
-            prev_list.swap(list);
+        // origin, such as the adjacent prefixes of an ASN): they reuse its id,
+        // so touching ranges with the same list and attributes coalesce here.
+        if (out.ranges.empty() || list != st.prev_list || categories != st.prev_categories ||
+            provider != st.prev_provider || asn != st.prev_asn) {
+            if (lists.full()) st.prev_list_id = lists.flush(st.prev_list_id);
+            st.prev_list_id = lists.add(list, out.ranges.size());
+            st.prev_list.swap(list);
+            st.prev_categories = categories;
+            st.prev_provider = provider;
+            st.prev_asn = asn;
         }
-        emit(out, Range{p, last}, categories, provider, asn, prev_list_id);
+        emit(out, Range{A::ip(p), A::ip(last)}, categories, provider, asn, st.prev_list_id);
 
-        if (last == kIpMax) break;  // the top of the space: last + 1 would wrap
-        p = ip_next(last);
-        std::erase_if(active, [&](const Active& a) { return a.last < p; });
+        if (last == A::kMax) break;  // the top of the space: last + 1 would wrap
+        p = A::next(last);
+        std::erase_if(active, [&](const Active<A>& a) { return a.last < p; });
     }
+}
+
+}  // namespace
+
+MergedSet merge(std::span<const MergeInput> inputs) {
+    MergedSet out;
+    if (inputs.empty()) return out;
+    // Input indexes are stored as 32 bits, and list ids keep a bit for the
+    // interner; n inputs make at most 2n - 1 lists.
+    if (inputs.size() >= ListInterner::kPending / 2) throw std::length_error("merge: too many inputs");
+
+    const SortedInputs sorted = sorted_by_start(inputs);
+    const std::size_t n = inputs.size();
+
+    // n inputs cut the space into at most 2n - 1 pieces, so this never
+    // reallocates (a doubling copy would be the peak of memory use); the
+    // untouched tail of a large reservation costs address space, not RSS.
+    out.ranges.reserve(2 * n - 1);
+    ListInterner lists(out, n);
+    SweepState state;
+    sweep<Wide>(sorted.below, out, lists, state);
+    sweep<V4>(sorted.v4, out, lists, state);
+    sweep<Wide>(sorted.above, out, lists, state);
+    lists.flush(state.prev_list_id);
     return out;
 }
 

@@ -34,7 +34,11 @@ struct MergedSet {
     // (categories, provider, provenance).
     std::vector<MergedRange> ranges;
     // Provenance list i is list_origins[list_offsets[i] .. list_offsets[i+1]),
-    // origin ids ascending. Identical lists are stored once and shared.
+    // origin ids ascending. Ranges share a list only when they carry the
+    // same attributes too, so list i stands for one (origins, categories,
+    // provider, asn): a list is stored twice only for two sets of attributes
+    // (an origin in several inputs of other widths can name another provider).
+    // Lists are numbered in order of first use along the address space.
     // list_offsets.size() == number of lists + 1.
     std::vector<std::uint32_t> list_offsets{0};
     std::vector<std::uint32_t> list_origins;
