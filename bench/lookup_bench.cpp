@@ -14,7 +14,8 @@
 //   snapshot  a .anondb built by `anondb build` (when given). Compared with
 //             libmaxminddb.
 // Addresses: N uniformly random IPv4 addresses, and N random IPv6 addresses
-// in 2000::/3, drawn once per seed. Each side's answers are cross-checked
+// in 2000::/3, from a seeded generator, made 1024 at a time outside the
+// timed sections (every side alike: see AddressStream). Each side's answers are cross-checked
 // (flagged vs found; AS vs libloc's AS) and disagreements printed.
 //
 // Output lines (bench.sh collects them):
@@ -31,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -103,97 +105,133 @@ void build_libloc_db(const std::string& location_db, const std::string& out) {
 
 // ---- addresses ------------------------------------------------------------------
 
-struct Addresses {
-    std::vector<Ip> ips;
-    std::vector<sockaddr_in6> sa6;  // for IPv6 and libloc
-    std::vector<sockaddr_in> sa4;   // for IPv4 through libmaxminddb
+// Addresses are made kChunk at a time, from one seeded generator, into
+// buffers that stay in L1, and each side's clock runs only over its lookups:
+// what is timed is the lookup, not streaming millions of pre-made addresses
+// (16 bytes of Ip and 28 of sockaddr each) through memory, which would add
+// the same few ns to every side and so hide most of the faster side's lead.
+constexpr std::size_t kChunk = 1024;
+
+struct Chunk {
+    std::size_t n = 0;
     bool v4 = true;
+    Ip ips[kChunk];
+    sockaddr_in6 sa6[kChunk];  // for IPv6 and libloc
+    sockaddr_in sa4[kChunk];   // for IPv4 through libmaxminddb
     // What libmaxminddb is handed for address i: AF_INET for IPv4.
     const sockaddr* sockaddr_at(std::size_t i) const {
         return v4 ? reinterpret_cast<const sockaddr*>(&sa4[i]) : reinterpret_cast<const sockaddr*>(&sa6[i]);
     }
 };
 
-Addresses make_addresses(std::size_t n, bool v4, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    Addresses a;
-    a.v4 = v4;
-    a.ips.resize(n);
-    a.sa6.resize(n);
-    if (v4) a.sa4.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        Ip ip = v4 ? Ip::from_v4(static_cast<std::uint32_t>(rng())) : Ip{0x2000000000000000ull | (rng() >> 3), rng()};
-        a.ips[i] = ip;
-        const auto bytes = ip.to_bytes();
-        sockaddr_in6 s6{};
-        s6.sin6_family = AF_INET6;
-        std::memcpy(&s6.sin6_addr, bytes.data(), 16);
-        a.sa6[i] = s6;
-        if (v4) {
-            sockaddr_in s4{};
-            s4.sin_family = AF_INET;
-            s4.sin_addr.s_addr = htonl(ip.v4());
-            a.sa4[i] = s4;
+// N uniformly random IPv4 addresses, or N random IPv6 addresses in 2000::/3.
+class AddressStream {
+public:
+    AddressStream(std::size_t n, bool v4, std::uint64_t seed) : rng_(seed), left_(n), v4_(v4) {}
+    bool next(Chunk& c) {
+        c.n = std::min(kChunk, left_);
+        c.v4 = v4_;
+        left_ -= c.n;
+        for (std::size_t i = 0; i < c.n; ++i) {
+            const Ip ip = v4_ ? Ip::from_v4(static_cast<std::uint32_t>(rng_()))
+                              : Ip{0x2000000000000000ull | (rng_() >> 3), rng_()};
+            c.ips[i] = ip;
+            const auto bytes = ip.to_bytes();
+            c.sa6[i] = sockaddr_in6{};
+            c.sa6[i].sin6_family = AF_INET6;
+            std::memcpy(&c.sa6[i].sin6_addr, bytes.data(), 16);
+            if (v4_) {
+                c.sa4[i] = sockaddr_in{};
+                c.sa4[i].sin_family = AF_INET;
+                c.sa4[i].sin_addr.s_addr = htonl(ip.v4());
+            }
         }
+        return c.n > 0;
     }
-    return a;
+
+private:
+    std::mt19937_64 rng_;
+    std::size_t left_;
+    bool v4_;
+};
+
+// One way to measure every side: lookups(chunk) -> checksum, timed over the
+// lookups only.
+struct Workload {
+    std::size_t n;
+    bool v4;
+    std::uint64_t seed;
+};
+
+struct Timing {
+    double ns = 0;               // per lookup
+    std::uint64_t checksum = 0;  // keeps the work from being optimised away
+};
+
+template <class Lookups>
+Timing timed(const Workload& w, Lookups&& lookups) {
+    AddressStream stream(w.n, w.v4, w.seed);
+    auto chunk = std::make_unique<Chunk>();
+    Timing out;
+    double secs = 0;
+    while (stream.next(*chunk)) {
+        const auto t = Clock::now();
+        out.checksum += lookups(*chunk);
+        secs += seconds_since(t);
+    }
+    out.ns = secs * 1e9 / static_cast<double>(w.n);
+    return out;
+}
+
+// `threads` threads, each timing its own share of the lookups (its own
+// stream); ns per lookup of the combined throughput, so twice the
+// throughput shows as half the ns.
+template <class PerThread>
+Timing time_threads(const Workload& w, unsigned threads, PerThread&& per_thread) {
+    std::vector<Timing> parts(threads);
+    std::vector<std::thread> pool;
+    const Workload share{w.n / threads, w.v4, w.seed};
+    for (unsigned k = 0; k < threads; ++k)
+        pool.emplace_back([&, k] { parts[k] = timed({share.n, share.v4, share.seed + 1000 * (k + 1)}, per_thread(k)); });
+    for (auto& th : pool) th.join();
+    Timing out;
+    double per_ns = 0;  // lookups per ns, summed
+    for (const Timing& t : parts) {
+        per_ns += 1.0 / t.ns;
+        out.checksum += t.checksum;
+    }
+    out.ns = 1.0 / per_ns;
+    return out;
 }
 
 // ---- the three readers ------------------------------------------------------------
 
-struct Timing {
-    double ns = 0;              // per lookup
-    std::uint64_t checksum = 0;  // keeps the work from being optimised away
-};
-
-Timing time_anondb(const anondb::Database& db, const Addresses& a) {
+std::uint64_t anondb_lookups(const anondb::Database& db, const Chunk& c) {
     std::uint64_t sum = 0;
-    const auto t = Clock::now();
-    for (const Ip& ip : a.ips) {
-        const anondb::LookupResult r = db.lookup(ip);
+    for (std::size_t i = 0; i < c.n; ++i) {
+        const anondb::LookupResult r = db.lookup(c.ips[i]);
         sum += r.categories + r.provider.size();
     }
-    return {seconds_since(t) * 1e9 / static_cast<double>(a.ips.size()), sum};
+    return sum;
 }
 
-// lookup_many over chunks of 1024 addresses.
-Timing time_anondb_batched(const anondb::Database& db, const Addresses& a) {
-    std::uint64_t sum = 0;
-    std::vector<anondb::LookupResult> out(1024);
-    const auto t = Clock::now();
-    for (std::size_t base = 0; base < a.ips.size(); base += out.size()) {
-        const std::size_t k = std::min(out.size(), a.ips.size() - base);
-        db.lookup_many(std::span(a.ips.data() + base, k), out);
-        for (std::size_t j = 0; j < k; ++j) sum += out[j].categories + out[j].provider.size();
-    }
-    return {seconds_since(t) * 1e9 / static_cast<double>(a.ips.size()), sum};
+Timing time_anondb(const anondb::Database& db, const Workload& w) {
+    return timed(w, [&](const Chunk& c) { return anondb_lookups(db, c); });
 }
 
-// `threads` threads, each running part(begin, end) over its share of `n`
-// addresses; ns per lookup of them all (wall time / all lookups), so twice
-// the throughput shows as half the ns.
-template <class Part>
-Timing time_threads(std::size_t n, unsigned threads, Part&& part) {
-    std::vector<std::uint64_t> sums(threads);
-    const std::size_t per = n / threads;
-    const auto t = Clock::now();
-    std::vector<std::thread> pool;
-    for (unsigned k = 0; k < threads; ++k) pool.emplace_back([&, k] { sums[k] = part(k, k * per, (k + 1) * per); });
-    for (auto& th : pool) th.join();
-    Timing out{seconds_since(t) * 1e9 / static_cast<double>(per * threads), 0};
-    for (auto s : sums) out.checksum += s;
-    return out;
-}
-
-Timing time_anondb_threads(const anondb::Database& db, const Addresses& a, unsigned threads) {
-    return time_threads(a.ips.size(), threads, [&](unsigned, std::size_t begin, std::size_t end) {
+// lookup_many over each chunk.
+Timing time_anondb_batched(const anondb::Database& db, const Workload& w) {
+    std::vector<anondb::LookupResult> out(kChunk);
+    return timed(w, [&](const Chunk& c) {
+        db.lookup_many(std::span(c.ips, c.n), out);
         std::uint64_t sum = 0;
-        for (std::size_t i = begin; i < end; ++i) {
-            const anondb::LookupResult r = db.lookup(a.ips[i]);
-            sum += r.categories + r.provider.size();
-        }
+        for (std::size_t j = 0; j < c.n; ++j) sum += out[j].categories + out[j].provider.size();
         return sum;
     });
+}
+
+Timing time_anondb_threads(const anondb::Database& db, const Workload& w, unsigned threads) {
+    return time_threads(w, threads, [&](unsigned) { return [&](const Chunk& c) { return anondb_lookups(db, c); }; });
 }
 
 struct Mmdb {
@@ -214,22 +252,22 @@ struct Mmdb {
     }
 };
 
-Timing time_mmdb(Mmdb& m, const Addresses& a, const char* key) {
+std::uint64_t mmdb_lookups(Mmdb& m, const Chunk& c, const char* key) {
     std::uint64_t sum = 0;
-    const std::size_t n = a.ips.size();
-    const auto t = Clock::now();
-    for (std::size_t i = 0; i < n; ++i) sum += m.lookup(a.sockaddr_at(i), key, sum);
-    return {seconds_since(t) * 1e9 / static_cast<double>(n), sum};
+    for (std::size_t i = 0; i < c.n; ++i) sum += m.lookup(c.sockaddr_at(i), key, sum);
+    return sum;
+}
+
+Timing time_mmdb(Mmdb& m, const Workload& w, const char* key) {
+    return timed(w, [&](const Chunk& c) { return mmdb_lookups(m, c, key); });
 }
 
 // One MMDB_s per thread, as libmaxminddb's docs advise.
-Timing time_mmdb_threads(const std::string& path, const Addresses& a, const char* key, unsigned threads) {
+Timing time_mmdb_threads(const std::string& path, const Workload& w, const char* key, unsigned threads) {
     std::vector<std::unique_ptr<Mmdb>> dbs;
     for (unsigned k = 0; k < threads; ++k) dbs.push_back(std::make_unique<Mmdb>(path));
-    return time_threads(a.ips.size(), threads, [&](unsigned k, std::size_t begin, std::size_t end) {
-        std::uint64_t sum = 0;
-        for (std::size_t i = begin; i < end; ++i) sum += dbs[k]->lookup(a.sockaddr_at(i), key, sum);
-        return sum;
+    return time_threads(w, threads, [&](unsigned k) {
+        return [&, k](const Chunk& c) { return mmdb_lookups(*dbs[k], c, key); };
     });
 }
 
@@ -258,39 +296,44 @@ struct Libloc {
     }
 };
 
-Timing time_libloc(Libloc& l, const Addresses& a) {
-    std::uint64_t sum = 0;
-    const auto t = Clock::now();
-    for (const auto& s : a.sa6) sum += l.asn(s.sin6_addr);
-    return {seconds_since(t) * 1e9 / static_cast<double>(a.sa6.size()), sum};
+Timing time_libloc(Libloc& l, const Workload& w) {
+    return timed(w, [&](const Chunk& c) {
+        std::uint64_t sum = 0;
+        for (std::size_t i = 0; i < c.n; ++i) sum += l.asn(c.sa6[i].sin6_addr);
+        return sum;
+    });
 }
 
 // ---- agreement ------------------------------------------------------------------
 
-// anondb flagged <=> libmaxminddb found, on the first `n` addresses. In
-// 6to4 2002::/16 the MMDB export answers for the embedded IPv4 address
-// (docs/EXPORTS.md), so that is what anondb is asked there.
-std::size_t disagreements_mmdb(const anondb::Database& db, Mmdb& m, const Addresses& a, std::size_t n) {
+// anondb flagged <=> libmaxminddb found, on the first `n` addresses of the
+// workload. In 6to4 2002::/16 the MMDB export answers for the embedded IPv4
+// address (docs/EXPORTS.md), so that is what anondb is asked there.
+std::size_t disagreements_mmdb(const anondb::Database& db, Mmdb& m, const Workload& w, std::size_t n) {
     std::size_t bad = 0;
     std::uint64_t sink = 0;
-    for (std::size_t i = 0; i < std::min(n, a.ips.size()); ++i) {
-        const sockaddr* sa = a.sockaddr_at(i);
-        Ip ip = a.ips[i];
-        if ((ip.hi >> 48) == 0x2002) ip = Ip::from_v4(static_cast<std::uint32_t>(ip.hi >> 16));
-        if (db.lookup(ip).flagged() != m.lookup(sa, "is_anonymous", sink)) ++bad;
-    }
+    timed({std::min(n, w.n), w.v4, w.seed}, [&](const Chunk& c) {
+        for (std::size_t i = 0; i < c.n; ++i) {
+            Ip ip = c.ips[i];
+            if ((ip.hi >> 48) == 0x2002) ip = Ip::from_v4(static_cast<std::uint32_t>(ip.hi >> 16));
+            if (db.lookup(ip).flagged != m.lookup(c.sockaddr_at(i), "is_anonymous", sink)) ++bad;
+        }
+        return std::uint64_t{0};
+    });
     return bad;
 }
 
 // anondb's provider "AS<n>" <=> libloc's AS, on the first `n` addresses.
-std::size_t disagreements_libloc(const anondb::Database& db, Libloc& l, const Addresses& a, std::size_t n) {
+std::size_t disagreements_libloc(const anondb::Database& db, Libloc& l, const Workload& w, std::size_t n) {
     std::size_t bad = 0;
-    for (std::size_t i = 0; i < std::min(n, a.ips.size()); ++i) {
-        const std::uint32_t want = l.asn(a.sa6[i].sin6_addr);
-        const auto r = db.lookup(a.ips[i]);
-        const std::string got = std::string(r.provider);
-        if (got != (want ? "AS" + std::to_string(want) : std::string())) ++bad;
-    }
+    timed({std::min(n, w.n), w.v4, w.seed}, [&](const Chunk& c) {
+        for (std::size_t i = 0; i < c.n; ++i) {
+            const std::uint32_t want = l.asn(c.sa6[i].sin6_addr);
+            const std::string got(db.lookup(c.ips[i]).provider);
+            if (got != (want ? "AS" + std::to_string(want) : std::string())) ++bad;
+        }
+        return std::uint64_t{0};
+    });
     return bad;
 }
 
@@ -324,7 +367,7 @@ void compare(const std::string& label, const std::string& anondb_path, const std
     std::printf("OPEN %-46s %9.3f ms\n", (label + " open").c_str(), open_ms);
 
     for (const bool v4 : {true, false}) {
-        const Addresses a = make_addresses(n, v4, seed + (v4 ? 0 : 1));
+        const Workload a{n, v4, seed + (v4 ? 0 : 1)};
         const char* fam = v4 ? "IPv4" : "IPv6";
         const std::size_t bad = disagreements_mmdb(*db, mmdb, a, 200000);
         time_anondb(*db, a);  // warm both

@@ -26,7 +26,7 @@ inline bool attrs_ok(const exports::ExportFilter& f, std::uint32_t cats, std::st
 // What the native reader says about one address.
 inline bool db_matches(const Database& db, const exports::ExportFilter& f, Ip a) {
     const LookupResult r = db.lookup(a);
-    return r.flagged() && family_ok(f, a) && attrs_ok(f, r.categories, r.provider);
+    return r.flagged && family_ok(f, a) && attrs_ok(f, r.categories, r.provider);
 }
 
 // Sorted disjoint ranges with neighbours of one zone joined.

@@ -196,7 +196,7 @@ TEST_CASE("live build: fresh, then all 304 with identical bytes, guards keep poi
     CHECK(rejected_lines.at(4).rfind("reserved: documentation 198.51.100.0/24", 0) == 0);
     auto db = Database::open(fx.options().out_path);
     REQUIRE(db);
-    for (const char* a : {"10.1.2.3", "0.0.0.1", "198.51.100.1", "192.168.0.1", "11.0.0.1"}) CHECK_MESSAGE(!db->lookup(ip_of(a)).flagged(), a);
+    for (const char* a : {"10.1.2.3", "0.0.0.1", "198.51.100.1", "192.168.0.1", "11.0.0.1"}) CHECK_MESSAGE(!db->lookup(ip_of(a)).flagged, a);
     CHECK(db->lookup(ip_of("5.6.7.8")).categories == kHosting);
     const auto aws_ip = first_aws_address(fx.aws_text);
     CHECK(db->lookup(ip_of(aws_ip)).provider == "Amazon Web Services");
@@ -460,7 +460,7 @@ TEST_CASE("live build: provider lists expand through an MMDB and a gzipped pfx2a
     const std::string source = read_text(kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.json");
     REQUIRE(contains(source, "\"1.128.0.0/11\""));
     REQUIRE(contains(source, "\"12.81.96.0/19\""));
-    CHECK_FALSE(db->lookup(ip_of("1.130.5.6")).flagged());
+    CHECK_FALSE(db->lookup(ip_of("1.130.5.6")).flagged);
     bool guarded = false;
     for (const auto& g : feed(*report, "providers").guard_rejects)
         guarded |= g.line == 3 && g.reason == "IPv4 entry broader than /14" && contains(g.text, "AS1221 -> 1.128.0.0/11");
@@ -487,7 +487,7 @@ TEST_CASE("live build: provider lists expand through an MMDB and a gzipped pfx2a
     CHECK(c.table_row->sha256 == sources::sha256(fx.mmdb));  // the bytes served, as fetched
 
     // 12.81.92.0/22 is AS7018's too, but excluded: unflagged, and explain says why.
-    CHECK_FALSE(db->lookup(ip_of("12.81.92.1")).flagged());
+    CHECK_FALSE(db->lookup(ip_of("12.81.92.1")).flagged);
     const Explanation gone = cold->explain(ip_of("12.81.92.1"));
     REQUIRE(gone.exclusions.size() == 1);
     CHECK(format_range(gone.exclusions[0].range) == "12.81.92.0/22");

@@ -120,7 +120,7 @@ Answer mmdb_answer(MMDB_s& mmdb, const std::string& text, bool with_sources = tr
 Answer native_answer(const Pair& p, const Content* content, Ip ip) {
     const LookupResult r = p.db->lookup(ip);
     Answer a;
-    if (!r.flagged()) return a;
+    if (!r.flagged) return a;
     a.found = true;
     const std::uint32_t c = r.categories;
     const bool on[] = {is_anonymous(c),         (c & kVpn) != 0,       (c & kHosting) != 0,
@@ -129,13 +129,14 @@ Answer native_answer(const Pair& p, const Content* content, Ip ip) {
         if (on[i]) a.true_keys.push_back(kBoolKeys[i]);
     a.provider = std::string(r.provider);
     a.asn = r.asn;
+    const std::uint32_t record = p.db->locate(ip).record;
     if (content) {
-        a.sources = content->sources(r.record);
+        a.sources = content->sources(record);
         return a;
     }
-    auto [it, fresh] = p.sources_of.try_emplace(r.record);
+    auto [it, fresh] = p.sources_of.try_emplace(record);
     if (fresh)
-        for (const auto& c : p.cold->contributions(r.record))
+        for (const auto& c : p.cold->contributions(record))
             if (std::find(it->second.begin(), it->second.end(), c.feed_name) == it->second.end())
                 it->second.emplace_back(c.feed_name);
     a.sources = it->second;

@@ -284,7 +284,7 @@ void check_rows(const OpenedDb& o, const Content& t, const ExportFilter& f, cons
         const Range z = zone_range(zone(row.range.first));
         CHECK(std::max(seg.range.first, z.first) == row.range.first);
         CHECK(std::min(seg.range.last, z.last) == row.range.last);
-        REQUIRE(o.db->record(seg.record).flagged());
+        REQUIRE(o.db->record(seg.record).flagged);
         CHECK(db_matches(*o.db, f, row.range.first));
         // Attributes as the content has them.
         const auto& crec = t.c.records[seg.record];

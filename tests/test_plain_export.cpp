@@ -136,7 +136,7 @@ void check_rows(const OpenedDb& o, const Content& t, const ExportFilter& f, cons
         CHECK(std::max(seg.range.first, z.first) == a->ip);
         CHECK(std::min(seg.range.last, z.last) == b->ip);
         const LookupResult rec = o.db->record(seg.record);
-        REQUIRE(rec.flagged());
+        REQUIRE(rec.flagged);
         CHECK(db_matches(*o.db, f, a->ip));
         // Attributes as the content has them.
         const auto& crec = t.c.records[seg.record];

@@ -311,12 +311,12 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
     const char d = options_.delimiter;
     ++stats_.addresses;
     const LookupResult r = db_->record(seg.record);
-    if (r.flagged()) ++stats_.flagged;
+    if (r.flagged) ++stats_.flagged;
     char text[kRangeTextMax];
     switch (options_.format) {
         case AnnotateFormat::text:
             put(std::string_view(text, format_ip_to(text, ip)));
-            if (!r.flagged()) {
+            if (!r.flagged) {
                 put("  not flagged");
             } else {
                 put("  ");
@@ -345,7 +345,7 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
         case AnnotateFormat::csv: {
             put(row);
             put(d);
-            put(r.flagged() ? "true" : "false");
+            put(r.flagged ? "true" : "false");
             put(d);
             put(r.anonymous() ? "true" : "false");
             put(d);

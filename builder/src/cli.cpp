@@ -296,7 +296,7 @@ int cmd_explain(const ExplainArgs& a) {
     }
     std::cout << format_ip(ip->ip) << "\n";
     std::cout << "  range     " << format_range(ex.segment.range) << "\n";
-    if (!ex.result.flagged()) {
+    if (!ex.result.flagged) {
         std::cout << "  not flagged: no feed lists this address\n";
     } else {
         std::cout << "  flags     " << category_list(ex.result.categories) << (ex.result.anonymous() ? " (anonymous)" : "")

@@ -33,7 +33,7 @@ inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const L
     json_str(w, "ip");
     json_str(w, std::string_view(text, format_ip_to(text, ip)));
     json_str(w, "flagged");
-    w.Bool(r.flagged());
+    w.Bool(r.flagged);
     json_str(w, "anonymous");
     w.Bool(r.anonymous());
     json_str(w, "categories");
@@ -47,7 +47,7 @@ inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const L
     json_str(w, "range");
     json_str(w, std::string_view(text, format_range_to(text, seg.range)));
     json_str(w, "record");
-    w.Uint(r.record);
+    w.Uint(seg.record);
 }
 
 }  // namespace anondb::builder

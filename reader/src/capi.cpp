@@ -12,9 +12,12 @@ struct anondb_db {
 
 namespace {
 
-void fill(const anondb::LookupResult& r, anondb_result* out) {
+// The C result carries the record id, which LookupResult does not: it
+// takes the segment's record as well (a second search, in cache by then).
+void fill(const anondb::Database& db, anondb::Ip ip, anondb_result* out) {
+    const anondb::LookupResult r = db.lookup(ip);
     out->categories = r.categories;
-    out->record = r.record;
+    out->record = db.locate(ip).record;
     out->anonymous = r.anonymous() ? 1 : 0;
     out->provider = r.provider.data();
     out->provider_len = r.provider.size();
@@ -50,13 +53,13 @@ int anondb_lookup(const anondb_db* db, const char* ip, anondb_result* out) {
     if (!db || !ip || !out) return ANONDB_ERR_INVALID_ARGUMENT;
     const auto parsed = anondb::parse_ip(ip);
     if (!parsed) return ANONDB_ERR_BAD_ADDRESS;
-    fill(db->db.lookup(parsed->ip), out);
+    fill(db->db, parsed->ip, out);
     return ANONDB_OK;
 }
 
 int anondb_lookup_v4(const anondb_db* db, uint32_t ip, anondb_result* out) {
     if (!db || !out) return ANONDB_ERR_INVALID_ARGUMENT;
-    fill(db->db.lookup(anondb::Ip::from_v4(ip)), out);
+    fill(db->db, anondb::Ip::from_v4(ip), out);
     return ANONDB_OK;
 }
 
@@ -64,7 +67,7 @@ int anondb_lookup_v6(const anondb_db* db, const uint8_t ip[16], anondb_result* o
     if (!db || !ip || !out) return ANONDB_ERR_INVALID_ARGUMENT;
     std::array<std::uint8_t, 16> b;
     std::memcpy(b.data(), ip, 16);
-    fill(db->db.lookup(anondb::Ip::from_bytes(b)), out);
+    fill(db->db, anondb::Ip::from_bytes(b), out);
     return ANONDB_OK;
 }
 

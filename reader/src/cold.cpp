@@ -208,7 +208,7 @@ Expected<Ok> verify(const Database& db) {
         for (Ip at = kIpMin;;) {
             const Segment seg = db.locate(at);
             const LookupResult fast = db.lookup(at), full = db.record(seg.record);
-            if (fast.record != seg.record || fast.categories != full.categories || fast.asn != full.asn ||
+            if (fast.flagged != full.flagged || fast.categories != full.categories || fast.asn != full.asn ||
                 fast.provider != full.provider)
                 return make_error(Status::corrupt, "section answers: the answer of " + format_range(seg.range) +
                                                        " differs from its record " + std::to_string(seg.record));

@@ -27,7 +27,7 @@ std::vector<Range> zones_of(ExportFilter::Family family) {
     return {kBelowV4, kV4Zone, kAboveV4};
 }
 
-// Calls fn(range, record) for every flagged segment in `zone` (a zone from
+// Calls fn(range, record id, its LookupResult) for every flagged segment in `zone` (a zone from
 // above) passing the filter's category and provider tests, in address order.
 template <class Fn>
 void walk_zone(const Database& db, const ExportFilter& filter, Range zone, Fn&& fn) {
@@ -37,7 +37,7 @@ void walk_zone(const Database& db, const ExportFilter& filter, Range zone, Fn&& 
         const Ip last = std::min(seg.range.last, zone.last);
         if (seg.record != 0) {
             const LookupResult r = db.record(seg.record);
-            if (filter_matches(filter, r)) fn(Range{cur, last}, r);
+            if (filter_matches(filter, r)) fn(Range{cur, last}, seg.record, r);
         }
         if (last == zone.last) break;
         cur = ip_next(last);
@@ -53,7 +53,7 @@ void walk_merged_cidrs(const Database& db, const ExportFilter& filter, Range zon
         for (const auto& [addr, len] : range_to_cidrs(*pending)) emit(addr, len);
         pending.reset();
     };
-    walk_zone(db, filter, zone, [&](Range r, const LookupResult&) {
+    walk_zone(db, filter, zone, [&](Range r, std::uint32_t, const LookupResult&) {
         if (pending && pending->last != kIpMax && ip_next(pending->last) == r.first) {
             pending->last = r.last;
             return;
@@ -165,7 +165,7 @@ void write_csv(const Database& db, const ColdData& cold, const ExportFilter& fil
     out << "start,end,cidrs,categories,provider,asn,sources\n";
     std::string field;
     for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, const LookupResult& rec) {
+        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
             out << format_ip(r.first) << ',' << format_ip(r.last) << ',';
             field.clear();
             for (const auto& [addr, len] : range_to_cidrs(r)) {
@@ -180,7 +180,7 @@ void write_csv(const Database& db, const ColdData& cold, const ExportFilter& fil
             if (rec.asn != 0) out << rec.asn;
             out << ',';
             field.clear();
-            for (auto s : sources.get(rec.record)) {
+            for (auto s : sources.get(record)) {
                 if (!field.empty()) field += '|';
                 field += s;
             }
@@ -196,7 +196,7 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
         w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
     };
     for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, const LookupResult& rec) {
+        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
             buf.Clear();
             rapidjson::Writer<rapidjson::StringBuffer> w(buf);
             w.StartObject();
@@ -223,7 +223,7 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
             else w.Uint(rec.asn);
             w.Key("sources");
             w.StartArray();
-            for (auto s : sources.get(rec.record)) str(w, s);
+            for (auto s : sources.get(record)) str(w, s);
             w.EndArray();
             w.EndObject();
             out.write(buf.GetString(), static_cast<std::streamsize>(buf.GetSize()));
@@ -337,7 +337,7 @@ void write_pgsql(const Database& db, const ColdData& cold, const ExportFilter& f
     std::string line, scratch;
     std::vector<std::string_view> cats;
     for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, const LookupResult& rec) {
+        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
             line.clear();
             line += format_range(r);
             line += '\t';
@@ -354,7 +354,7 @@ void write_pgsql(const Database& db, const ColdData& cold, const ExportFilter& f
             if (rec.asn == 0) line += "\\N";
             else line += std::to_string(rec.asn);
             line += '\t';
-            append_copy_array(line, sources.get(rec.record), scratch);
+            append_copy_array(line, sources.get(record), scratch);
             line += '\n';
             out << line;
         });
@@ -387,7 +387,7 @@ std::string_view plain_format_name(PlainFormat format) {
 }
 
 bool filter_matches(const ExportFilter& filter, const LookupResult& record) {
-    if (!record.flagged()) return false;
+    if (!record.flagged) return false;
     if (filter.categories != 0 && (record.categories & filter.categories) == 0) return false;
     if (!filter.provider.empty() && record.provider != filter.provider) return false;
     return true;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
         }
         const anondb::LookupResult r = db->lookup(ip->ip);
         std::cout << anondb::format_ip(ip->ip) << "  ";
-        if (!r.flagged()) {
+        if (!r.flagged) {
             std::cout << "not flagged\n";
             continue;
         }

@@ -113,7 +113,9 @@ private:
         Ip ip;
         std::uint64_t line_no = 0;
     };
-    static constexpr std::size_t kBatch = Database::kLookupBatch;
+    // Lines looked up in one locate_many call: several times its prefetch
+    // distance, so most lookups in a call have theirs in flight.
+    static constexpr std::size_t kBatch = 4 * Database::kLookupAhead;
     Pending pending_[kBatch];
     std::size_t pending_count_ = 0;
     struct JsonScratch;                  // one JSON object's buffer, reused
