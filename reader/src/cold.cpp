@@ -194,6 +194,9 @@ Explanation ColdData::explain(Ip ip) const {
 }
 
 Expected<Ok> verify(const Database& db) {
+    // Whatever checks `db` was opened with (OpenChecks::deferred skips
+    // them), everything open() can prove is proved here.
+    if (auto full = Database::from_bytes(db.file_bytes(), {OpenChecks::full}); !full) return full.error();
     // Sections of kinds this reader does not know are still checksummed.
     for (const auto& s : db.sections()) {
         const auto stored = db.stored_bytes(s);

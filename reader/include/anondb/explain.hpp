@@ -81,7 +81,9 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Full check of a file: everything open() checks, then every cold section.
+// Full check of a file: everything open() checks with OpenChecks::full
+// (whatever `db` was opened with), every section's checksum, every cold
+// section, and that lookups answer what the records say.
 Expected<Ok> verify(const Database& db);
 
 std::string sha256_hex(const std::array<std::uint8_t, 32>& digest);

@@ -43,15 +43,34 @@
 
 namespace anondb {
 
-// It carries no record id: that is where the answer came from, not what it
-// is, and in 1.2 files reading it would cost a cache miss of its own on
-// every lookup. locate() gives the segment and its record.
+// What lookup() answers for an address. It carries no record id: that is
+// where the answer came from, not what it is, and in 1.2 files reading it
+// would cost a cache miss of its own on every lookup. locate() gives the
+// segment and its record.
 struct LookupResult {
     std::uint32_t categories = 0;  // Category bits; 0 when not flagged
     std::string_view provider;     // primary provider, "" when none
     std::uint32_t asn = 0;         // primary AS of ASN-derived evidence, 0 when none
     bool flagged = false;          // some evidence covers the address (its record is not 0)
     bool anonymous() const noexcept { return is_anonymous(categories); }
+};
+
+// How much open() proves about a file before the first lookup.
+enum class OpenChecks : std::uint8_t {
+    // Every hot section: checksums and structure (starts ascending and in
+    // their buckets, every id in range, every name inside strings). O(file):
+    // about 10 ms for a million ranges. The default.
+    full,
+    // Only what keeps every read inside the file, whatever the bytes: header
+    // and section table (with their checksum), section sizes, the index's
+    // bounds and order, the first start, answer 0 and the feeds. O(index),
+    // under a millisecond at any size. Lookups on a damaged file stay
+    // memory-safe but may answer wrongly until verify() has passed.
+    deferred,
+};
+
+struct OpenOptions {
+    OpenChecks checks = OpenChecks::full;
 };
 
 // One segment of the address partition: every address in `range` maps to
@@ -64,7 +83,7 @@ struct Segment {
 class Database {
 public:
     // Maps `path` read-only and validates it (see the header comment).
-    static Expected<Database> open(const std::string& path) {
+    static Expected<Database> open(const std::string& path, OpenOptions options = {}) {
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) return make_error(Status::io, path + ": " + std::strerror(errno));
         struct stat st {};
@@ -90,7 +109,7 @@ public:
         db.m_.base_ = static_cast<const std::byte*>(addr);
         db.m_.size_ = size;
         db.m_.mapped_ = true;
-        if (auto err = db.validate(); err.status != Status::ok) {
+        if (auto err = db.validate(options.checks); err.status != Status::ok) {
             err.message = path + ": " + err.message;
             return err;
         }
@@ -99,13 +118,13 @@ public:
 
     // Uses `bytes` in place; the caller keeps them alive and unchanged for
     // the Database's lifetime. The data should be 8-byte aligned.
-    static Expected<Database> from_bytes(std::span<const std::byte> bytes) {
+    static Expected<Database> from_bytes(std::span<const std::byte> bytes, OpenOptions options = {}) {
         Database db;
         db.m_.base_ = bytes.data();
         db.m_.size_ = bytes.size();
         if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 != 0)
             return make_error(Status::invalid_argument, "buffer not 8-byte aligned");
-        if (auto err = db.validate(); err.status != Status::ok) return err;
+        if (auto err = db.validate(options.checks); err.status != Status::ok) return err;
         return db;
     }
 
@@ -250,15 +269,23 @@ private:
     }
 
     // Segment `i` of the table holding `ip` (i from v4_position / v6_position).
+    // On a file whose starts are out of order (only a deferred open lets one
+    // through, see OpenChecks) the range around `ip` is not defined; the
+    // segment is then `ip` alone, so that callers walking segments from
+    // address to address still move forward and end.
     Segment segment_at(Ip ip, std::uint32_t i) const noexcept {
+        Segment seg;
         if (ip.is_v4()) {
             const Ip first = Ip::from_v4(m_.v4_starts_[i]);
             const Ip last = i + 1 < m_.n4_ ? Ip::from_v4(m_.v4_starts_[i + 1] - 1) : kV4Last;
-            return {{first, last}, m_.v4_records_[i]};
+            seg = {{first, last}, m_.v4_records_[i]};
+        } else {
+            const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
+            const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
+            seg = {{first, last}, m_.v6_records_[i]};
         }
-        const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
-        const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
-        return {{first, last}, m_.v6_records_[i]};
+        if (!seg.range.contains(ip)) seg.range = {ip, ip};
+        return seg;
     }
     std::uint32_t record_at(Ip ip, std::uint32_t i) const noexcept {
         return ip.is_v4() ? m_.v4_records_[i] : m_.v6_records_[i];
@@ -269,7 +296,8 @@ private:
     // costs one load.
     ANONDB_HOT_INLINE LookupResult result_at(Ip ip, std::uint32_t i) const noexcept {
         if (!m_.answers_) return record(record_at(ip, i));
-        const std::uint32_t id = ip.is_v4() ? m_.v4_answers_[i] : m_.v6_answers_[i];
+        std::uint32_t id = ip.is_v4() ? m_.v4_answers_[i] : m_.v6_answers_[i];
+        id = id < m_.nans_ ? id : 0;  // proved at open unless deferred (OpenChecks); a conditional move
         // No branch on id: answer 0 is all zero (checked at open), and
         // whether an address is flagged is not predictable.
         const format::Answer& a = m_.answers_[id];
@@ -302,12 +330,12 @@ private:
         return reinterpret_cast<const T*>(m_.base_ + s.offset);
     }
 
-    Error validate();
+    Error validate(OpenChecks checks);
     Error validate_table();
     template <class Start>
     Error validate_family(const char* family, const format::SectionEntry& idx, const format::SectionEntry& starts,
                           const format::SectionEntry& recs, const std::uint32_t*& index_out, const Start*& starts_out,
-                          const std::uint32_t*& records_out, std::uint32_t& n_out);
+                          const std::uint32_t*& records_out, std::uint32_t& n_out, bool full);
 
     // Trivially copyable view state, so moving is a copy plus a reset.
     struct State {
@@ -419,7 +447,7 @@ template <class Start>
 inline Error Database::validate_family(const char* family, const format::SectionEntry& idx,
                                        const format::SectionEntry& starts, const format::SectionEntry& recs,
                                        const std::uint32_t*& index_out, const Start*& starts_out,
-                                       const std::uint32_t*& records_out, std::uint32_t& n_out) {
+                                       const std::uint32_t*& records_out, std::uint32_t& n_out, bool full) {
     auto fail = [&](const format::SectionEntry& s, const std::string& why) {
         return make_error(Status::corrupt, detail::section_context(s) + " (" + family + "): " + why);
     };
@@ -443,16 +471,20 @@ inline Error Database::validate_family(const char* family, const format::Section
         if constexpr (sizeof(Start) == 4) return s == 0;
         else return s.hi == 0 && s.lo == 0;
     };
+    // What a search needs to stay inside the starts: every bucket within
+    // [0, n], in order, and bucket 0 not empty (it holds the first start, 0),
+    // so an empty bucket always has a start below it.
     if (!is_zero(st[0])) return fail(starts, "first start is not the lowest address");
-    if (index[0] != 0 || index[format::kIndexEntries - 1] != n) return fail(idx, "bad bounds");
+    if (index[0] != 0 || index[1] == 0 || index[format::kIndexEntries - 1] != n) return fail(idx, "bad bounds");
     for (std::uint32_t b = 0; b + 1 < format::kIndexEntries; ++b) {
         if (index[b] > index[b + 1]) return fail(idx, "not ascending at bucket " + std::to_string(b));
+        if (!full) continue;
         for (std::uint32_t i = index[b]; i < index[b + 1]; ++i)
             if (key(st[i]) != b) return fail(idx, "start " + std::to_string(i) + " outside bucket " + std::to_string(b));
     }
-    for (std::uint32_t i = 1; i < n; ++i)
+    for (std::uint32_t i = 1; full && i < n; ++i)
         if (!less(st[i - 1], st[i])) return fail(starts, "starts not strictly ascending at " + std::to_string(i));
-    for (std::uint32_t i = 0; i < n; ++i)
+    for (std::uint32_t i = 0; full && i < n; ++i)
         if (rc[i] >= m_.nrec_) return fail(recs, "record id out of range at " + std::to_string(i));
     index_out = index;
     starts_out = st;
@@ -461,8 +493,14 @@ inline Error Database::validate_family(const char* family, const format::Section
     return {};
 }
 
-inline Error Database::validate() {
+// With OpenChecks::deferred, the loops over whole sections and the
+// checksums of hot sections are skipped (`full` false); every read they
+// would have proved safe is bounds-checked where it happens instead
+// (string(), provider_name(), record(), the clamp of answer ids), and
+// verify() runs them all.
+inline Error Database::validate(OpenChecks checks) {
     using format::SectionKind;
+    const bool full = checks == OpenChecks::full;
     if (m_.size_ < sizeof(format::Header)) return make_error(Status::truncated, "shorter than a header");
     if (auto e = validate_table(); e.status != Status::ok) return e;
 
@@ -473,7 +511,7 @@ inline Error Database::validate() {
         if (s->encoding != static_cast<std::uint32_t>(format::Encoding::raw))
             return make_error(Status::corrupt, detail::section_context(*s) + ": hot section must be raw");
         const auto bytes = stored_bytes(*s);
-        if (detail::xxh64(bytes.data(), bytes.size()) != s->checksum)
+        if (full && detail::xxh64(bytes.data(), bytes.size()) != s->checksum)
             return make_error(Status::checksum, detail::section_context(*s));
         hot[k] = s;
     }
@@ -491,7 +529,7 @@ inline Error Database::validate() {
         return fail(prov, "wrong size");
     m_.providers_ = array_at<format::StrRef>(prov);
     m_.nprov_ = static_cast<std::uint32_t>(prov.raw_size / sizeof(format::StrRef));
-    for (std::uint32_t i = 0; i < m_.nprov_; ++i)
+    for (std::uint32_t i = 0; full && i < m_.nprov_; ++i)
         if (!str_ok(m_.providers_[i])) return fail(prov, "string out of bounds at " + std::to_string(i));
 
     const auto& rec = *hot[static_cast<int>(SectionKind::records)];
@@ -501,7 +539,7 @@ inline Error Database::validate() {
     m_.records_ = array_at<format::Record>(rec);
     m_.nrec_ = static_cast<std::uint32_t>(rec.raw_size / sizeof(format::Record));
     if (m_.records_[0].categories != 0 || m_.records_[0].provider != 0) return fail(rec, "record 0 must be empty");
-    for (std::uint32_t i = 0; i < m_.nrec_; ++i)
+    for (std::uint32_t i = 0; full && i < m_.nrec_; ++i)
         if (m_.records_[i].provider >= m_.nprov_) return fail(rec, "provider out of range at " + std::to_string(i));
 
     const auto& fd = *hot[static_cast<int>(SectionKind::feeds)];
@@ -518,7 +556,7 @@ inline Error Database::validate() {
     auto optional_hot = [&](const format::SectionEntry& s) -> Error {
         if (s.encoding != static_cast<std::uint32_t>(format::Encoding::raw)) return fail(s, "hot section must be raw");
         const auto bytes = stored_bytes(s);
-        if (detail::xxh64(bytes.data(), bytes.size()) != s.checksum)
+        if (full && detail::xxh64(bytes.data(), bytes.size()) != s.checksum)
             return make_error(Status::checksum, detail::section_context(s));
         return {};
     };
@@ -529,10 +567,10 @@ inline Error Database::validate() {
         if (m_.record_asns_[0] != 0) return fail(*ra, "record 0 must be empty");
     }
 
-    if (auto e = validate_family<std::uint32_t>("IPv4", *hot[1], *hot[2], *hot[3], m_.v4_index_, m_.v4_starts_, m_.v4_records_, m_.n4_);
+    if (auto e = validate_family<std::uint32_t>("IPv4", *hot[1], *hot[2], *hot[3], m_.v4_index_, m_.v4_starts_, m_.v4_records_, m_.n4_, full);
         e.status != Status::ok)
         return e;
-    if (auto e = validate_family<format::Ip128>("IPv6", *hot[4], *hot[5], *hot[6], m_.v6_index_, m_.v6_starts_, m_.v6_records_, m_.n6_);
+    if (auto e = validate_family<format::Ip128>("IPv6", *hot[4], *hot[5], *hot[6], m_.v6_index_, m_.v6_starts_, m_.v6_records_, m_.n6_, full);
         e.status != Status::ok)
         return e;
 
@@ -552,12 +590,12 @@ inline Error Database::validate() {
     const format::Answer& none = answers[0];
     if (none.categories != 0 || none.asn != 0 || none.provider.offset != 0 || none.provider.length != 0)
         return fail(*at, "answer 0 must be empty");
-    for (std::uint32_t i = 0; i < nans; ++i)
+    for (std::uint32_t i = 0; full && i < nans; ++i)
         if (!str_ok(answers[i].provider)) return fail(*at, "provider name out of bounds at " + std::to_string(i));
     for (const auto& [sec, n] : {std::pair{a4, m_.n4_}, std::pair{a6, m_.n6_}}) {
         if (sec->raw_size != std::uint64_t{n} * 4) return fail(*sec, "answer count differs from start count");
         const auto* ids = array_at<std::uint32_t>(*sec);
-        for (std::uint32_t i = 0; i < n; ++i)
+        for (std::uint32_t i = 0; full && i < n; ++i)
             if (ids[i] >= nans) return fail(*sec, "answer id out of range at " + std::to_string(i));
     }
     m_.v4_answers_ = array_at<std::uint32_t>(*a4);
