@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -118,28 +119,38 @@ int anondb_merge(const std::string& path) {
         start = nl + 1;
     }
     const double parse_s = seconds_since(t_read);
+    // The merged list out, like iprange's: coalesce touching ranges, print
+    // CIDRs, as the merge hands the ranges over (it never stores them).
     const auto t_merge = Clock::now();
-    const anondb::builder::MergedSet merged = anondb::builder::merge(inputs);
-    const double merge_s = seconds_since(t_merge);
-    const auto t_print = Clock::now();
-    // The merged list out, like iprange's: coalesce touching ranges, print CIDRs.
     std::FILE* out = std::fopen("/dev/null", "w");
     std::vector<char> obuf(1 << 20);
     std::setvbuf(out, obuf.data(), _IOFBF, obuf.size());
     char cidr[anondb::kRangeTextMax + 1];
-    for (std::size_t i = 0; i < merged.ranges.size();) {
-        anondb::Range r = merged.ranges[i].range;
-        for (++i; i < merged.ranges.size() && merged.ranges[i].range.first == anondb::ip_next(r.last); ++i)
-            r.last = merged.ranges[i].range.last;
+    auto print = [&](anondb::Range r) {
         for (const auto& [addr, len] : anondb::range_to_cidrs(r)) {
             const std::size_t n = anondb::format_range_to(cidr, anondb::prefix_range(addr, len));
             cidr[n] = '\n';
             std::fwrite(cidr, 1, n + 1, out);
         }
-    }
+    };
+    std::optional<anondb::Range> pending;
+    std::size_t ranges = 0;
+    const anondb::builder::MergedSet merged =
+        anondb::builder::merge(inputs, [&](std::span<const anondb::builder::MergedRange> batch) {
+            ranges += batch.size();
+            for (const auto& m : batch) {
+                if (pending && m.range.first == anondb::ip_next(pending->last)) {
+                    pending->last = m.range.last;
+                    continue;
+                }
+                if (pending) print(*pending);
+                pending = m.range;
+            }
+        });
+    if (pending) print(*pending);
     std::fclose(out);
-    std::fprintf(stderr, "  anondb: read + parse %.3f s, merge %.3f s (%zu ranges, %zu provenance entries), print %.3f s\n",
-                 parse_s, merge_s, merged.ranges.size(), merged.list_origins.size(), seconds_since(t_print));
+    std::fprintf(stderr, "  anondb: read + parse %.3f s, merge + print %.3f s (%zu ranges, %zu provenance entries)\n",
+                 parse_s, seconds_since(t_merge), ranges, merged.list_origins.size());
     return 0;
 }
 

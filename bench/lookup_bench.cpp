@@ -94,13 +94,12 @@ void build_libloc_db(const std::string& location_db, const std::string& out) {
                                    table->row_text(row)});
         inputs.push_back({row.range, origin, anondb::kHosting, it->second, asn});
     }
-    const auto merged = anondb::builder::merge(inputs);
-    anondb::builder::add_merged(merged, content);
+    const std::size_t ranges = anondb::builder::merge_into(inputs, content);
     auto bytes = anondb::writer::serialize(content);
     if (!bytes) die(bytes.error().message);
     if (auto w = anondb::writer::write_file_atomic(out, *bytes); !w) die(w.error().message);
     std::printf("libloc data set: %zu networks with an AS -> %zu ranges, built in %.2f s\n", inputs.size(),
-                merged.ranges.size(), seconds_since(t));
+                ranges, seconds_since(t));
 }
 
 // ---- addresses ------------------------------------------------------------------

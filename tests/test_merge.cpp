@@ -131,6 +131,8 @@ void check_structure(const MergedSet& m) {
         REQUIRE(r.range.first <= r.range.last);
         REQUIRE(r.provenance < n_lists);
         CHECK(r.provenance <= next_new_list);
+        REQUIRE(m.list_attributes.size() == n_lists);
+        CHECK((m.list_attributes[r.provenance] == builder::ListAttributes{r.categories, r.provider, r.asn}));
         if (r.provenance == next_new_list) {
             ++next_new_list;
             first_use[r.provenance] = &r;
@@ -484,6 +486,48 @@ TEST_CASE("merge: the edges of the IPv4-mapped block") {
             REQUIRE(it != m.ranges.begin());
             CHECK(attrs_of(m, *std::prev(it)) == expected_at(in, a));
         }
+    }
+}
+
+TEST_CASE("merge: a sink gets the ranges merge() stores, in order, across its batches") {
+    // Enough ranges of one list to hand over several batches by count, and
+    // touching runs of one origin that cross batch ends and must still
+    // coalesce; then a mixed random set.
+    std::vector<std::vector<MergeInput>> sets(3);
+    // Pairs of touching addresses of one origin, then a gap: one list, 10000
+    // ranges, and a batch handed over by count always ends inside a pair.
+    for (std::uint32_t i = 0; i < 20000; ++i)
+        sets[0].push_back({prefix_range(Ip::from_v4(0x0a000000u + 3 * (i / 2) + i % 2), 128), 7, kVpn, 1});
+    for (std::uint32_t i = 0; i < 20000; ++i)  // runs of 1000 touching addresses, then a gap
+        sets[1].push_back({prefix_range(Ip::from_v4(0x0b000000u + i + i / 1000), 128), 8, kProxy, 0});
+    std::mt19937_64 rng(0x51a4);
+    for (int i = 0; i < 30000; ++i) {
+        const unsigned len = 120 + static_cast<unsigned>(rng() % 9);
+        sets[2].push_back({prefix_range(Ip::from_v4(0x0c000000u | static_cast<std::uint32_t>(rng() % (1u << 18))), len),
+                           static_cast<std::uint32_t>(rng() % 5000), 1u << (rng() % 6), static_cast<std::uint32_t>(rng() % 4)});
+    }
+    for (std::size_t k = 0; k < sets.size(); ++k) {
+        CAPTURE(k);
+        const MergedSet stored = merge(sets[k]);
+        check_structure(stored);
+        std::vector<MergedRange> got;
+        std::size_t calls = 0;
+        const MergedSet handed = merge(sets[k], [&](std::span<const MergedRange> batch) {
+            ++calls;
+            CHECK_FALSE(batch.empty());
+            got.insert(got.end(), batch.begin(), batch.end());
+        });
+        CHECK(handed.ranges.empty());
+        MergedSet both = handed;
+        both.ranges = got;
+        CHECK(same(both, stored));
+        CHECK(both.list_attributes == stored.list_attributes);
+        if (k == 0) {
+            CHECK(stored.ranges.size() == 10000);
+            CHECK(stored.list_offsets.size() == 2);  // one list
+            CHECK(calls > 1);
+        }
+        if (k == 1) CHECK(stored.ranges.size() == 20);
     }
 }
 

@@ -14,8 +14,10 @@
 // whose random reads overlap, instead of a random read per step of the
 // sweep), IPv4 inputs are swept as 32-bit addresses, provenance lists are
 // written once, in order, and the interning of lists probes its hash table
-// in batches with the probes fetched ahead (bench/build_bench: 5M nested
-// IPv4 CIDRs, 2.9 s -> 1.2 s).
+// in batches with the probes fetched ahead, and the ranges go to a sink a
+// batch at a time instead of into one vector (they are the largest thing
+// a merge makes: 48 bytes each, 9.7M of them for 5M nested CIDRs).
+// bench/build_bench, 5M nested IPv4 CIDRs: merge 2.9 s -> about 0.85 s.
 //
 // Inputs are mostly disjoint small blocks, so the active set is usually one or
 // two entries; all buffers are reused, nothing is allocated per range.
@@ -151,22 +153,25 @@ struct Active {
     std::uint32_t asn;
 };
 
-// Stores each distinct (provenance list, attributes) once in the MergedSet,
-// numbered in order of first appearance.
+// Where the sweep's pieces go. Stores each distinct (provenance list,
+// attributes) once in the MergedSet, numbered in order of first appearance,
+// and hands the ranges to the sink in address order, a batch at a time.
 //
-// The sweep appends the lists of new pieces to a pending batch, behind the
-// lists already stored, and marks their ranges with pending ids. flush()
-// then hashes the whole batch and fetches each one's slot of the hash table
-// ahead, so the table's random reads overlap instead of costing one DRAM
-// miss per piece; it moves each new list down to its place and drops
-// duplicates. The table holds (hash, id) pairs, so list content is compared
-// only on a hash match.
-class ListInterner {
+// New lists go to a pending batch, behind the lists already stored, and the
+// ranges waiting in the buffer carry pending ids. flush() then hashes the
+// whole batch and fetches each one's slot of the hash table ahead, so the
+// table's random reads overlap instead of costing one DRAM miss per piece;
+// it moves each new list down to its place, drops duplicates, renumbers the
+// buffered ranges and hands all but the last to the sink (the last may still
+// grow). The table holds (hash, id) pairs, so list content is compared only
+// on a hash match.
+class MergeOutput {
 public:
     static constexpr std::uint32_t kPending = 0x8000'0000u;  // id bit: still in the batch
-    static constexpr std::size_t kBatch = 1024;
+    static constexpr std::size_t kBatch = 1024;              // lists per flush
+    static constexpr std::size_t kRangeBatch = 4 * kBatch;   // ranges per flush, at most
 
-    ListInterner(MergedSet& out, std::size_t n_inputs) : out_(out) {
+    MergeOutput(MergedSet& out, const RangeSink& sink, std::size_t n_inputs) : out_(out), sink_(sink) {
         // About one list per input: start the table where it will not need to
         // grow for such sets.
         std::size_t slots = 1024;
@@ -177,36 +182,77 @@ public:
         // most 2n - 1 lists; nested inputs make the lists longer than one.
         out_.list_offsets.reserve(2 * n_inputs);
         out_.list_origins.reserve(8 * n_inputs);
-        first_range_.reserve(2 * n_inputs);
+        out_.list_attributes.reserve(2 * n_inputs);
         pending_offsets_.reserve(kBatch + 1);
         pending_offsets_.push_back(0);
-        pending_ranges_.reserve(kBatch);
+        pending_attributes_.reserve(kBatch);
+        ranges_.reserve(kRangeBatch + 1);
     }
 
-    // Adds the list of the range that is about to be out.ranges[range_index];
-    // returns its pending id, for that range's provenance.
-    std::uint32_t add(const std::vector<std::uint32_t>& list, std::size_t range_index) {
-        const auto k = static_cast<std::uint32_t>(pending_ranges_.size());
+    // The pieces that follow carry `list` and `a`, until the next call.
+    void new_list(const std::vector<std::uint32_t>& list, ListAttributes a) {
+        if (pending_attributes_.size() == kBatch) flush();
         out_.list_origins.insert(out_.list_origins.end(), list.begin(), list.end());
         pending_offsets_.push_back(static_cast<std::uint32_t>(out_.list_origins.size() - pending_base()));
-        pending_ranges_.push_back(range_index);
-        return kPending | k;
+        current_ = kPending | static_cast<std::uint32_t>(pending_attributes_.size());
+        pending_attributes_.push_back(a);
+        attributes_ = a;
     }
 
-    bool full() const noexcept { return pending_ranges_.size() == kBatch; }
+    // A piece with the current list: it extends the previous range when they
+    // touch and share the list (an id stands for list and attributes).
+    void piece(Range r) {
+        if (!ranges_.empty()) {
+            MergedRange& prev = ranges_.back();
+            // prev.last < r.first, so ip_next cannot wrap here.
+            if (prev.provenance == current_ && ip_next(prev.range.last) == r.first) {
+                prev.range.last = r.last;
+                return;
+            }
+        }
+        ranges_.push_back(MergedRange{r, attributes_.categories, attributes_.provider, attributes_.asn, current_});
+        if (ranges_.size() > kRangeBatch) flush();
+    }
 
-    // Interns the batch and renumbers the ranges from the batch's first one
-    // to the end. Returns what the pending id {id} became (ids that are not
-    // pending stay).
-    std::uint32_t flush(std::uint32_t id) {
-        const std::size_t n = pending_ranges_.size();
-        if (n == 0) return id;
+    // Stores the last lists and hands over the last ranges.
+    void finish() {
+        flush();
+        if (!ranges_.empty()) sink_(ranges_);
+        ranges_.clear();
+    }
+
+private:
+    struct Slot {
+        std::uint32_t hash = 0;
+        std::uint32_t id_plus_1 = 0;  // 0 = empty
+    };
+
+    std::size_t pending_base() const noexcept { return out_.list_offsets.back(); }
+
+    void flush() {
+        intern_pending();
+        for (MergedRange& r : ranges_)
+            if (r.provenance & kPending) r.provenance = finals_[r.provenance & ~kPending];
+        if (current_ & kPending) current_ = finals_[current_ & ~kPending];
+        pending_offsets_.resize(1);
+        pending_attributes_.clear();
+        if (ranges_.size() > 1) {
+            sink_(std::span<const MergedRange>(ranges_).first(ranges_.size() - 1));
+            ranges_.front() = ranges_.back();
+            ranges_.resize(1);
+        }
+    }
+
+    // Gives each pending list its stored id, in finals_.
+    void intern_pending() {
+        const std::size_t n = pending_attributes_.size();
+        if (n == 0) return;
         const std::size_t base = pending_base();
         std::uint32_t* const pending = out_.list_origins.data() + base;
         hashes_.resize(n);
         for (std::size_t k = 0; k < n; ++k) {
             hashes_[k] = hash(pending + pending_offsets_[k], pending_offsets_[k + 1] - pending_offsets_[k],
-                              out_.ranges[pending_ranges_[k]]);
+                              pending_attributes_[k]);
             fetch_ahead(&slots_[hashes_[k] & (slots_.size() - 1)]);
         }
         finals_.resize(n);
@@ -214,14 +260,14 @@ public:
         for (std::size_t k = 0; k < n; ++k) {
             const std::uint32_t* list = pending + pending_offsets_[k];
             const std::uint32_t size = pending_offsets_[k + 1] - pending_offsets_[k];
-            const MergedRange& r = out_.ranges[pending_ranges_[k]];
+            const ListAttributes& a = pending_attributes_[k];
             const std::uint32_t h = hashes_[k];
             const std::size_t mask = slots_.size() - 1;
             std::size_t s = h & mask;
             std::uint32_t found = 0;  // id + 1
             for (; slots_[s].id_plus_1 != 0; s = (s + 1) & mask) {
                 const Slot slot = slots_[s];
-                if (slot.hash == h && equal(slot.id_plus_1 - 1, list, size, r)) {
+                if (slot.hash == h && equal(slot.id_plus_1 - 1, list, size, a)) {
                     found = slot.id_plus_1;
                     break;
                 }
@@ -232,7 +278,7 @@ public:
                 std::copy(list, list + size, out_.list_origins.data() + write);
                 write += size;
                 out_.list_offsets.push_back(static_cast<std::uint32_t>(write));
-                first_range_.push_back(static_cast<std::uint32_t>(pending_ranges_[k]));
+                out_.list_attributes.push_back(a);
                 slots_[s] = Slot{h, id_new + 1};
                 found = id_new + 1;
                 ++used_;
@@ -240,39 +286,23 @@ public:
             finals_[k] = found - 1;
         }
         out_.list_origins.resize(write);
-        for (std::size_t i = pending_ranges_.front(); i < out_.ranges.size(); ++i) {
-            std::uint32_t& p = out_.ranges[i].provenance;
-            if (p & kPending) p = finals_[p & ~kPending];
-        }
-        if (id & kPending) id = finals_[id & ~kPending];
-        pending_offsets_.resize(1);
-        pending_ranges_.clear();
         if (4 * used_ > 3 * slots_.size()) grow();  // keep the load under 3/4
-        return id;
     }
 
-private:
-    struct Slot {
-        std::uint32_t hash = 0;
-        std::uint32_t id_plus_1 = 0;  // 0 = empty
-    };
-    std::size_t pending_base() const noexcept { return out_.list_offsets.back(); }
-
-    bool equal(std::uint32_t id, const std::uint32_t* list, std::uint32_t size, const MergedRange& r) const {
-        const MergedRange& a = out_.ranges[first_range_[id]];
-        if (a.categories != r.categories || a.provider != r.provider || a.asn != r.asn) return false;
+    bool equal(std::uint32_t id, const std::uint32_t* list, std::uint32_t size, const ListAttributes& a) const {
+        if (!(out_.list_attributes[id] == a)) return false;
         const std::uint32_t* stored = out_.list_origins.data() + out_.list_offsets[id];
         return out_.list_offsets[id + 1] - out_.list_offsets[id] == size && std::equal(list, list + size, stored);
     }
 
-    static std::uint32_t hash(const std::uint32_t* list, std::uint32_t size, const MergedRange& r) noexcept {
+    static std::uint32_t hash(const std::uint32_t* list, std::uint32_t size, const ListAttributes& a) noexcept {
         std::uint64_t h = 0x9e3779b97f4a7c15ull ^ size;
         const auto mix = [&h](std::uint64_t x) {
             h = (h ^ x) * 0xbf58476d1ce4e5b9ull;
             h ^= h >> 29;
         };
-        mix(std::uint64_t{r.categories} << 32 | r.asn);
-        mix(r.provider);
+        mix(std::uint64_t{a.categories} << 32 | a.asn);
+        mix(a.provider);
         for (std::uint32_t i = 0; i < size; ++i) mix(list[i]);
         h *= 0x94d049bb133111ebull;
         return static_cast<std::uint32_t>(h >> 32);
@@ -291,43 +321,30 @@ private:
     }
 
     MergedSet& out_;
+    const RangeSink& sink_;
     std::vector<Slot> slots_;  // size is a power of two
     std::size_t used_ = 0;
-    std::vector<std::uint32_t> first_range_;  // of each stored list: a range with its attributes
     // The batch: list k is out_.list_origins[pending_base() + pending_offsets_[k] ..
-    // pending_base() + pending_offsets_[k + 1]), for the range out_.ranges[pending_ranges_[k]].
+    // pending_base() + pending_offsets_[k + 1]), with pending_attributes_[k].
     std::vector<std::uint32_t> pending_offsets_;
-    std::vector<std::size_t> pending_ranges_;
+    std::vector<ListAttributes> pending_attributes_;
     std::vector<std::uint32_t> hashes_, finals_;  // of the batch, reused
+    std::vector<MergedRange> ranges_;             // not handed over yet; ids may be pending
+    std::uint32_t current_ = 0;                   // id of the current list
+    ListAttributes attributes_;                   // and its attributes
 };
-
-// Appends a piece, extending the previous range instead when they touch and
-// carry the same attributes and list.
-void emit(MergedSet& out, Range r, std::uint32_t categories, std::uint32_t provider, std::uint32_t asn,
-          std::uint32_t provenance) {
-    if (!out.ranges.empty()) {
-        MergedRange& prev = out.ranges.back();
-        // prev.last < r.first, so ip_next cannot wrap here.
-        if (ip_next(prev.range.last) == r.first && prev.categories == categories &&
-            prev.provider == provider && prev.asn == asn && prev.provenance == provenance) {
-            prev.range.last = r.last;
-            return;
-        }
-    }
-    out.ranges.push_back(MergedRange{r, categories, provider, asn, provenance});
-}
 
 // What one sweep hands the next: the sweeps run in address order, so the
 // last piece of one can coalesce with the first of the next.
 struct SweepState {
     std::vector<std::uint32_t> list, prev_list;
-    std::uint32_t prev_list_id = 0;
-    std::uint32_t prev_categories = 0, prev_provider = 0, prev_asn = 0;
+    ListAttributes prev;
+    bool any = false;  // a piece was made
 };
 
-// Sweeps {inputs}, sorted by start, appending the pieces to out.ranges.
+// Sweeps {inputs}, sorted by start, handing the pieces to `out`.
 template <class A>
-void sweep(std::span<const SweepInput<A>> inputs, MergedSet& out, ListInterner& lists, SweepState& st) {
+void sweep(std::span<const SweepInput<A>> inputs, MergeOutput& out, SweepState& st) {
     using Addr = typename A::Addr;
     std::vector<Active<A>> active;  // in origin order
     std::vector<std::uint32_t>& list = st.list;
@@ -390,16 +407,14 @@ void sweep(std::span<const SweepInput<A>> inputs, MergedSet& out, ListInterner& 
         // Consecutive pieces often share a list (touching inputs of one
         // origin, such as the adjacent prefixes of an ASN): they reuse its id,
         // so touching ranges with the same list and attributes coalesce here.
-        if (out.ranges.empty() || list != st.prev_list || categories != st.prev_categories ||
-            provider != st.prev_provider || asn != st.prev_asn) {
-            if (lists.full()) st.prev_list_id = lists.flush(st.prev_list_id);
-            st.prev_list_id = lists.add(list, out.ranges.size());
+        const ListAttributes attributes{categories, provider, asn};
+        if (!st.any || list != st.prev_list || !(attributes == st.prev)) {
+            out.new_list(list, attributes);
             st.prev_list.swap(list);
-            st.prev_categories = categories;
-            st.prev_provider = provider;
-            st.prev_asn = asn;
+            st.prev = attributes;
+            st.any = true;
         }
-        emit(out, Range{A::ip(p), A::ip(last)}, categories, provider, asn, st.prev_list_id);
+        out.piece(Range{A::ip(p), A::ip(last)});
 
         if (last == A::kMax) break;  // the top of the space: last + 1 would wrap
         p = A::next(last);
@@ -409,26 +424,33 @@ void sweep(std::span<const SweepInput<A>> inputs, MergedSet& out, ListInterner& 
 
 }  // namespace
 
-MergedSet merge(std::span<const MergeInput> inputs) {
+MergedSet merge(std::span<const MergeInput> inputs, const RangeSink& sink) {
     MergedSet out;
     if (inputs.empty()) return out;
-    // Input indexes are stored as 32 bits, and list ids keep a bit for the
-    // interner; n inputs make at most 2n - 1 lists.
-    if (inputs.size() >= ListInterner::kPending / 2) throw std::length_error("merge: too many inputs");
+    // Input indexes are stored as 32 bits, and list ids keep a bit for
+    // MergeOutput; n inputs make at most 2n - 1 lists.
+    if (inputs.size() >= MergeOutput::kPending / 2) throw std::length_error("merge: too many inputs");
 
     const SortedInputs sorted = sorted_by_start(inputs);
-    const std::size_t n = inputs.size();
+    MergeOutput output(out, sink, inputs.size());
+    SweepState state;
+    sweep<Wide>(sorted.below, output, state);
+    sweep<V4>(sorted.v4, output, state);
+    sweep<Wide>(sorted.above, output, state);
+    output.finish();
+    return out;
+}
 
+MergedSet merge(std::span<const MergeInput> inputs) {
+    std::vector<MergedRange> ranges;
     // n inputs cut the space into at most 2n - 1 pieces, so this never
     // reallocates (a doubling copy would be the peak of memory use); the
     // untouched tail of a large reservation costs address space, not RSS.
-    out.ranges.reserve(2 * n - 1);
-    ListInterner lists(out, n);
-    SweepState state;
-    sweep<Wide>(sorted.below, out, lists, state);
-    sweep<V4>(sorted.v4, out, lists, state);
-    sweep<Wide>(sorted.above, out, lists, state);
-    lists.flush(state.prev_list_id);
+    if (!inputs.empty()) ranges.reserve(2 * inputs.size() - 1);
+    MergedSet out = merge(inputs, [&](std::span<const MergedRange> batch) {
+        ranges.insert(ranges.end(), batch.begin(), batch.end());
+    });
+    out.ranges = std::move(ranges);
     return out;
 }
 

@@ -394,21 +394,24 @@ std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& 
     return {};
 }
 
-void add_merged(const MergedSet& merged, writer::DatabaseContent& c) {
+std::size_t merge_into(std::span<const MergeInput> inputs, writer::DatabaseContent& c) {
+    c.ranges.clear();
+    MergedSet merged = merge(inputs, [&c](std::span<const MergedRange> batch) {
+        for (const auto& r : batch) c.ranges.push_back({r.range, r.provenance + 1});
+    });
     // Provenance list i becomes record i + 1; record 0 is "not flagged".
     const std::size_t nlists = merged.list_offsets.size() - 1;
     c.records.assign(nlists + 1, format::Record{});
+    c.record_asns.assign(nlists + 1, 0);
+    for (std::size_t i = 0; i < nlists; ++i) {
+        const ListAttributes& a = merged.list_attributes[i];
+        c.records[i + 1] = {a.categories, a.provider};
+        c.record_asns[i + 1] = a.asn;
+    }
     c.prov_offsets.assign(1, 0);
     c.prov_offsets.insert(c.prov_offsets.end(), merged.list_offsets.begin(), merged.list_offsets.end());
-    c.prov_origins = merged.list_origins;
-    c.ranges.clear();
-    c.ranges.reserve(merged.ranges.size());
-    c.record_asns.assign(nlists + 1, 0);
-    for (const auto& r : merged.ranges) {
-        c.records[r.provenance + 1] = {r.categories, r.provider};
-        c.record_asns[r.provenance + 1] = r.asn;
-        c.ranges.push_back({r.range, r.provenance + 1});
-    }
+    c.prov_origins = std::move(merged.list_origins);
+    return c.ranges.size();
 }
 
 namespace {
@@ -651,10 +654,8 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
     for (const auto& in : inputs) published[in.origin] = true;
     report.input_entries = static_cast<std::uint64_t>(std::count(published.begin(), published.end(), true));
 
-    const MergedSet merged = merge(inputs);
-    add_merged(merged, c);
-    report.ranges = merged.ranges.size();
-    report.records = merged.list_offsets.size() - 1;
+    report.ranges = merge_into(inputs, c);
+    report.records = c.records.size() - 1;
     return out;
 }
 

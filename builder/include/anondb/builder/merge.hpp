@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -29,6 +30,14 @@ struct MergedRange {
     std::uint32_t provenance = 0;  // index of its list in MergedSet
 };
 
+// What a provenance list stands for besides its origins.
+struct ListAttributes {
+    std::uint32_t categories = 0;
+    std::uint32_t provider = 0;
+    std::uint32_t asn = 0;
+    friend bool operator==(const ListAttributes&, const ListAttributes&) = default;
+};
+
 struct MergedSet {
     // Disjoint, sorted by address. No two touching ranges have equal
     // (categories, provider, provenance).
@@ -42,6 +51,8 @@ struct MergedSet {
     // list_offsets.size() == number of lists + 1.
     std::vector<std::uint32_t> list_offsets{0};
     std::vector<std::uint32_t> list_origins;
+    // The categories, provider and asn of the ranges with list i.
+    std::vector<ListAttributes> list_attributes;
 
     std::span<const std::uint32_t> list(std::uint32_t i) const {
         return {list_origins.data() + list_offsets[i], list_offsets[i + 1] - list_offsets[i]};
@@ -60,5 +71,14 @@ struct MergedSet {
 // Addresses covered by no input appear in no range. Deterministic: the
 // result depends only on the multiset of inputs, not on their order.
 MergedSet merge(std::span<const MergeInput> inputs);
+
+// Receives merged ranges in address order, a batch at a time; each range's
+// provenance is final. The batch lives only during the call.
+using RangeSink = std::function<void(std::span<const MergedRange>)>;
+
+// merge(), handing the ranges to `sink` instead of storing them: the
+// returned set has no ranges, and all its lists. For callers that turn the
+// ranges into something else: they are the largest thing a merge makes.
+MergedSet merge(std::span<const MergeInput> inputs, const RangeSink& sink);
 
 }  // namespace anondb::builder

@@ -124,9 +124,10 @@ struct Compiled {
 // guards and excludes what it gives, then merges it with the range feeds.
 Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
 
-// Fills records, provenance and ranges of `content` from a merge result:
-// provenance list i becomes record i + 1.
-void add_merged(const MergedSet& merged, writer::DatabaseContent& content);
+// Merges `inputs` into the records, provenance and ranges of `content`:
+// provenance list i becomes record i + 1. The ranges go straight into the
+// content, never through a MergedSet. Returns the number of ranges.
+std::size_t merge_into(std::span<const MergeInput> inputs, writer::DatabaseContent& content);
 
 // The build report as JSON: the database's metadata plus this run's
 // transport details (status, HTTP cache use, failures).
