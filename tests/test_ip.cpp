@@ -424,3 +424,44 @@ TEST_CASE("ip: range_to_cidrs covers exactly, with the fewest blocks") {
     CHECK(v4all[0] == std::pair{kV4First, 96u});
     CHECK(range_to_cidrs(Range{kIpMax, kIpMax}) == std::vector{std::pair{kIpMax, 128u}});
 }
+
+TEST_CASE("ip: parse_range's IPv4 fast path agrees with the general parser on every input") {
+    // Strings near the fast path's edges: valid prefixes and addresses, then
+    // the same with a character changed, inserted or removed, and strings of
+    // the characters addresses are made of. Both must give the same range,
+    // the same host-bit report, or the same error.
+    std::mt19937_64 r(0xfa57);
+    const std::string alphabet = "0123456789./-: \t\x01" "a";
+    auto valid = [&] {
+        const auto v = static_cast<std::uint32_t>(r());
+        std::string s = std::to_string(v >> 24) + "." + std::to_string(v >> 16 & 255) + "." +
+                        std::to_string(v >> 8 & 255) + "." + std::to_string(v & 255);
+        if (r() % 4 != 0) s += "/" + std::to_string(r() % 36);
+        return s;
+    };
+    std::size_t fast_taken = 0;
+    for (int i = 0; i < 400000; ++i) {
+        std::string s = valid();
+        switch (r() % 5) {
+            case 0: break;
+            case 1: s[r() % s.size()] = alphabet[r() % alphabet.size()]; break;
+            case 2: s.insert(s.begin() + static_cast<std::ptrdiff_t>(r() % (s.size() + 1)), alphabet[r() % alphabet.size()]); break;
+            case 3: s.erase(s.begin() + static_cast<std::ptrdiff_t>(r() % s.size())); break;
+            default:
+                s.clear();
+                for (std::size_t n = r() % 20; n > 0; --n) s += alphabet[r() % alphabet.size()];
+        }
+        CAPTURE(s);
+        const auto got = parse_range(s);
+        const auto want = detail::parse_range_general(s);
+        fast_taken += detail::parse_v4_prefix_fast(s).has_value();
+        REQUIRE(static_cast<bool>(got) == static_cast<bool>(want));
+        if (got) {
+            CHECK(got->range == want->range);
+            CHECK(got->host_bits_cleared == want->host_bits_cleared);
+        } else {
+            CHECK(got.error == want.error);
+        }
+    }
+    CHECK(fast_taken > 100000);  // the fast path was exercised, not bypassed
+}
