@@ -646,6 +646,19 @@ void exercise(const Database& db, const std::vector<Ip>& probes) {
         CHECK(segs[i].record == s.record);
         CHECK(segs[i].range == s.range);
     }
+    // A walk over every segment, as exports do, moves forward and ends
+    // within a step per segment or per bucket, whatever the starts say.
+    {
+        const std::uint64_t cap = std::uint64_t{db.v4_segment_count()} + db.v6_segment_count() + 2 * 65536 + 2;
+        std::uint64_t steps = 0;
+        for (Ip at = kIpMin; steps <= cap; ++steps) {
+            const Segment seg = db.locate(at);
+            REQUIRE(seg.range.contains(at));
+            if (seg.range.last == kIpMax) break;
+            at = ip_next(seg.range.last);
+        }
+        CHECK(steps <= cap);
+    }
     for (const auto& f : db.feeds()) (void)db.string(f.name).size();
     for (std::uint32_t p = 0; p <= db.provider_count(); ++p) (void)db.provider_name(p).size();
     auto cold = ColdData::load(db);

@@ -396,6 +396,9 @@ std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& 
 
 std::size_t merge_into(std::span<const MergeInput> inputs, writer::DatabaseContent& c) {
     c.ranges.clear();
+    // At most 2n - 1 ranges: reserved (address space, not memory), so the
+    // vector never copies itself while growing.
+    if (!inputs.empty()) c.ranges.reserve(2 * inputs.size() - 1);
     MergedSet merged = merge(inputs, [&c](std::span<const MergedRange> batch) {
         for (const auto& r : batch) c.ranges.push_back({r.range, r.provenance + 1});
     });

@@ -1,11 +1,11 @@
 // anondb reader: open a .anondb file and look addresses up in place.
 //
 // Header-only, standard library only (plus POSIX mmap to map the file).
-// open() validates the header, the section table, every hot section's
-// checksum and structure, so lookup() needs no checks beyond its own
-// arithmetic and can never read outside the file. Cold sections
-// (provenance, metadata) are checked by the explain part when first used.
-// See docs/FORMAT.md.
+// open() validates the header, the section table, and by default every hot
+// section's checksum and structure (OpenChecks). Either way lookup() never
+// reads outside the file: what a deferred open does not prove is bounded
+// where it is read. Cold sections (provenance, metadata) are checked by the
+// explain part when first used. See docs/FORMAT.md.
 #pragma once
 
 #include <algorithm>
@@ -18,16 +18,6 @@
 #include <string_view>
 #include <utility>
 #include <variant>
-
-// The lookup path is inlined into its caller's loop whatever the compiler's
-// size heuristics say: as a call, a lookup could not overlap its cache
-// misses with the next one's work, and lookup_many's prefetching bought
-// nothing (measured: 24 -> 20 ns on the IPFire set).
-#if defined(__GNUC__) || defined(__clang__)
-#define ANONDB_HOT_INLINE [[gnu::always_inline]] inline
-#else
-#define ANONDB_HOT_INLINE inline
-#endif
 #include <vector>
 
 #include <fcntl.h>
@@ -40,6 +30,17 @@
 #include "anondb/format.hpp"
 #include "anondb/ip.hpp"
 #include "anondb/xxh64.hpp"
+
+// The lookup path and the prefetch helpers are inlined into the caller's
+// loop whatever the compiler's size heuristics say. GCC 12 left lookup() a
+// call in loops, and deleted the calls to the prefetch helpers outright: a
+// function whose only effect is a prefetch looked free of side effects to
+// it. #undef at the end of this header.
+#if defined(__GNUC__) || defined(__clang__)
+#define ANONDB_HOT_INLINE [[gnu::always_inline]] inline
+#else
+#define ANONDB_HOT_INLINE inline
+#endif
 
 namespace anondb {
 
@@ -225,9 +226,11 @@ private:
         m_.base_ = nullptr;
     }
 
-    // Last segment whose start <= a. Valid because open() proved the index
-    // brackets every bucket and starts[0] == 0 (so a bucket whose first
-    // start is above `a` has the answer just before it).
+    // Last segment whose start <= a. Correct because a full open proved the
+    // index brackets every bucket and starts[0] == 0 (so a bucket whose
+    // first start is above `a` has the answer just before it); inside the
+    // starts whatever the bytes, because every open proves the index is in
+    // order within [0, n] with bucket 0 not empty.
     //
     // The search in the bucket is branch-free (the loop runs log2 of the
     // bucket size, each step a conditional move): with random addresses an
@@ -271,8 +274,9 @@ private:
     // Segment `i` of the table holding `ip` (i from v4_position / v6_position).
     // On a file whose starts are out of order (only a deferred open lets one
     // through, see OpenChecks) the range around `ip` is not defined; the
-    // segment is then `ip` alone, so that callers walking segments from
-    // address to address still move forward and end.
+    // segment is then `ip` to the end of its bucket (the top 16 bits), so
+    // that callers walking segments from address to address move forward and
+    // end within a step per segment or bucket.
     Segment segment_at(Ip ip, std::uint32_t i) const noexcept {
         Segment seg;
         if (ip.is_v4()) {
@@ -284,7 +288,8 @@ private:
             const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
             seg = {{first, last}, m_.v6_records_[i]};
         }
-        if (!seg.range.contains(ip)) seg.range = {ip, ip};
+        if (!seg.range.contains(ip))
+            seg.range = {ip, ip.is_v4() ? Ip::from_v4(ip.v4() | 0xffffu) : Ip{ip.hi | 0xffff'ffff'ffffull, ~0ull}};
         return seg;
     }
     std::uint32_t record_at(Ip ip, std::uint32_t i) const noexcept {
@@ -606,3 +611,5 @@ inline Error Database::validate(OpenChecks checks) {
 }
 
 }  // namespace anondb
+
+#undef ANONDB_HOT_INLINE
