@@ -149,8 +149,8 @@ int anondb_merge(const std::string& path) {
         });
     if (pending) print(*pending);
     std::fclose(out);
-    std::fprintf(stderr, "  anondb: read + parse %.3f s, merge + print %.3f s (%zu ranges, %zu provenance entries)\n",
-                 parse_s, seconds_since(t_merge), ranges, merged.list_origins.size());
+    std::fprintf(stderr, "  anondb: read + parse %.3f s, merge + print %.3f s (%zu ranges, %zu lists, %zu provenance entries)\n",
+                 parse_s, seconds_since(t_merge), ranges, merged.list_offsets.size() - 1, merged.list_origins.size());
     return 0;
 }
 
