@@ -7,7 +7,11 @@
 
 #include <xxhash.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -1888,6 +1892,106 @@ TEST_CASE("write_file_atomic: replaces the whole file, a mapped old version stay
         CHECK(fs::exists(dir.path / "occupied" / "keep"));
         CHECK(read_bytes(path) == *bytes_b);
     }
+}
+
+TEST_CASE("write_file_atomic: a writer killed mid-write leaves no file behind and the old one intact") {
+    Generated a;
+    small_content(a);
+    auto bytes_a = writer::serialize(a.content);
+    REQUIRE(bytes_a);
+    TempDir dir;
+    const auto path = dir.path / "db.anondb";
+    REQUIRE(writer::write_file_atomic(path.string(), *bytes_a));
+    // Large enough that the kill lands while the bytes go in.
+    const std::vector<std::byte> big(std::size_t{256} << 20, std::byte{0x5a});
+    int killed_while_writing = 0;
+    for (const int delay_ms : {5, 40, 120}) {
+        CAPTURE(delay_ms);
+        int ready[2];
+        REQUIRE(::pipe(ready) == 0);
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::close(ready[0]);
+            (void)::write(ready[1], "r", 1);  // about to write
+            const auto r = writer::write_file_atomic(path.string(), big);
+            ::_exit(r ? 0 : 1);
+        }
+        ::close(ready[1]);
+        char c;
+        REQUIRE(::read(ready[0], &c, 1) == 1);
+        ::close(ready[0]);
+        ::usleep(static_cast<useconds_t>(delay_ms * 1000));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        const bool killed = WIFSIGNALED(status);
+        killed_while_writing += killed;
+        CHECK(dir.listing() == std::set<std::string>{"db.anondb"});  // no temporary file
+        if (killed) CHECK(read_bytes(path) == *bytes_a);               // the old version, whole
+    }
+    CHECK(killed_while_writing > 0);  // the test killed at least one writer before it finished
+}
+
+TEST_CASE("write_file_atomic: a reader reopening in a loop sees whole versions while 100 publish") {
+    // Two versions with other answers; a reader process opens the path (all
+    // checks), looks up, and checks the answers are the ones of the version
+    // the header says, over and over, while this process publishes.
+    Generated a, b;
+    small_content(a);
+    small_content(b);
+    b.content.build_time += 86400;
+    b.content.records[1] = {kProxy, 1};
+    b.content.ranges.push_back({range_of("2001:dead::/32"), 2});
+    auto bytes_a = writer::serialize(a.content);
+    auto bytes_b = writer::serialize(b.content);
+    REQUIRE(bytes_a);
+    REQUIRE(bytes_b);
+    const auto probes = small_probes();
+    const Buffer buf_a(*bytes_a), buf_b(*bytes_b);
+    const auto answers_a = answers(*Database::from_bytes(buf_a.bytes()), probes);
+    const auto answers_b = answers(*Database::from_bytes(buf_b.bytes()), probes);
+    REQUIRE(answers_a != answers_b);
+
+    TempDir dir;
+    const auto path = (dir.path / "db.anondb").string();
+    REQUIRE(writer::write_file_atomic(path, *bytes_a));
+    int stop[2];
+    REQUIRE(::pipe(stop) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(stop[1]);
+        ::fcntl(stop[0], F_SETFL, O_NONBLOCK);
+        int bad = 0, seen_a = 0, seen_b = 0;
+        for (char c; ::read(stop[0], &c, 1) != 1;) {
+            auto db = Database::open(path);
+            if (!db) {
+                ++bad;
+                continue;
+            }
+            const bool is_a = db->header().build_time == a.content.build_time;
+            const bool is_b = db->header().build_time == b.content.build_time;
+            if (!(is_a || is_b) || answers(*db, probes) != (is_a ? answers_a : answers_b)) ++bad;
+            seen_a += is_a;
+            seen_b += is_b;
+        }
+        // Exit status: 0 all good; 1 a torn or failed open; 2 one version only.
+        ::_exit(bad ? 1 : (seen_a && seen_b) ? 0 : 2);
+    }
+    ::close(stop[0]);
+    for (int i = 0; i < 100; ++i) {
+        auto w = writer::write_file_atomic(path, i % 2 ? *bytes_a : *bytes_b);
+        REQUIRE_MESSAGE(w, w.error().message);
+        ::usleep(1000);  // let the reader open each version a few times
+    }
+    (void)::write(stop[1], "s", 1);
+    ::close(stop[1]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(dir.listing() == std::set<std::string>{"db.anondb"});
 }
 
 TEST_CASE("Database::open: files that are not databases") {

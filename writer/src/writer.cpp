@@ -1,11 +1,14 @@
 #include "anondb/writer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <string>
 #include <tuple>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -365,38 +368,91 @@ int write_fully(int fd, std::span<const std::byte> bytes) noexcept {
     return 0;
 }
 
+namespace {
+
+// The file being written, before it has its final name. With O_TMPFILE it
+// has no name at all while the bytes go in, so a writer killed meanwhile
+// leaves nothing behind; it gets a temporary name only to be renamed over
+// the target (link, then rename: the kernel has no "link over"). Where the
+// filesystem has no O_TMPFILE, a named temporary file from the start.
+class PendingFile {
+public:
+    static Expected<PendingFile> create(const std::filesystem::path& dir, const std::filesystem::path& target) {
+        PendingFile f;
+        // Hidden name in the target's directory, so rename() stays on one filesystem.
+        f.name_ = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+        f.fd_ = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (f.fd_ >= 0) return f;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return make_error(Status::io, "create temporary file in " + dir.string() + ": " + std::strerror(errno));
+        f.fd_ = ::mkstemp(f.name_.data());
+        if (f.fd_ < 0)
+            return make_error(Status::io, "create temporary file in " + dir.string() + ": " + std::strerror(errno));
+        f.named_ = true;
+        return f;
+    }
+    PendingFile(PendingFile&& o) noexcept
+        : fd_(std::exchange(o.fd_, -1)), name_(std::move(o.name_)), named_(std::exchange(o.named_, false)) {}
+    PendingFile& operator=(PendingFile&&) = delete;
+    ~PendingFile() {
+        if (fd_ >= 0) ::close(fd_);
+        if (named_) ::unlink(name_.c_str());  // not renamed: remove what we made
+    }
+    int fd() const noexcept { return fd_; }
+    const std::string& name() const noexcept { return name_; }
+
+    // Gives the file its temporary name (a no-op when it has one), closes it
+    // and renames it to `path`. On failure nothing named stays behind.
+    Expected<Ok> publish(const std::string& path) {
+        if (!named_) {
+            // linkat through /proc needs no privilege, unlike AT_EMPTY_PATH.
+            const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+            for (int attempt = 0;; ++attempt) {
+                // Unique enough with the pid, the time and the attempt; a
+                // clash is EEXIST and another try.
+                const std::string candidate =
+                    name_.substr(0, name_.size() - 6) + std::to_string(::getpid()) + "." +
+                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "." +
+                    std::to_string(attempt);
+                if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, candidate.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+                    name_ = std::move(candidate);
+                    named_ = true;
+                    break;
+                }
+                if (errno != EEXIST || attempt == 8)
+                    return make_error(Status::io, "name temporary file " + candidate + ": " + std::strerror(errno));
+            }
+        }
+        const int fd = std::exchange(fd_, -1);
+        if (::close(fd) != 0) return make_error(Status::io, "close " + name_ + ": " + std::strerror(errno));
+        if (::rename(name_.c_str(), path.c_str()) != 0)
+            return make_error(Status::io, "rename to " + path + ": " + std::strerror(errno));
+        named_ = false;  // it is `path` now
+        return Ok{};
+    }
+
+private:
+    PendingFile() = default;
+    int fd_ = -1;
+    std::string name_;
+    bool named_ = false;
+};
+
+}  // namespace
+
 Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    // Hidden name in the target's directory, so rename() stays on one filesystem.
-    std::string name = ".";
-    name += target.filename().string();
-    name += ".tmp.XXXXXX";
-    std::string tmpl = (dir / name).string();
-    const int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return make_error(Status::io, "create temporary file in " + dir.string() + ": " + std::strerror(errno));
-    auto abandon = [&](const std::string& what) {
-        const int e = errno;
-        ::close(fd);
-        ::unlink(tmpl.c_str());
-        return make_error(Status::io, what + " " + tmpl + ": " + std::strerror(e));
+    auto file = PendingFile::create(dir, target);
+    if (!file) return file.error();
+    auto fail = [&](const char* what, int e) {
+        return make_error(Status::io, std::string(what) + " " + file->name() + ": " + std::strerror(e));
     };
-    if (const int e = write_fully(fd, bytes); e != 0) {
-        errno = e;
-        return abandon("write");
-    }
-    if (::fchmod(fd, 0644) != 0) return abandon("chmod");
-    if (::fsync(fd) != 0) return abandon("fsync");
-    if (::close(fd) != 0) {
-        ::unlink(tmpl.c_str());
-        return make_error(Status::io, "close " + tmpl + ": " + std::strerror(errno));
-    }
-    if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmpl.c_str());
-        return make_error(Status::io, "rename to " + path + ": " + std::strerror(e));
-    }
+    if (const int e = write_fully(file->fd(), bytes); e != 0) return fail("write", e);
+    if (::fchmod(file->fd(), 0644) != 0) return fail("chmod", errno);
+    if (::fsync(file->fd()) != 0) return fail("fsync", errno);
+    if (auto published = file->publish(path); !published) return published.error();
     // Make the rename itself durable.
     if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
         ::fsync(dfd);

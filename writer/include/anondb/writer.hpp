@@ -82,10 +82,13 @@ struct WriteOptions {
 // past 32 bits.
 Expected<std::vector<std::byte>> serialize(const DatabaseContent& content, const WriteOptions& options = {});
 
-// Writes `bytes` to `path` atomically: a temporary file in the same
-// directory, fsync, rename over `path`, fsync of the directory. A reader
-// that has the old file mapped keeps its old version. On failure the
-// temporary file is removed and `path` is untouched.
+// Writes `bytes` to `path` atomically: an unnamed file in the same
+// directory (O_TMPFILE; a named temporary file where the filesystem has
+// none), fsync, a temporary name, rename over `path`, fsync of the
+// directory. A reader that has the old file mapped keeps its old version; one
+// that opens `path` gets the old or the new file, whole. On failure `path` is
+// untouched and nothing is left behind; a writer killed (SIGKILL) leaves
+// nothing either, unless it dies in the moment between naming and renaming.
 Expected<Ok> write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 
 // Writes all of `bytes` to `fd`, retrying short writes and EINTR. Returns 0,
