@@ -380,7 +380,11 @@ public:
     static Expected<PendingFile> create(const std::filesystem::path& dir, const std::filesystem::path& target) {
         PendingFile f;
         // Hidden name in the target's directory, so rename() stays on one filesystem.
-        f.name_ = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+        // Built by appending: GCC 12 warns (-Wrestrict, wrongly) on "." + string.
+        std::string name = ".";
+        name += target.filename().string();
+        name += ".tmp.XXXXXX";
+        f.name_ = (dir / name).string();
         f.fd_ = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
         if (f.fd_ >= 0) return f;
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
