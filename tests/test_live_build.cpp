@@ -3,6 +3,8 @@
 // per feed. Each case asserts what the published database and the report say.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <httplib.h>
 
 #include <atomic>
@@ -439,7 +441,17 @@ struct AsnFixture {
 
 TEST_CASE("live build: provider lists expand through an MMDB and a gzipped pfx2as table, with exclusions") {
     AsnFixture fx;
+    // A binary table goes through a temporary file for its reader. A link
+    // planted where an older builder wrote it (the feed name and the pid)
+    // must not be written through.
+    const auto victim = fx.dir.path / "victim";
+    write_text(victim, "untouched");
+    const auto planted = std::filesystem::temp_directory_path() / ("anondb-mm-" + std::to_string(::getpid()) + ".tmp");
+    std::filesystem::remove(planted);
+    std::filesystem::create_symlink(victim, planted);
     auto report = run_build(fx.options());
+    CHECK(read_text(victim.string()) == "untouched");
+    std::filesystem::remove(planted);
     REQUIRE_MESSAGE(report, report.error().message);
     CHECK(report->stale_feeds == 0);
     CHECK(feed(*report, "mm").role == format::FeedRole::asn_table);

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <tuple>
 
@@ -303,20 +304,24 @@ void count_issues(FeedReport& report, const Parsed& parsed) {
 // what was hashed.
 Expected<sources::AsnTable> read_binary_table(const sources::AsnTableFormat& fmt, const std::string& body,
                                               const std::string& feed) {
+    // The readers of binary tables (libmaxminddb, libloc) take a path. The
+    // file gets a fresh name, created exclusively and private (mkstemp), so
+    // a name planted in a shared temporary directory is never written
+    // through.
     std::error_code ec;
     const auto dir = std::filesystem::temp_directory_path(ec);
     if (ec) return make_error(Status::io, "temporary directory: " + ec.message());
-    const auto path = dir / ("anondb-" + feed + "-" + std::to_string(::getpid()) + ".tmp");
-    {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(body.data(), static_cast<std::streamsize>(body.size()));
-        if (!out.flush()) {
-            std::filesystem::remove(path, ec);
-            return make_error(Status::io, path.string() + ": cannot write");
-        }
+    std::string path = (dir / ("anondb-" + feed + ".XXXXXX")).string();
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) return make_error(Status::io, "temporary file in " + dir.string() + ": " + std::strerror(errno));
+    const int e = writer::write_fully(fd, std::as_bytes(std::span(body.data(), body.size())));
+    ::close(fd);
+    if (e != 0) {
+        ::unlink(path.c_str());
+        return make_error(Status::io, path + ": " + std::strerror(e));
     }
-    auto table = fmt.read_file(path.string());
-    std::filesystem::remove(path, ec);
+    auto table = fmt.read_file(path);
+    ::unlink(path.c_str());
     return table;
 }
 
