@@ -5,6 +5,7 @@
 // lines it cites, and a randomised robustness run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -17,6 +18,7 @@
 #include "anondb/sources/asn.hpp"
 #include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/formats.hpp"
+#include "anondb/utf8.hpp"
 #include "test_util.hpp"
 
 using namespace anondb;
@@ -398,6 +400,70 @@ TEST_CASE("provider-asns: malformed rows, exact reasons and line numbers") {
     CHECK(b.provider == "Bar \"B\", Ltd.");
     CHECK(b.categories == kHosting);
     CHECK(b.reference == "cite, with comma");
+}
+
+TEST_CASE("ASN lists: a provider name or reference that is not UTF-8 rejects its line") {
+    // Well-formed names of any script pass; overlong forms, surrogates, stray
+    // continuation bytes, truncated sequences and NUL do not.
+    const std::string bad[] = {"\xC0\xAF", "\xED\xA0\x80", "\x80", "\xE2\x82", "\xF4\x90\x80\x80",
+                               std::string("a\0b", 3)};
+    for (const std::string& b : bad) {
+        CAPTURE(b.size());
+        const std::string csv = "provider,category,asn,reference\n"
+                                "Soci\xC3\xA9t\xC3\xA9 VPN,vpn,AS1,https://example.org/1\n"
+                                "x" + b + ",vpn,AS2,https://example.org/2\n"
+                                "Fine,vpn,AS3,https://example.org/" + b + "\n";
+        const AsnList r = parse_provider_asns(csv);
+        REQUIRE(r.entries.size() == 1);
+        CHECK(r.entries[0].provider == "Soci\xC3\xA9t\xC3\xA9 VPN");
+        REQUIRE(r.rejects.size() == 2);
+        CHECK(r.rejects[0].line == 3);
+        CHECK(r.rejects[1].line == 4);
+        for (const auto& rej : r.rejects) CHECK(rej.reason == reasons::kNotUtf8);
+        const AsnList l = parse_asn_list("AS5 # \xE6\x97\xA5\xE6\x9C\xAC\nAS6 # x" + b + "\n");
+        REQUIRE(l.entries.size() == 1);
+        CHECK(l.entries[0].asn == 5);
+        REQUIRE(l.rejects.size() == 1);
+        CHECK(l.rejects[0].reason == reasons::kNotUtf8);
+    }
+}
+
+TEST_CASE("valid_utf8 agrees with decoding by the bit patterns, on every 1-3 byte string and random longer ones") {
+    // The oracle decodes by the patterns of RFC 3629 section 3 and checks the
+    // value: shortest form, not a surrogate, at most U+10FFFF, not NUL.
+    auto oracle = [](std::string_view s) {
+        for (std::size_t i = 0; i < s.size();) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+            if (n == 0 || i + n > s.size()) return false;
+            std::uint32_t cp = n == 1 ? c : c & (0x7Fu >> n);
+            for (std::size_t k = 1; k < n; ++k) {
+                const auto d = static_cast<unsigned char>(s[i + k]);
+                if ((d >> 6) != 0x2) return false;
+                cp = cp << 6 | (d & 0x3Fu);
+            }
+            const std::uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+            if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) return false;
+            i += n;
+        }
+        return true;
+    };
+    std::string s;
+    for (std::uint32_t len = 1; len <= 3; ++len) {
+        s.assign(len, '\0');
+        for (std::uint32_t v = 0; v < (1u << (8 * len)); ++v) {
+            for (std::uint32_t k = 0; k < len; ++k) s[k] = static_cast<char>(v >> (8 * k));
+            if (valid_utf8(s) != oracle(s)) FAIL_CHECK("disagree on a " << len << "-byte string " << v);
+        }
+    }
+    std::mt19937_64 rng(0x7f8);
+    const std::string pieces[] = {"a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"};
+    for (int i = 0; i < 200000; ++i) {
+        s.clear();
+        for (int n = static_cast<int>(rng() % 8); n > 0; --n) s += pieces[rng() % 5];
+        if (rng() % 2) s[rng() % (s.size() + 1) % std::max<std::size_t>(s.size(), 1)] = static_cast<char>(rng());
+        CHECK(valid_utf8(s) == oracle(s));
+    }
 }
 
 TEST_CASE("provider-asns: header, BOM, CRLF, no final newline") {

@@ -196,6 +196,10 @@ TEST_CASE("catalogue errors name the file, the line and the feed") {
         expect_error(replace(kValid, "    provider: Beta Cloud\n", "    provider: Beta Cloud\n    homepage: https://b\n"),
                      "homepage:", {"feed 'beta.v2_x-y'", "unknown key 'homepage'"});
     }
+    SUBCASE("a provider name that is not UTF-8") {
+        expect_error(replace(kValid, "    provider: Beta Cloud\n", "    provider: Beta \xC3\x28" "Cloud\n"),
+                     "provider: Beta", {"feed 'beta.v2_x-y'", "'provider' is not valid UTF-8"});
+    }
     SUBCASE("a key given twice") {
         expect_error(replace(kValid, "    format: aws-ip-ranges\n", "    format: aws-ip-ranges\n    url: https://other\n"),
                      "url: https://other", {"feed 'beta.v2_x-y'", "duplicate key 'url'"});

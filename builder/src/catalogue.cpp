@@ -13,6 +13,7 @@
 #include "anondb/sources/asn.hpp"
 #include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/parse.hpp"
+#include "anondb/utf8.hpp"
 
 namespace anondb::builder {
 namespace {
@@ -109,6 +110,8 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
         if (!n) return {};
         auto s = scalar(n);
         if (!s) return at(path, n.Mark(), who + "'" + key + "' must be a string");
+        // Provider names reach MMDB utf8_string values, JSON and SQL.
+        if (!valid_utf8(*s)) return at(path, n.Mark(), who + "'" + key + "' is not valid UTF-8");
         out = *s;
         return {};
     };

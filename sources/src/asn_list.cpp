@@ -16,6 +16,7 @@
 #include "anondb/category.hpp"
 #include "anondb/sources/asn.hpp"
 #include "anondb/sources/formats.hpp"
+#include "anondb/utf8.hpp"
 #include "lines.hpp"
 
 namespace anondb::sources {
@@ -49,6 +50,7 @@ public:
     // `text` is a view into the body.
     void add(std::uint32_t line, std::uint32_t asn, std::string provider, std::uint32_t categories,
              std::string reference, std::string_view text) {
+        if (!valid_utf8(provider) || !valid_utf8(reference)) return reject(line, reasons::kNotUtf8, text);
         if (!seen_.insert(asn).second) warn(line, reasons::kDuplicateAsn, text);
         out_.entries.push_back(AsnListEntry{asn, std::move(provider), categories, std::move(reference), line,
                                             static_cast<std::size_t>(text.data() - body_.data()), text.size()});

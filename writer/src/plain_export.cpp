@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "anondb/utf8.hpp"
+
 namespace anondb::exports {
 namespace {
 
@@ -238,23 +240,8 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
 // values past U+10FFFF), and NUL, become U+FFFD; the rest is copied.
 void append_clean_utf8(std::string& out, std::string_view s) {
     constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-    auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-        if (i >= s.size()) return false;
-        const auto c = static_cast<unsigned char>(s[i]);
-        return c >= lo && c <= hi;
-    };
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;  // length of the well-formed sequence at i, 0 if none
-        if (c >= 0x01 && c <= 0x7F) n = 1;
-        else if (c >= 0xC2 && c <= 0xDF) n = cont(i + 1) ? 2 : 0;
-        else if (c == 0xE0) n = cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
-        else if (c == 0xED) n = cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
-        else if (c >= 0xE1 && c <= 0xEF) n = cont(i + 1) && cont(i + 2) ? 3 : 0;
-        else if (c == 0xF0) n = cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-        else if (c >= 0xF1 && c <= 0xF3) n = cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-        else if (c == 0xF4) n = cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_length(s, i);
         if (n == 0) {
             out += kReplacement;
             ++i;

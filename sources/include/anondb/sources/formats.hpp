@@ -101,6 +101,9 @@ inline constexpr std::string_view kMmdbAsnNotUnsigned = "autonomous_system_numbe
 inline constexpr std::string_view kTextAfterAsn = "text after ASN";  // "AS1 AS2"
 // asn-list, asn-csv, provider-asns
 inline constexpr std::string_view kDuplicateAsn = "duplicate ASN";  // a warning; both lines are kept
+// A provider name or reference that is not well-formed UTF-8 (or holds NUL):
+// it would reach MMDB utf8_string values, JSON and SQL as it is.
+inline constexpr std::string_view kNotUtf8 = "provider or reference not UTF-8";
 // asn-csv, provider-asns, exclusions
 inline constexpr std::string_view kBadQuoting = "bad quoting";
 inline constexpr std::string_view kBadHeader = "bad header";
