@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <set>
 #include <span>
@@ -1829,26 +1830,45 @@ TEST_CASE("hostile: answers (1.2)") {
     }
 }
 
-TEST_CASE("write_file_atomic: replaces the whole file, a mapped old version stays valid") {
+namespace {
+
+// Two versions of one small database that answer differently, for the
+// publishing tests: their bytes and what each answers on small_probes().
+struct TwoVersions {
     Generated a, b;
-    small_content(a);
-    small_content(b);
-    b.content.build_time += 86400;
-    b.content.records[1] = {kProxy, 1};                            // another answer for 10.0.0.0/24
-    b.content.ranges.push_back({range_of("2001:dead::/32"), 2});   // and a new range
-    auto bytes_a = writer::serialize(a.content);
-    auto bytes_b = writer::serialize(b.content);
-    REQUIRE(bytes_a);
-    REQUIRE(bytes_b);
+    std::optional<std::vector<std::byte>> bytes_a, bytes_b;
+    std::vector<Answer> answers_a, answers_b;
+
+    TwoVersions() {
+        small_content(a);
+        small_content(b);
+        b.content.build_time += 86400;
+        b.content.records[1] = {kProxy, 1};                           // another answer for 10.0.0.0/24
+        b.content.ranges.push_back({range_of("2001:dead::/32"), 2});  // and a new range
+        auto sa = writer::serialize(a.content), sb = writer::serialize(b.content);
+        REQUIRE(sa);
+        REQUIRE(sb);
+        bytes_a = std::move(*sa);
+        bytes_b = std::move(*sb);
+        const Buffer buf_a(*bytes_a), buf_b(*bytes_b);
+        auto mem_a = Database::from_bytes(buf_a.bytes());
+        auto mem_b = Database::from_bytes(buf_b.bytes());
+        REQUIRE(mem_a);
+        REQUIRE(mem_b);
+        answers_a = answers(*mem_a, small_probes());
+        answers_b = answers(*mem_b, small_probes());
+        REQUIRE(answers_a != answers_b);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("write_file_atomic: replaces the whole file, a mapped old version stays valid") {
+    TwoVersions v;
+    const Generated& a = v.a;
+    const auto &bytes_a = v.bytes_a, &bytes_b = v.bytes_b;
+    const auto &answers_a = v.answers_a, &answers_b = v.answers_b;
     const auto probes = small_probes();
-    const Buffer buf_a(*bytes_a), buf_b(*bytes_b);
-    auto mem_a = Database::from_bytes(buf_a.bytes());
-    auto mem_b = Database::from_bytes(buf_b.bytes());
-    REQUIRE(mem_a);
-    REQUIRE(mem_b);
-    const auto answers_a = answers(*mem_a, probes);
-    const auto answers_b = answers(*mem_b, probes);
-    REQUIRE(answers_a != answers_b);
 
     TempDir dir;
     const auto path = dir.path / "db.anondb";
@@ -1937,21 +1957,11 @@ TEST_CASE("write_file_atomic: a reader reopening in a loop sees whole versions w
     // Two versions with other answers; a reader process opens the path (all
     // checks), looks up, and checks the answers are the ones of the version
     // the header says, over and over, while this process publishes.
-    Generated a, b;
-    small_content(a);
-    small_content(b);
-    b.content.build_time += 86400;
-    b.content.records[1] = {kProxy, 1};
-    b.content.ranges.push_back({range_of("2001:dead::/32"), 2});
-    auto bytes_a = writer::serialize(a.content);
-    auto bytes_b = writer::serialize(b.content);
-    REQUIRE(bytes_a);
-    REQUIRE(bytes_b);
+    TwoVersions v;
+    const Generated &a = v.a, &b = v.b;
+    const auto &bytes_a = v.bytes_a, &bytes_b = v.bytes_b;
+    const auto &answers_a = v.answers_a, &answers_b = v.answers_b;
     const auto probes = small_probes();
-    const Buffer buf_a(*bytes_a), buf_b(*bytes_b);
-    const auto answers_a = answers(*Database::from_bytes(buf_a.bytes()), probes);
-    const auto answers_b = answers(*Database::from_bytes(buf_b.bytes()), probes);
-    REQUIRE(answers_a != answers_b);
 
     TempDir dir;
     const auto path = (dir.path / "db.anondb").string();
