@@ -45,7 +45,7 @@ std::vector<anondb::Range> flagged_ranges(const anondb::Database& db) {
     std::vector<anondb::Range> out;
     for (Ip at = anondb::kIpMin;;) {
         const anondb::Segment s = db.locate(at);
-        if (s.record != 0) out.push_back(s.range);
+        if (s.answer != 0) out.push_back(s.range);
         if (s.range.last == anondb::kIpMax) break;
         at = anondb::ip_next(s.range.last);
     }

@@ -369,9 +369,9 @@ void compare(const std::string& label, const std::string& anondb_path, const std
         if (auto w = anondb::writer::write_file_atomic(mmdb_path, *bytes); !w) die(w.error().message);
     }
     Mmdb mmdb(mmdb_path);
-    std::printf("\n== %s: %u IPv4 + %u IPv6 segments, %u records; .anondb %.2f MiB, MMDB export %.2f MiB "
-                "(%u nodes, %u-bit records); open %.3f ms (deferred checks %.3f ms)\n",
-                label.c_str(), db->v4_segment_count(), db->v6_segment_count(), db->record_count(),
+    std::printf("\n== %s: %u IPv4 + %u IPv6 segments, %u answers, %zu evidence rows; .anondb %.2f MiB, MMDB export "
+                "%.2f MiB (%u nodes, %u-bit records); open %.3f ms (deferred checks %.3f ms)\n",
+                label.c_str(), db->v4_segment_count(), db->v6_segment_count(), db->answer_count(), cold->evidence_count(),
                 file_mib(anondb_path), file_mib(mmdb_path), mmdb.db.metadata.node_count, mmdb.db.metadata.record_size,
                 open_ms, open_deferred_ms);
     std::printf("SIZE %-46s %9.2f MiB %9.2f MiB %7.2fx\n", (label + " file size vs MMDB").c_str(),

@@ -24,15 +24,15 @@ int main(int argc, char **argv) {
     anondb_result r;
     CHECK(anondb_lookup(db, argv[2], &r) == ANONDB_OK);
     CHECK((r.categories & ANONDB_TOR_EXIT) != 0);
-    CHECK(r.anonymous == 1 && r.record != 0);
+    CHECK(r.anonymous == 1 && r.answer != 0);
 
     CHECK(anondb_lookup(db, "192.0.2.1", &r) == ANONDB_OK); /* TEST-NET-1: in no feed */
-    CHECK(r.record == 0 && r.categories == 0 && r.provider_len == 0);
+    CHECK(r.answer == 0 && r.categories == 0 && r.provider_len == 0);
 
     CHECK(anondb_lookup(db, "not-an-ip", &r) == ANONDB_ERR_BAD_ADDRESS);
-    CHECK(anondb_lookup_v4(db, 0xC0000201u, &r) == ANONDB_OK && r.record == 0);
+    CHECK(anondb_lookup_v4(db, 0xC0000201u, &r) == ANONDB_OK && r.answer == 0);
     const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8}; /* 2001:db8:: documentation */
-    CHECK(anondb_lookup_v6(db, v6, &r) == ANONDB_OK && r.record == 0);
+    CHECK(anondb_lookup_v6(db, v6, &r) == ANONDB_OK && r.answer == 0);
     CHECK(anondb_build_time(db) > 0);
     CHECK(strcmp(anondb_strerror(ANONDB_ERR_CHECKSUM), "checksum mismatch") == 0);
     anondb_close(db);

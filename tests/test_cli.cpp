@@ -360,7 +360,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
     auto cats = json_strings(tor["categories"]);
     CHECK(std::find(cats.begin(), cats.end(), "tor_exit") != cats.end());
     CHECK(range_contains(tor["range"].GetString(), exit.address));
-    CHECK(tor["record"].GetUint() > 0);
+    CHECK(tor["answer"].GetUint() > 0);
 
     const auto amazon = parse_json(jl[1]);
     CHECK(std::string(amazon["ip"].GetString()) == aws);
@@ -379,7 +379,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
     CHECK_FALSE(doc["anonymous"].GetBool());
     CHECK(doc["categories"].GetArray().Size() == 0);
     CHECK(doc["provider"].IsNull());
-    CHECK(doc["record"].GetUint() == 0);
+    CHECK(doc["answer"].GetUint() == 0);
     CHECK(range_contains(doc["range"].GetString(), "192.0.2.1"));
 }
 

@@ -310,7 +310,7 @@ void Annotator::bad_line(std::string_view row, std::string_view shown, std::stri
 void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
     const char d = options_.delimiter;
     ++stats_.addresses;
-    const LookupResult r = db_->record(seg.record);
+    const LookupResult r = db_->answer(seg.answer);
     if (r.flagged) ++stats_.flagged;
     char text[kRangeTextMax];
     switch (options_.format) {

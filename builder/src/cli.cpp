@@ -102,9 +102,9 @@ int cmd_build(BuildArgs& a) {
         std::printf("\nASN expansion: %llu ranges published, %llu removed by exclusions\n",
                     static_cast<unsigned long long>(report->derived_ranges),
                     static_cast<unsigned long long>(report->excluded_ranges));
-    std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu records; wrote %s (%llu bytes) in %.2f s\n",
+    std::printf("\n%llu entries from %zu feeds -> %llu ranges, %llu answers; wrote %s (%llu bytes) in %.2f s\n",
                 static_cast<unsigned long long>(report->input_entries), report->feeds.size() - report->omitted_feeds,
-                static_cast<unsigned long long>(report->ranges), static_cast<unsigned long long>(report->records),
+                static_cast<unsigned long long>(report->ranges), static_cast<unsigned long long>(report->answers),
                 report->out_path.c_str(), static_cast<unsigned long long>(report->file_bytes), secs);
     if (report->stale_feeds || report->omitted_feeds) {
         std::printf("built with stale feeds: %zu stale (published from their last good copy), %zu left out\n",
@@ -271,6 +271,8 @@ int cmd_explain(const ExplainArgs& a) {
         JsonWriter w(buf);
         w.StartObject();
         json_result_fields(w, ip->ip, ex.segment, ex.result);
+        json_str(w, "evidence_range");  // where exactly this evidence applies
+        json_str(w, format_range(ex.range));
         json_str(w, "evidence");
         w.StartArray();
         for (const auto& c : ex.contributions) json_contribution(w, c);
@@ -295,7 +297,9 @@ int cmd_explain(const ExplainArgs& a) {
         return kExitOk;
     }
     std::cout << format_ip(ip->ip) << "\n";
-    std::cout << "  range     " << format_range(ex.segment.range) << "\n";
+    std::cout << "  range     " << format_range(ex.range) << "\n";
+    if (ex.segment.range != ex.range)
+        std::cout << "  answer    the same across " << format_range(ex.segment.range) << "\n";
     if (!ex.result.flagged) {
         std::cout << "  not flagged: no feed lists this address\n";
     } else {
@@ -364,7 +368,7 @@ struct CategoryCounts {
 std::map<std::string, CategoryCounts> count_categories(const Database& db) {
     std::map<std::string, CategoryCounts> out;
     auto add = [&](const Segment& s, bool v4) {
-        const auto r = db.record(s.record);
+        const auto r = db.answer(s.answer);
         for (const auto& c : kCategoryNames) {
             if (!(r.categories & c.bit)) continue;
             auto& n = out[std::string(c.name)];
@@ -376,13 +380,13 @@ std::map<std::string, CategoryCounts> count_categories(const Database& db) {
     // Walk the partition segment by segment via locate(), in address order.
     for (Ip at = kV4First;;) {
         const Segment s = db.locate(at);
-        if (s.record) add(s, true);
+        if (s.answer) add(s, true);
         if (s.range.last == kV4Last) break;
         at = ip_next(s.range.last);
     }
     for (Ip at = kIpMin;;) {
         const Segment s = db.locate(at);
-        if (!at.is_v4() && s.record) add(s, false);
+        if (!at.is_v4() && s.answer) add(s, false);
         if (s.range.last == kIpMax) break;
         at = ip_next(s.range.last);
         if (at == kV4First) at = ip_next(kV4Last);
@@ -407,10 +411,12 @@ int cmd_info(const DbArgs& a) {
         json_str(w, format_time(h.build_time));
         json_str(w, "file_bytes");
         w.Uint64(h.file_size);
-        json_str(w, "records");
-        w.Uint(db->record_count() - 1);
-        json_str(w, "answers");  // distinct lookup answers (format 1.2); 0 in older files
-        w.Uint(db->answer_count() ? db->answer_count() - 1 : 0);
+        json_str(w, "answers");  // distinct answers of flagged space
+        w.Uint(db->answer_count() - 1);
+        json_str(w, "ipv4_segments");
+        w.Uint(db->v4_segment_count());
+        json_str(w, "ipv6_segments");
+        w.Uint(db->v6_segment_count());
         json_str(w, "categories");
         w.StartObject();
         for (const auto& [name, n] : counts) {
@@ -460,9 +466,9 @@ int cmd_info(const DbArgs& a) {
     std::printf("format version  %u.%u\n", h.major, h.minor);
     std::printf("data version    %llu\n", static_cast<unsigned long long>(h.data_version));
     std::printf("build time      %s\n", format_time(h.build_time).c_str());
-    std::printf("segments        %u IPv4, %u IPv6; %u records, %u answers, %u providers\n", db->v4_segment_count(),
-                db->v6_segment_count(), db->record_count() - 1, db->answer_count() ? db->answer_count() - 1 : 0,
-                db->provider_count() - 1);
+    std::printf("segments        %u IPv4, %u IPv6 (index %u and %u bits); %u answers, %u providers\n",
+                db->v4_segment_count(), db->v6_segment_count(), db->v4_index_bits(), db->v6_index_bits(),
+                db->answer_count() - 1, db->provider_count() - 1);
     std::printf("\n%-18s %10s %16s %12s\n", "category", "ranges", "IPv4 addresses", "IPv6 ranges");
     for (const auto& [name, n] : counts)
         std::printf("%-18s %10llu %16llu %12llu\n", name.c_str(), static_cast<unsigned long long>(n.ranges),
@@ -492,8 +498,9 @@ int cmd_verify(const DbArgs& a) {
         std::cerr << "anondb verify: " << a.db << ": " << ok.error().message << "\n";
         return kExitFailure;
     }
-    std::printf("%s: OK (format %u.%u, %zu sections, %u records, all checksums and structures valid)\n", a.db.c_str(),
-                db->header().major, db->header().minor, db->sections().size(), db->record_count() - 1);
+    std::printf("%s: OK (format %u.%u, %zu sections, %u answers, all checksums and structures valid, every answer "
+                "what its evidence gives)\n",
+                a.db.c_str(), db->header().major, db->header().minor, db->sections().size(), db->answer_count() - 1);
     return kExitOk;
 }
 

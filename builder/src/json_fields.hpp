@@ -46,8 +46,8 @@ inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const L
     else w.Uint(r.asn);
     json_str(w, "range");
     json_str(w, std::string_view(text, format_range_to(text, seg.range)));
-    json_str(w, "record");
-    w.Uint(seg.record);
+    json_str(w, "answer");
+    w.Uint(seg.answer);
 }
 
 }  // namespace anondb::builder

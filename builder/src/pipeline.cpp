@@ -73,7 +73,8 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
     put_u64(w, "data_version", data_version);
     put_u64(w, "input_entries", report.input_entries);
     put_u64(w, "ranges", report.ranges);
-    put_u64(w, "records", report.records);
+    put_u64(w, "answers", report.answers);
+    put_u64(w, "evidence", report.evidence);
     put_u64(w, "stale_feeds", report.stale_feeds);
     put_u64(w, "omitted_feeds", report.omitted_feeds);
     put_u64(w, "derived_ranges", report.derived_ranges);
@@ -399,26 +400,14 @@ std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& 
     return {};
 }
 
-std::size_t merge_into(std::span<const MergeInput> inputs, writer::DatabaseContent& c) {
+std::size_t merge_into(std::span<MergeInput> inputs, writer::DatabaseContent& c) {
     c.ranges.clear();
-    // At most 2n - 1 ranges: reserved (address space, not memory), so the
-    // vector never copies itself while growing.
-    if (!inputs.empty()) c.ranges.reserve(2 * inputs.size() - 1);
-    MergedSet merged = merge(inputs, [&c](std::span<const MergedRange> batch) {
-        for (const auto& r : batch) c.ranges.push_back({r.range, r.provenance + 1});
+    merge(inputs, [&c](std::span<const MergedRange> batch) {
+        for (const auto& r : batch) c.ranges.push_back({r.range, r.categories, r.provider, r.asn});
     });
-    // Provenance list i becomes record i + 1; record 0 is "not flagged".
-    const std::size_t nlists = merged.list_offsets.size() - 1;
-    c.records.assign(nlists + 1, format::Record{});
-    c.record_asns.assign(nlists + 1, 0);
-    for (std::size_t i = 0; i < nlists; ++i) {
-        const ListAttributes& a = merged.list_attributes[i];
-        c.records[i + 1] = {a.categories, a.provider};
-        c.record_asns[i + 1] = a.asn;
-    }
-    c.prov_offsets.assign(1, 0);
-    c.prov_offsets.insert(c.prov_offsets.end(), merged.list_offsets.begin(), merged.list_offsets.end());
-    c.prov_origins = std::move(merged.list_origins);
+    c.evidence.clear();
+    c.evidence.reserve(inputs.size());
+    for (const MergeInput& in : inputs) c.evidence.push_back({in.range, in.origin});
     return c.ranges.size();
 }
 
@@ -663,7 +652,12 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
     report.input_entries = static_cast<std::uint64_t>(std::count(published.begin(), published.end(), true));
 
     report.ranges = merge_into(inputs, c);
-    report.records = c.records.size() - 1;
+    {
+        std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> answers;
+        for (const auto& r : c.ranges) answers.insert({r.categories, r.provider, r.asn});
+        report.answers = answers.size();
+    }
+    report.evidence = c.evidence.size();
     return out;
 }
 

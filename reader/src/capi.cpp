@@ -12,12 +12,13 @@ struct anondb_db {
 
 namespace {
 
-// The C result carries the record id, which LookupResult does not: it
-// takes the segment's record as well (a second search, in cache by then).
+// The C result carries the answer id, which LookupResult does not: it
+// takes the segment as well (a second search, in cache by then).
 void fill(const anondb::Database& db, anondb::Ip ip, anondb_result* out) {
-    const anondb::LookupResult r = db.lookup(ip);
+    const anondb::Segment seg = db.locate(ip);
+    const anondb::LookupResult r = db.answer(seg.answer);
     out->categories = r.categories;
-    out->record = db.locate(ip).record;
+    out->answer = seg.answer;
     out->anonymous = r.anonymous() ? 1 : 0;
     out->provider = r.provider.data();
     out->provider_len = r.provider.size();

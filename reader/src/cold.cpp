@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstring>
+#include <queue>
 
 #include <zstd.h>
 
@@ -8,6 +10,18 @@ namespace anondb {
 
 using format::SectionKind;
 
+namespace {
+
+// One origin, decoded from the column table.
+struct Origin {
+    std::uint32_t feed, line, categories, provider, text_offset, text_length, asn, link;
+};
+
+// Explain skips blocks of evidence rows none of which reaches the address.
+constexpr std::size_t kBlock = 64;
+
+}  // namespace
+
 struct ColdData::Impl {
     const Database* db = nullptr;
     // Each cold section as bytes: a view of the mapping when raw, else owned.
@@ -15,22 +29,17 @@ struct ColdData::Impl {
         std::vector<std::byte> owned;
         std::span<const std::byte> bytes;
     };
-    Section prov_offsets, prov_origins, origins, origin_text, metadata;
-    Section origin_links, exclusions;  // empty in 1.0 files
+    Section providers_sec, origins_sec, origin_text, evidence_sec, exclusions_sec, metadata;
 
-    std::span<const std::uint32_t> offsets() const { return as<std::uint32_t>(prov_offsets); }
-    std::span<const std::uint32_t> list() const { return as<std::uint32_t>(prov_origins); }
-    std::span<const format::OriginEntry> origin_table() const { return as<format::OriginEntry>(origins); }
-    std::span<const std::uint32_t> links() const { return as<std::uint32_t>(origin_links); }
-    std::span<const format::ExclusionEntry> exclusion_table() const { return as<format::ExclusionEntry>(exclusions); }
+    std::vector<format::StrRef> providers;
+    std::vector<Origin> origins;
+    std::vector<Range> row_ranges;          // evidence rows, in file order
+    std::vector<std::uint32_t> row_origin;  // and their origins
+    std::vector<Ip> block_max_last;         // per kBlock rows: the highest last
+    std::span<const format::ExclusionEntry> exclusions;
 
     Evidence evidence(std::uint32_t origin) const;
     Contribution contribution(std::uint32_t origin) const;
-
-    template <class T>
-    static std::span<const T> as(const Section& s) {
-        return {reinterpret_cast<const T*>(s.bytes.data()), s.bytes.size() / sizeof(T)};
-    }
 };
 
 namespace {
@@ -65,65 +74,165 @@ Error corrupt(SectionKind kind, const std::string& why) {
                                            std::string(format::section_name(static_cast<std::uint32_t>(kind))) + ": " + why);
 }
 
+// The decoded columns of a column table of `k` columns (FORMAT.md,
+// Conventions): column c, row i is at [c * rows + i]. The Δ columns are
+// still coded; decode_delta() undoes one.
+struct Columns {
+    std::vector<std::uint32_t> values;
+    std::size_t rows = 0;
+    std::uint32_t* column(std::uint32_t c) { return values.data() + c * rows; }
+    void decode_delta(std::uint32_t c) {
+        std::uint32_t* v = column(c);
+        for (std::size_t i = 1; i < rows; ++i) v[i] += v[i - 1];  // modulo 2^32
+    }
+    // Δfeed, given a feed column whose values are all below `feeds`.
+    void decode_delta_per_feed(std::uint32_t c, std::uint32_t feed_column, std::size_t feeds) {
+        std::uint32_t* v = column(c);
+        const std::uint32_t* f = column(feed_column);
+        std::vector<std::uint32_t> last(feeds, 0);
+        for (std::size_t i = 0; i < rows; ++i) last[f[i]] = v[i] += last[f[i]];  // modulo 2^32
+    }
+    // The first row whose value in `c` is `limit` or more; rows if none.
+    std::size_t first_at_or_above(std::uint32_t c, std::uint64_t limit) {
+        const std::uint32_t* v = column(c);
+        for (std::size_t i = 0; i < rows; ++i)
+            if (v[i] >= limit) return i;
+        return rows;
+    }
+};
+
+Expected<Columns> columns_of(const ColdData::Impl::Section& s, std::uint32_t k, SectionKind kind) {
+    if (s.bytes.size() % (4 * k) != 0) return corrupt(kind, "size is not a whole number of rows");
+    Columns c;
+    c.rows = s.bytes.size() / (4 * k);
+    c.values.resize(s.bytes.size() / 4);
+    if (!s.bytes.empty()) std::memcpy(c.values.data(), s.bytes.data(), s.bytes.size());
+    return c;
+}
+
+Ip ip_of_limbs(const std::uint32_t* const limbs[4], std::size_t i) {
+    return Ip{std::uint64_t{limbs[0][i]} << 32 | limbs[1][i], std::uint64_t{limbs[2][i]} << 32 | limbs[3][i]};
+}
+
+// last - first of a range, compared as a number (the "narrowest" rule).
+Ip width(Range r) { return Ip{r.last.hi - r.first.hi - (r.last.lo < r.first.lo ? 1u : 0u), r.last.lo - r.first.lo}; }
+
+// The IPv4-mapped block or the space outside it: explain's range stays in
+// the address family of the address.
+Range family_of(Ip ip) {
+    if (ip.is_v4()) return {kV4First, kV4Last};
+    return ip < kV4First ? Range{kIpMin, ip_prev(kV4First)} : Range{ip_next(kV4Last), kIpMax};
+}
+
 }  // namespace
 
 Expected<ColdData> ColdData::load(const Database& db) {
     auto impl = std::make_unique<Impl>();
     impl->db = &db;
-    for (auto [kind, sec] : {std::pair{SectionKind::prov_offsets, &impl->prov_offsets},
-                             {SectionKind::prov_origins, &impl->prov_origins},
-                             {SectionKind::origins, &impl->origins},
+    for (auto [kind, sec] : {std::pair{SectionKind::providers, &impl->providers_sec},
+                             {SectionKind::origins, &impl->origins_sec},
                              {SectionKind::origin_text, &impl->origin_text},
+                             {SectionKind::evidence, &impl->evidence_sec},
+                             {SectionKind::exclusions, &impl->exclusions_sec},
                              {SectionKind::metadata, &impl->metadata}}) {
         if (auto e = load_section(db, kind, *sec); e.status != Status::ok) return e;
     }
-    for (auto [kind, sec] : {std::pair{SectionKind::origin_links, &impl->origin_links},
-                             {SectionKind::exclusions, &impl->exclusions}}) {
-        if (!db.find_section(kind)) continue;  // a 1.0 file
-        if (auto e = load_section(db, kind, *sec); e.status != Status::ok) return e;
-    }
-    // Every structure explain() follows is checked here, once.
-    if (impl->prov_offsets.bytes.size() % 4 || impl->prov_origins.bytes.size() % 4)
-        return corrupt(SectionKind::prov_offsets, "size not a multiple of 4");
-    if (impl->origins.bytes.size() % sizeof(format::OriginEntry))
-        return corrupt(SectionKind::origins, "size not a multiple of the entry size");
-    const auto offsets = impl->offsets();
-    const auto list = impl->list();
-    const auto origins = impl->origin_table();
-    if (offsets.size() != std::size_t{db.record_count()} + 1)
-        return corrupt(SectionKind::prov_offsets, "entry count is not records + 1");
-    if (offsets.front() != 0 || offsets.back() != list.size())
-        return corrupt(SectionKind::prov_offsets, "offsets do not span the origin list");
-    if (offsets[1] != 0) return corrupt(SectionKind::prov_offsets, "record 0 (not flagged) has provenance");
-    for (std::size_t i = 1; i < offsets.size(); ++i)
-        if (offsets[i] < offsets[i - 1]) return corrupt(SectionKind::prov_offsets, "not ascending at " + std::to_string(i));
-    for (std::size_t i = 0; i < list.size(); ++i)
-        if (list[i] >= origins.size()) return corrupt(SectionKind::prov_origins, "unknown origin at " + std::to_string(i));
-    const auto text_size = impl->origin_text.bytes.size();
-    for (std::size_t i = 0; i < origins.size(); ++i) {
-        const auto& o = origins[i];
+
+    // Providers: every name inside strings, provider 0 the empty name.
+    const auto& pb = impl->providers_sec.bytes;
+    if (pb.size() % sizeof(format::StrRef) != 0 || pb.size() / sizeof(format::StrRef) != db.provider_count())
+        return corrupt(SectionKind::providers, "size is not the provider count");
+    impl->providers.resize(db.provider_count());
+    if (!pb.empty()) std::memcpy(impl->providers.data(), pb.data(), pb.size());
+    for (std::size_t i = 0; i < impl->providers.size(); ++i)
+        if (!db.string_ok(impl->providers[i]))
+            return corrupt(SectionKind::providers, "name out of bounds at " + std::to_string(i));
+    if (impl->providers.empty() || impl->providers[0].length != 0)
+        return corrupt(SectionKind::providers, "provider 0 must be the empty name");
+
+    // Origins.
+    auto oc = columns_of(impl->origins_sec, format::kOriginColumns, SectionKind::origins);
+    if (!oc) return oc.error();
+    const std::size_t nfeed = db.feeds().size();
+    if (const std::size_t bad = oc->first_at_or_above(format::kOriginFeed, nfeed); bad < oc->rows)
+        return corrupt(SectionKind::origins, "origin " + std::to_string(bad) + ": unknown feed");
+    for (auto column : {format::kOriginLine, format::kOriginTextOffset, format::kOriginLink})
+        oc->decode_delta_per_feed(column, format::kOriginFeed, nfeed);
+    const std::size_t norig = oc->rows;
+    if (norig > 0xfffffffeu) return corrupt(SectionKind::origins, "too many origins");
+    const std::uint64_t text_size = impl->origin_text.bytes.size();
+    impl->origins.resize(norig);
+    for (std::size_t i = 0; i < norig; ++i) {
+        Origin& o = impl->origins[i];
+        o = {oc->column(format::kOriginFeed)[i],       oc->column(format::kOriginLine)[i],
+             oc->column(format::kOriginCategories)[i], oc->column(format::kOriginProvider)[i],
+             oc->column(format::kOriginTextOffset)[i], oc->column(format::kOriginTextLength)[i],
+             oc->column(format::kOriginAsn)[i],        oc->column(format::kOriginLink)[i]};
         if (o.feed >= db.feeds().size() || o.provider >= db.provider_count() || o.text_offset > text_size ||
             o.text_length > text_size - o.text_offset)
             return corrupt(SectionKind::origins, "origin " + std::to_string(i) + " refers outside the file");
+        if (o.link != format::kNoLink && (o.link >= norig || o.link == i))
+            return corrupt(SectionKind::origins, "link to an unknown origin at " + std::to_string(i));
     }
-    if (db.find_section(SectionKind::origin_links)) {
-        const auto links = impl->links();
-        if (impl->origin_links.bytes.size() % 4 || links.size() != origins.size())
-            return corrupt(SectionKind::origin_links, "entry count is not the origin count");
-        for (std::size_t i = 0; i < links.size(); ++i)
-            if (links[i] != format::kNoLink && (links[i] >= origins.size() || links[i] == i))
-                return corrupt(SectionKind::origin_links, "link to an unknown origin at " + std::to_string(i));
-        // A link leads to a table row, which has no link of its own: explain
-        // follows one step, so no chain can loop.
-        for (std::size_t i = 0; i < links.size(); ++i)
-            if (links[i] != format::kNoLink && links[links[i]] != format::kNoLink)
-                return corrupt(SectionKind::origin_links, "chained link at " + std::to_string(i));
+    // A link leads to a table row, which has no link of its own: explain
+    // follows one step, so no chain can loop.
+    for (std::size_t i = 0; i < norig; ++i) {
+        const std::uint32_t l = impl->origins[i].link;
+        if (l != format::kNoLink && impl->origins[l].link != format::kNoLink)
+            return corrupt(SectionKind::origins, "chained link at " + std::to_string(i));
     }
-    if (impl->exclusions.bytes.size() % sizeof(format::ExclusionEntry))
+
+    // Evidence: rows of range entries and ASN-derived entries, strictly in
+    // evidence order.
+    auto ec = columns_of(impl->evidence_sec, format::kEvidenceColumns, SectionKind::evidence);
+    if (!ec) return ec.error();
+    if (const std::size_t bad = ec->first_at_or_above(format::kEvidenceFeed, nfeed); bad < ec->rows)
+        return corrupt(SectionKind::evidence, "row " + std::to_string(bad) + ": unknown feed");
+    ec->decode_delta_per_feed(format::kEvidenceOrigin, format::kEvidenceFeed, nfeed);
+    for (unsigned k = 0; k < 4; ++k) ec->decode_delta(format::kEvidenceFirst + k);
+    const std::size_t nrows = ec->rows;
+    if (nrows > 0xffffffffu) return corrupt(SectionKind::evidence, "too many rows");
+    const std::uint32_t* first_limbs[4];
+    std::uint32_t* last_limbs[4];
+    for (unsigned k = 0; k < 4; ++k) {
+        first_limbs[k] = ec->column(format::kEvidenceFirst + k);
+        last_limbs[k] = ec->column(format::kEvidenceLast + k);
+        for (std::size_t i = 0; i < nrows; ++i) last_limbs[k][i] += first_limbs[k][i];  // stored minus first
+    }
+    const std::uint32_t* const last_view[4] = {last_limbs[0], last_limbs[1], last_limbs[2], last_limbs[3]};
+    impl->row_ranges.resize(nrows);
+    impl->row_origin.assign(ec->column(format::kEvidenceOrigin), ec->column(format::kEvidenceOrigin) + nrows);
+    impl->block_max_last.assign((nrows + kBlock - 1) / kBlock, kIpMin);
+    for (std::size_t i = 0; i < nrows; ++i) {
+        const Range r{ip_of_limbs(first_limbs, i), ip_of_limbs(last_view, i)};
+        const std::uint32_t o = impl->row_origin[i];
+        auto at = [&] { return "row " + std::to_string(i); };
+        if (o >= norig) return corrupt(SectionKind::evidence, at() + ": unknown origin");
+        if (impl->origins[o].feed != ec->column(format::kEvidenceFeed)[i])
+            return corrupt(SectionKind::evidence, at() + ": feed is not its origin's");
+        const auto role = db.feeds()[impl->origins[o].feed].role;
+        if (role != static_cast<std::uint32_t>(format::FeedRole::ranges) &&
+            role != static_cast<std::uint32_t>(format::FeedRole::asn_list))
+            return corrupt(SectionKind::evidence, at() + ": origin of a feed that cannot have evidence");
+        if (r.last < r.first) return corrupt(SectionKind::evidence, at() + ": last before first");
+        if (i > 0) {
+            const Range& p = impl->row_ranges[i - 1];
+            const bool ordered = p.first < r.first ||
+                                 (p.first == r.first && (r.last < p.last || (r.last == p.last && impl->row_origin[i - 1] < o)));
+            if (!ordered) return corrupt(SectionKind::evidence, at() + ": not in evidence order");
+        }
+        impl->row_ranges[i] = r;
+        Ip& m = impl->block_max_last[i / kBlock];
+        m = std::max(m, r.last);
+    }
+
+    if (impl->exclusions_sec.bytes.size() % sizeof(format::ExclusionEntry))
         return corrupt(SectionKind::exclusions, "size not a multiple of the entry size");
-    for (const auto& x : impl->exclusion_table()) {
+    impl->exclusions = {reinterpret_cast<const format::ExclusionEntry*>(impl->exclusions_sec.bytes.data()),
+                        impl->exclusions_sec.bytes.size() / sizeof(format::ExclusionEntry)};
+    for (const auto& x : impl->exclusions) {
         const Ip first{x.first.hi, x.first.lo}, last{x.last.hi, x.last.lo};
-        if (last < first || x.origin >= origins.size() || x.rule >= origins.size())
+        if (last < first || x.origin >= norig || x.rule >= norig)
             return corrupt(SectionKind::exclusions, "entry refers outside the file or is empty");
     }
     return ColdData(std::move(impl));
@@ -137,11 +246,18 @@ ColdData::~ColdData() = default;
 std::string_view ColdData::metadata_json() const {
     return {reinterpret_cast<const char*>(impl_->metadata.bytes.data()), impl_->metadata.bytes.size()};
 }
-
-std::uint32_t ColdData::origin_count() const { return static_cast<std::uint32_t>(impl_->origin_table().size()); }
+std::uint32_t ColdData::origin_count() const { return static_cast<std::uint32_t>(impl_->origins.size()); }
+std::size_t ColdData::evidence_count() const { return impl_->row_ranges.size(); }
+std::uint32_t ColdData::origin_of_row(std::uint32_t row) const { return impl_->row_origin[row]; }
+Range ColdData::row_range(std::uint32_t row) const { return impl_->row_ranges[row]; }
+std::string_view ColdData::provider_name(std::uint32_t id) const {
+    return id < impl_->providers.size() ? impl_->db->string(impl_->providers[id]) : std::string_view{};
+}
+Evidence ColdData::evidence(std::uint32_t origin) const { return impl_->evidence(origin); }
+Contribution ColdData::contribution(std::uint32_t origin) const { return impl_->contribution(origin); }
 
 Evidence ColdData::Impl::evidence(std::uint32_t id) const {
-    const auto& o = origin_table()[id];
+    const Origin& o = origins[id];
     const auto& f = db->feeds()[o.feed];
     const auto* text = reinterpret_cast<const char*>(origin_text.bytes.data());
     Evidence e;
@@ -157,7 +273,7 @@ Evidence ColdData::Impl::evidence(std::uint32_t id) const {
     e.line = o.line;
     e.text = std::string_view(text + o.text_offset, o.text_length);
     e.categories = o.categories;
-    e.provider = db->provider_name(o.provider);
+    e.provider = db->string(providers[o.provider]);
     e.asn = o.asn;
     e.role = static_cast<format::FeedRole>(f.role);
     return e;
@@ -166,29 +282,121 @@ Evidence ColdData::Impl::evidence(std::uint32_t id) const {
 Contribution ColdData::Impl::contribution(std::uint32_t id) const {
     Contribution c;
     static_cast<Evidence&>(c) = evidence(id);
-    if (!links().empty() && links()[id] != format::kNoLink) c.table_row = evidence(links()[id]);
+    if (origins[id].link != format::kNoLink) c.table_row = evidence(origins[id].link);
     return c;
 }
 
-std::vector<Contribution> ColdData::contributions(std::uint32_t record) const {
-    std::vector<Contribution> out;
-    const auto offsets = impl_->offsets();
-    if (record + std::size_t{1} >= offsets.size()) return out;  // no such record: nothing behind it
-    const auto list = impl_->list();
-    for (std::uint32_t k = offsets[record]; k < offsets[record + 1]; ++k) out.push_back(impl_->contribution(list[k]));
+LookupResult ColdData::answer_of(std::span<const std::uint32_t> rows) const {
+    LookupResult out;
+    if (rows.empty()) return out;
+    out.flagged = true;
+    std::uint32_t provider = 0;
+    bool provider_derived = false;
+    Ip provider_width{}, asn_width{};
+    for (const std::uint32_t row : rows) {
+        const Origin& o = impl_->origins[impl_->row_origin[row]];
+        const Ip w = width(impl_->row_ranges[row]);
+        out.categories |= o.categories;
+        // A direct entry (no AS) names the provider before an ASN-derived one.
+        const bool derived = o.asn != 0;
+        if (o.provider != 0 &&
+            (provider == 0 || derived < provider_derived ||
+             (derived == provider_derived && (w < provider_width || (w == provider_width && o.provider < provider))))) {
+            provider = o.provider;
+            provider_width = w;
+            provider_derived = derived;
+        }
+        if (o.asn != 0 && (out.asn == 0 || w < asn_width || (w == asn_width && o.asn < out.asn))) {
+            out.asn = o.asn;
+            asn_width = w;
+        }
+    }
+    out.provider = provider_name(provider);
     return out;
+}
+
+void ColdData::for_each_piece(const std::function<void(const Piece&)>& fn) const {
+    const auto& ranges = impl_->row_ranges;
+    const std::size_t n = ranges.size();
+    // Rows covering the current address, the one ending first on top.
+    auto ends_later = [&](std::uint32_t a, std::uint32_t b) { return ranges[b].last < ranges[a].last; };
+    std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, decltype(ends_later)> active(ends_later);
+    std::vector<std::uint32_t> covering;  // active rows, as the heap holds them
+    std::vector<std::uint32_t> rows;      // a piece's rows, ascending
+    std::size_t next = 0;
+    Ip cur = kIpMin;
+    while (true) {
+        for (; next < n && ranges[next].first == cur; ++next) {
+            active.push(static_cast<std::uint32_t>(next));
+            covering.push_back(static_cast<std::uint32_t>(next));
+        }
+        Ip last = kIpMax;
+        if (!active.empty()) last = ranges[active.top()].last;
+        if (next < n && ranges[next].first <= last) last = ip_prev(ranges[next].first);  // first > cur here
+        rows = covering;
+        std::sort(rows.begin(), rows.end());
+        fn(Piece{{cur, last}, rows});
+        if (last == kIpMax) break;
+        cur = ip_next(last);
+        bool ended = false;
+        while (!active.empty() && ranges[active.top()].last < cur) {
+            active.pop();
+            ended = true;
+        }
+        if (ended) std::erase_if(covering, [&](std::uint32_t r) { return ranges[r].last < cur; });
+    }
 }
 
 Explanation ColdData::explain(Ip ip) const {
     const Database& db = *impl_->db;
+    const auto& ranges = impl_->row_ranges;
     Explanation out;
     out.segment = db.locate(ip);
-    out.result = db.record(out.segment.record);
-    out.contributions = contributions(out.segment.record);
+    out.result = db.lookup(ip);
+    Range around = family_of(ip);
+    // Rows with first <= ip are a prefix (evidence order); of those, the
+    // ones that reach ip cover it. Blocks whose rows all end below ip only
+    // bound the range.
+    const std::size_t k = static_cast<std::size_t>(
+        std::upper_bound(ranges.begin(), ranges.end(), ip, [](Ip a, const Range& r) { return a < r.first; }) -
+        ranges.begin());
+    if (k < ranges.size()) around.last = std::min(around.last, ip_prev(ranges[k].first));
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> covering;  // (origin, row)
+    for (std::size_t b = 0; b * kBlock < k; ++b) {
+        const std::size_t end = std::min(k, (b + 1) * kBlock);
+        if (impl_->block_max_last[b] < ip) {
+            // Every row of the block ends below ip: only the highest end matters.
+            around.first = std::max(around.first, ip_next(impl_->block_max_last[b]));
+            continue;
+        }
+        for (std::size_t i = b * kBlock; i < end; ++i) {
+            const Range& r = ranges[i];
+            if (r.last < ip) {
+                around.first = std::max(around.first, ip_next(r.last));
+                continue;
+            }
+            around.first = std::max(around.first, r.first);
+            around.last = std::min(around.last, r.last);
+            covering.emplace_back(impl_->row_origin[i], static_cast<std::uint32_t>(i));
+        }
+    }
+    out.range = around;
+    // One contribution per origin (an origin's rows are disjoint in a
+    // valid file), ascending.
+    std::sort(covering.begin(), covering.end());
+    for (std::size_t i = 0; i < covering.size(); ++i) {
+        if (i > 0 && covering[i].first == covering[i - 1].first) continue;
+        Contribution c = impl_->contribution(covering[i].first);
+        c.range = ranges[covering[i].second];
+        out.contributions.push_back(std::move(c));
+    }
     // Exclusions are few and explain is rare: a scan.
-    for (const auto& x : impl_->exclusion_table()) {
+    for (const auto& x : impl_->exclusions) {
         const Range range{Ip{x.first.hi, x.first.lo}, Ip{x.last.hi, x.last.lo}};
-        if (range.contains(ip)) out.exclusions.push_back({range, impl_->contribution(x.origin), impl_->evidence(x.rule)});
+        if (!range.contains(ip)) continue;
+        Contribution removed = impl_->contribution(x.origin);
+        removed.range = range;
+        out.exclusions.push_back({range, std::move(removed), impl_->evidence(x.rule)});
     }
     return out;
 }
@@ -196,29 +404,39 @@ Explanation ColdData::explain(Ip ip) const {
 Expected<Ok> verify(const Database& db) {
     // Whatever checks `db` was opened with (OpenChecks::deferred skips
     // them), everything open() can prove is proved here.
-    if (auto full = Database::from_bytes(db.file_bytes(), {OpenChecks::full}); !full) return full.error();
+    auto full = Database::from_bytes(db.file_bytes(), {OpenChecks::full});
+    if (!full) return full.error();
     // Sections of kinds this reader does not know are still checksummed.
     for (const auto& s : db.sections()) {
         const auto stored = db.stored_bytes(s);
         if (detail::xxh64(stored.data(), stored.size()) != s.checksum)
             return make_error(Status::checksum, detail::section_context(s));
     }
-    auto cold = ColdData::load(db);
+    auto cold = ColdData::load(*full);
     if (!cold) return cold.error();
-    // 1.2: what lookups answer (answers) must be what explain shows
-    // (records), segment by segment.
-    if (db.answer_count() > 0) {
-        for (Ip at = kIpMin;;) {
-            const Segment seg = db.locate(at);
-            const LookupResult fast = db.lookup(at), full = db.record(seg.record);
-            if (fast.flagged != full.flagged || fast.categories != full.categories || fast.asn != full.asn ||
-                fast.provider != full.provider)
-                return make_error(Status::corrupt, "section answers: the answer of " + format_range(seg.range) +
-                                                       " differs from its record " + std::to_string(seg.record));
-            if (seg.range.last == kIpMax) break;
+    // What lookups answer must be what the evidence gives, everywhere: each
+    // piece against every segment it overlaps.
+    std::optional<Error> mismatch;
+    cold->for_each_piece([&](const Piece& piece) {
+        if (mismatch) return;
+        const LookupResult want = cold->answer_of(piece.rows);
+        for (Ip at = piece.range.first;;) {
+            const Segment seg = full->locate(at);
+            const LookupResult got = full->answer(seg.answer);
+            if (got.flagged != want.flagged || got.categories != want.categories || got.asn != want.asn ||
+                got.provider != want.provider) {
+                mismatch = make_error(Status::corrupt, "section answers: " + format_range(seg.range) + " answers " +
+                                                           (got.flagged ? category_list(got.categories) : "not flagged") +
+                                                           ", its evidence gives " +
+                                                           (want.flagged ? category_list(want.categories) : "not flagged") +
+                                                           " (or another provider or AS) at " + format_ip(at));
+                return;
+            }
+            if (seg.range.last >= piece.range.last) break;
             at = ip_next(seg.range.last);
         }
-    }
+    });
+    if (mismatch) return *mismatch;
     return Ok{};
 }
 

@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
             anondb_close(db);
             return 1;
         }
-        if (r.record == 0) {
+        if (r.answer == 0) {
             printf("%s  not flagged\n", argv[i]);
             continue;
         }

@@ -76,7 +76,7 @@ sed "s|$tmp|<tmp>|" "$tmp/install.log"
 
 begin "installed files"
 for f in "$bindir/anondb" \
-         "$libdir/libanondb.so" "$libdir/libanondb.so.0" "$libdir/libanondb.so.$version" "$libdir/libanondb.a" \
+         "$libdir/libanondb.so" "$libdir/libanondb.so.1" "$libdir/libanondb.so.1.0.0" "$libdir/libanondb.a" \
          "$libdir/pkgconfig/anondb.pc" \
          "$libdir/cmake/anondb/anondbConfig.cmake" "$libdir/cmake/anondb/anondbConfigVersion.cmake" \
          "$libdir/cmake/anondb/anondbTargets.cmake"; do
@@ -89,7 +89,7 @@ done
 [ ! -e "$prefix/$includedir/anondb/explain.hpp" ] || fail "explain.hpp is installed but cold.cpp is not"
 grep -q "\"$version\"" "$prefix/$includedir/anondb/version.hpp" || fail "version.hpp does not say $version"
 soname=$(readelf -d "$lib/libanondb.so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
-[ "$soname" = libanondb.so.0 ] || fail "SONAME is '$soname', expected libanondb.so.0"
+[ "$soname" = libanondb.so.1 ] || fail "SONAME is '$soname', expected libanondb.so.1 (the ABI version, reader/CMakeLists.txt)"
 echo "SONAME $soname; $(cd "$lib" && ls libanondb.*)" | tr '\n' ' '; echo
 
 begin "CLI lookup (installed bin/anondb)"
@@ -107,10 +107,10 @@ same_as_cli() {  # what output-file
 }
 needs_lib_from_prefix() {  # exe
   local resolved
-  resolved=$(ldd "$1" | awk '$1 == "libanondb.so.0" { print $3 }')
-  [ -n "$resolved" ] || fail "$1 does not load libanondb.so.0"
-  [ "$(realpath "$resolved")" = "$(realpath "$lib/libanondb.so.$version")" ] ||
-    fail "$1 loads libanondb.so.0 from $resolved, not from the prefix"
+  resolved=$(ldd "$1" | awk '$1 == "libanondb.so.1" { print $3 }')
+  [ -n "$resolved" ] || fail "$1 does not load libanondb.so.1"
+  [ "$(realpath "$resolved")" = "$(realpath "$lib/libanondb.so.1.0.0")" ] ||
+    fail "$1 loads libanondb.so.1 from $resolved, not from the prefix"
 }
 static_only() {  # exe
   if readelf -d "$1" | grep -q 'NEEDED.*libanondb'; then fail "$1 is dynamically linked to libanondb"; fi
@@ -118,8 +118,8 @@ static_only() {  # exe
 
 begin "exported symbols of libanondb.so"
 nm -D --defined-only "$lib/libanondb.so" | tee "$tmp/nm.out"
-# Names without the symbol version; ANONDB_0 is the version node of anondb.map.
-awk '{ print $NF }' "$tmp/nm.out" | sed 's/@.*//' | grep -v -x ANONDB_0 | sort >"$tmp/exported"
+# Names without the symbol version; ANONDB_1 is the version node of anondb.map.
+awk '{ print $NF }' "$tmp/nm.out" | sed 's/@.*//' | grep -v -x ANONDB_1 | sort >"$tmp/exported"
 if grep -v '^anondb_' "$tmp/exported"; then fail "libanondb.so exports the symbols above (only anondb_* allowed)"; fi
 grep -o '\banondb_[a-z0-9_]*(' "$prefix/$includedir/anondb/anondb.h" | tr -d '(' | sort -u >"$tmp/declared"
 diff -u "$tmp/declared" "$tmp/exported" >&2 ||

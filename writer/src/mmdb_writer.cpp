@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string_view>
 
 namespace anondb::mmdb {
@@ -69,12 +70,9 @@ void put_bool_true(std::string& out, std::string_view key) {
     put_control(out, kBool, 1);
 }
 
-// The data map of one record (keys in a fixed order, so output is stable).
-Expected<std::string> encode_record(const LookupResult& r, const std::vector<Contribution>& provenance) {
-    std::vector<std::string_view> sources;
-    for (const auto& c : provenance)
-        if (std::find(sources.begin(), sources.end(), c.feed_name) == sources.end()) sources.push_back(c.feed_name);
-
+// The data map of one range: its answer and sources (keys in a fixed
+// order, so output is stable).
+Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::string_view>& sources) {
     const std::uint32_t cats = r.categories;
     const struct {
         std::string_view key;
@@ -248,8 +246,7 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
     std::sort(holes.begin(), holes.end(), [](const Range& a, const Range& b) { return a.first < b.first; });
 
     std::string data;
-    std::map<std::string, std::uint32_t> offset_of_map;    // dedup of identical maps
-    std::map<std::uint32_t, std::uint32_t> offset_of_rec;  // record id -> data offset
+    std::map<std::string, std::uint32_t> offset_of_map;  // dedup of identical maps
     Tree tree;
 
     auto insert = [&](Range r, std::uint32_t offset) -> Error {
@@ -257,39 +254,69 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
             if (auto e = tree.set(addr, len, {Slot::data, offset}); e.status != Status::ok) return e;
         return {};
     };
+    // A range of one zone (below the IPv4-mapped block, in it, above it:
+    // the reader's two tables meet at its edges) into the tree.
+    auto insert_zoned = [&](Range r, std::uint32_t offset) -> Error {
+        if (r.first.is_v4()) return insert({Ip{0, r.first.v4()}, Ip{0, r.last.v4()}}, offset);
+        for (const Range& piece : subtract(r, holes))
+            if (auto e = insert(piece, offset); e.status != Status::ok) return e;
+        return {};
+    };
 
-    // Segments in address order; each is clipped to its zone (below the
-    // IPv4-mapped block, in it, above it) since the reader's two tables meet there.
-    Ip cur = kIpMin;
-    while (true) {
-        const Segment seg = db.locate(cur);
-        const Ip zone_end = cur < kV4First ? ip_prev(kV4First) : (cur <= kV4Last ? kV4Last : kIpMax);
-        const Ip last = std::min(seg.range.last, zone_end);
-        if (seg.record != 0) {
-            auto it = offset_of_rec.find(seg.record);
-            if (it == offset_of_rec.end()) {
-                auto map = encode_record(db.record(seg.record), cold.contributions(seg.record));
-                if (!map) return map.error();
-                auto [m, fresh] = offset_of_map.try_emplace(*map, static_cast<std::uint32_t>(data.size()));
-                if (fresh) {
-                    if (data.size() + map->size() > 0xffffffffull)
-                        return make_error(Status::invalid_argument,
-                                          "MMDB data section passes the 4 GiB pointer limit at record " +
-                                              std::to_string(seg.record));
-                    data += *map;
-                }
-                it = offset_of_rec.emplace(seg.record, m->second).first;
-            }
-            if (cur.is_v4()) {
-                if (auto e = insert({Ip{0, cur.v4()}, Ip{0, last.v4()}}, it->second); e.status != Status::ok) return e;
-            } else {
-                for (const Range& piece : subtract({cur, last}, holes))
-                    if (auto e = insert(piece, it->second); e.status != Status::ok) return e;
-            }
+    // One sweep over the evidence: every flagged piece, clipped to its
+    // zone, with its answer and sources; touching pieces with the same map
+    // go in as one range.
+    const Range zones[] = {{kIpMin, ip_prev(kV4First)}, {kV4First, kV4Last}, {ip_next(kV4Last), kIpMax}};
+    std::optional<Range> pending;
+    std::uint32_t pending_offset = 0;
+    Error failed;
+    std::vector<std::uint32_t> origins;
+    std::vector<std::string_view> sources;
+    auto flush = [&] {
+        if (pending && failed.status == Status::ok) failed = insert_zoned(*pending, pending_offset);
+        pending.reset();
+    };
+    cold.for_each_piece([&](const Piece& piece) {
+        if (piece.rows.empty() || failed.status != Status::ok) return;
+        origins.clear();
+        for (const std::uint32_t row : piece.rows) origins.push_back(cold.origin_of_row(row));
+        std::sort(origins.begin(), origins.end());
+        sources.clear();
+        for (const std::uint32_t o : origins) {
+            const std::string_view name = db.string(db.feeds()[cold.evidence(o).feed].name);
+            if (std::find(sources.begin(), sources.end(), name) == sources.end()) sources.push_back(name);
         }
-        if (last == kIpMax) break;
-        cur = ip_next(last);
-    }
+        for (const Range& zone : zones) {
+            const Range r{std::max(piece.range.first, zone.first), std::min(piece.range.last, zone.last)};
+            if (r.last < r.first) continue;
+            const LookupResult answer = db.lookup(r.first);
+            if (!answer.flagged) continue;
+            auto map = encode_map(answer, sources);
+            if (!map) {
+                failed = map.error();
+                return;
+            }
+            auto [m, fresh] = offset_of_map.try_emplace(*map, static_cast<std::uint32_t>(data.size()));
+            if (fresh) {
+                if (data.size() + map->size() > 0xffffffffull) {
+                    failed = make_error(Status::invalid_argument,
+                                        "MMDB data section passes the 4 GiB pointer limit at " + format_range(r));
+                    return;
+                }
+                data += *map;
+            }
+            if (pending && pending_offset == m->second && ip_next(pending->last) == r.first &&
+                (pending->last.is_v4() == r.first.is_v4())) {
+                pending->last = r.last;
+                continue;
+            }
+            flush();
+            pending = r;
+            pending_offset = m->second;
+        }
+    });
+    flush();
+    if (failed.status != Status::ok) return failed;
 
     // Aliases: the slots of the other IPv4 embeddings hold what ::/96 holds.
     const Slot v4 = tree.peek(Ip{0, 0}, 96);

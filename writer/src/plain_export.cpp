@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,21 +30,73 @@ std::vector<Range> zones_of(ExportFilter::Family family) {
     return {kBelowV4, kV4Zone, kAboveV4};
 }
 
-// Calls fn(range, record id, its LookupResult) for every flagged segment in `zone` (a zone from
-// above) passing the filter's category and provider tests, in address order.
+// Calls fn(range, its LookupResult) for every flagged segment in `zone` (a
+// zone from above) passing the filter's category and provider tests, in
+// address order.
 template <class Fn>
 void walk_zone(const Database& db, const ExportFilter& filter, Range zone, Fn&& fn) {
     Ip cur = zone.first;
     while (true) {
         const Segment seg = db.locate(cur);
         const Ip last = std::min(seg.range.last, zone.last);
-        if (seg.record != 0) {
-            const LookupResult r = db.record(seg.record);
-            if (filter_matches(filter, r)) fn(Range{cur, last}, seg.record, r);
+        if (seg.answer != 0) {
+            const LookupResult r = db.answer(seg.answer);
+            if (filter_matches(filter, r)) fn(Range{cur, last}, r);
         }
         if (last == zone.last) break;
         cur = ip_next(last);
     }
+}
+
+// Calls fn(range, its LookupResult, its sources) for every maximal range
+// of one answer and one set of sources in the filter's zones that passes
+// the filter, in address order. One sweep over the evidence (ColdData::
+// for_each_piece); sources are the distinct feed names of the evidence
+// covering the range, in origin order.
+template <class Fn>
+void walk_sourced(const Database& db, const ColdData& cold, const ExportFilter& filter, Fn&& fn) {
+    const std::vector<Range> zones = zones_of(filter.family);
+    struct Pending {
+        Range range;
+        std::size_t zone;
+        std::uint32_t answer;
+        std::vector<std::string_view> sources;
+    };
+    std::optional<Pending> pending;
+    auto flush = [&] {
+        if (pending) fn(pending->range, db.answer(pending->answer), pending->sources);
+        pending.reset();
+    };
+    std::vector<std::uint32_t> origins;
+    std::vector<std::string_view> sources;
+    cold.for_each_piece([&](const Piece& piece) {
+        if (piece.rows.empty()) return;
+        origins.clear();
+        for (const std::uint32_t row : piece.rows) origins.push_back(cold.origin_of_row(row));
+        std::sort(origins.begin(), origins.end());
+        sources.clear();
+        for (const std::uint32_t o : origins) {
+            const std::string_view name = db.string(db.feeds()[cold.evidence(o).feed].name);
+            if (std::find(sources.begin(), sources.end(), name) == sources.end()) sources.push_back(name);
+        }
+        for (std::size_t z = 0; z < zones.size(); ++z) {
+            const Range r{std::max(piece.range.first, zones[z].first), std::min(piece.range.last, zones[z].last)};
+            if (r.last < r.first) continue;
+            const std::uint32_t answer = db.locate(r.first).answer;
+            if (!filter_matches(filter, db.answer(answer))) {
+                flush();
+                continue;
+            }
+            if (pending && pending->zone == z && pending->answer == answer && pending->sources == sources &&
+                ip_next(pending->range.last) == r.first) {
+                pending->range.last = r.last;
+                continue;
+            }
+            flush();
+            pending = Pending{r, z, answer, sources};
+        }
+    });
+    flush();
 }
 
 // Merges adjacent kept ranges of one zone and hands out the CIDRs of the union.
@@ -55,7 +108,7 @@ void walk_merged_cidrs(const Database& db, const ExportFilter& filter, Range zon
         for (const auto& [addr, len] : range_to_cidrs(*pending)) emit(addr, len);
         pending.reset();
     };
-    walk_zone(db, filter, zone, [&](Range r, std::uint32_t, const LookupResult&) {
+    walk_zone(db, filter, zone, [&](Range r, const LookupResult&) {
         if (pending && pending->last != kIpMax && ip_next(pending->last) == r.first) {
             pending->last = r.last;
             return;
@@ -92,24 +145,6 @@ void csv_field(std::ostream& out, std::string_view s) {
     }
     out << '"';
 }
-
-// Distinct feed names of a record's provenance, computed once per record id.
-class SourceCache {
-public:
-    explicit SourceCache(const ColdData& cold) : cold_(cold) {}
-    const std::vector<std::string_view>& get(std::uint32_t record) {
-        auto [it, fresh] = cache_.try_emplace(record);
-        if (fresh)  // what explain(address).contributions lists, without its exclusion search
-            for (const auto& c : cold_.contributions(record))
-                if (std::find(it->second.begin(), it->second.end(), c.feed_name) == it->second.end())
-                    it->second.push_back(c.feed_name);
-        return it->second;
-    }
-
-private:
-    const ColdData& cold_;
-    std::unordered_map<std::uint32_t, std::vector<std::string_view>> cache_;
-};
 
 void write_cidr(const Database& db, const ExportFilter& filter, std::ostream& out) {
     for (const Range& zone : zones_of(filter.family))
@@ -163,11 +198,9 @@ void write_ipset(const Database& db, const ExportFilter& filter, std::ostream& o
 }
 
 void write_csv(const Database& db, const ColdData& cold, const ExportFilter& filter, std::ostream& out) {
-    SourceCache sources(cold);
     out << "start,end,cidrs,categories,provider,asn,sources\n";
     std::string field;
-    for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
+    walk_sourced(db, cold, filter, [&](Range r, const LookupResult& rec, const std::vector<std::string_view>& sources) {
             out << format_ip(r.first) << ',' << format_ip(r.last) << ',';
             field.clear();
             for (const auto& [addr, len] : range_to_cidrs(r)) {
@@ -182,7 +215,7 @@ void write_csv(const Database& db, const ColdData& cold, const ExportFilter& fil
             if (rec.asn != 0) out << rec.asn;
             out << ',';
             field.clear();
-            for (auto s : sources.get(record)) {
+            for (auto s : sources) {
                 if (!field.empty()) field += '|';
                 field += s;
             }
@@ -192,13 +225,11 @@ void write_csv(const Database& db, const ColdData& cold, const ExportFilter& fil
 }
 
 void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& filter, std::ostream& out) {
-    SourceCache sources(cold);
     rapidjson::StringBuffer buf;
     auto str = [](rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
         w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
     };
-    for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
+    walk_sourced(db, cold, filter, [&](Range r, const LookupResult& rec, const std::vector<std::string_view>& sources) {
             buf.Clear();
             rapidjson::Writer<rapidjson::StringBuffer> w(buf);
             w.StartObject();
@@ -225,7 +256,7 @@ void write_jsonl(const Database& db, const ColdData& cold, const ExportFilter& f
             else w.Uint(rec.asn);
             w.Key("sources");
             w.StartArray();
-            for (auto s : sources.get(record)) str(w, s);
+            for (auto s : sources) str(w, s);
             w.EndArray();
             w.EndObject();
             out.write(buf.GetString(), static_cast<std::streamsize>(buf.GetSize()));
@@ -320,11 +351,9 @@ void write_pgsql(const Database& db, const ColdData& cold, const ExportFilter& f
         << ");\n"
         << "COPY " << table << " (" << columns << ") FROM stdin;\n";
 
-    SourceCache sources(cold);
     std::string line, scratch;
     std::vector<std::string_view> cats;
-    for (const Range& zone : zones_of(filter.family))
-        walk_zone(db, filter, zone, [&](Range r, std::uint32_t record, const LookupResult& rec) {
+    walk_sourced(db, cold, filter, [&](Range r, const LookupResult& rec, const std::vector<std::string_view>& sources) {
             line.clear();
             line += format_range(r);
             line += '\t';
@@ -341,7 +370,7 @@ void write_pgsql(const Database& db, const ColdData& cold, const ExportFilter& f
             if (rec.asn == 0) line += "\\N";
             else line += std::to_string(rec.asn);
             line += '\t';
-            append_copy_array(line, sources.get(record), scratch);
+            append_copy_array(line, sources, scratch);
             line += '\n';
             out << line;
         });

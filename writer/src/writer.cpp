@@ -1,6 +1,7 @@
 #include "anondb/writer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cerrno>
 #include <cstring>
@@ -24,69 +25,89 @@ using format::SectionKind;
 Error fail(std::string_view why) { return make_error(Status::invalid_argument, why); }
 
 // One address partition table (IPv4 or IPv6) being built: segment starts
-// and their record ids, with touching equal-record segments folded.
+// and their answer ids, with touching equal-answer segments folded.
 template <class Start>
 struct Partition {
     std::vector<Start> starts;
-    std::vector<std::uint32_t> records;
+    std::vector<std::uint32_t> answers;
     bool fold = true;  // false right after a zone boundary (see push_boundary)
 
-    void push(Start start, std::uint32_t record) {
-        if (fold && !records.empty() && records.back() == record) return;
+    void push(Start start, std::uint32_t answer) {
+        if (fold && !answers.empty() && answers.back() == answer) return;
         starts.push_back(start);
-        records.push_back(record);
+        answers.push_back(answer);
         fold = true;
     }
-    void push_boundary(Start start, std::uint32_t record) {
+    void push_boundary(Start start, std::uint32_t answer) {
         starts.push_back(start);
-        records.push_back(record);
+        answers.push_back(answer);
         fold = false;
     }
 };
 
 format::Ip128 to128(Ip ip) { return {ip.hi, ip.lo}; }
 
-// Covers [lo, hi] with segments: the parts of `ranges` inside it and record-0
-// gaps between them. `ranges` is sorted and disjoint.
-void cover_zone(const std::vector<RangeRecord>& ranges, Ip lo, Ip hi, Partition<format::Ip128>& out) {
+// Covers [lo, hi] with segments: the parts of `ranges` inside it (answer
+// answer_of[i] for ranges[i]) and answer-0 gaps between them. `ranges` is
+// sorted and disjoint.
+void cover_zone(const std::vector<RangeAnswer>& ranges, const std::vector<std::uint32_t>& answer_of, Ip lo, Ip hi,
+                Partition<format::Ip128>& out) {
     Ip cursor = lo;
     bool done = false;  // cursor passed hi
     auto begin = std::lower_bound(ranges.begin(), ranges.end(), lo,
-                                  [](const RangeRecord& r, Ip a) { return r.range.last < a; });
+                                  [](const RangeAnswer& r, Ip a) { return r.range.last < a; });
     for (auto it = begin; it != ranges.end() && it->range.first <= hi && !done; ++it) {
         const Ip a = std::max(it->range.first, lo);
         const Ip b = std::min(it->range.last, hi);
         if (cursor < a) out.push(to128(cursor), 0);
-        out.push(to128(a), it->record);
+        out.push(to128(a), answer_of[static_cast<std::size_t>(it - ranges.begin())]);
         if (b == hi) done = true;
         else cursor = ip_next(b);
     }
     if (!done) out.push(to128(cursor), 0);
 }
 
-void cover_v4(const std::vector<RangeRecord>& ranges, Partition<std::uint32_t>& out) {
+void cover_v4(const std::vector<RangeAnswer>& ranges, const std::vector<std::uint32_t>& answer_of,
+              Partition<std::uint32_t>& out) {
     std::uint64_t cursor = 0;  // next IPv4 address not yet covered; 2^32 = done
     auto begin = std::lower_bound(ranges.begin(), ranges.end(), kV4First,
-                                  [](const RangeRecord& r, Ip a) { return r.range.last < a; });
+                                  [](const RangeAnswer& r, Ip a) { return r.range.last < a; });
     for (auto it = begin; it != ranges.end() && it->range.first <= kV4Last; ++it) {
         const std::uint32_t a = std::max(it->range.first, kV4First).v4();
         const std::uint32_t b = std::min(it->range.last, kV4Last).v4();
         if (cursor < a) out.push(static_cast<std::uint32_t>(cursor), 0);
-        out.push(a, it->record);
+        out.push(a, answer_of[static_cast<std::size_t>(it - ranges.begin())]);
         cursor = std::uint64_t{b} + 1;
     }
     if (cursor <= 0xffffffffu) out.push(static_cast<std::uint32_t>(cursor), 0);
 }
 
+// Index width for n segments: a mean bucket of one to two starts, so the
+// search loop rarely runs (FORMAT.md, Lookup algorithm), within the
+// family's range of widths.
+unsigned index_bits(std::size_t n, unsigned min_bits) {
+    const auto log2n = static_cast<unsigned>(std::bit_width(std::max<std::size_t>(n, 1)) - 1);
+    return std::clamp(log2n, min_bits, format::kMaxIndexBits);
+}
+
+// index[b] = number of starts whose bucket (key) is below b, for 2^bits + 1 b.
 template <class Start, class Key>
-std::vector<std::uint32_t> bucket_index(const std::vector<Start>& starts, Key key) {
-    std::vector<std::uint32_t> index(format::kIndexEntries);
+std::vector<std::uint32_t> bucket_index(const std::vector<Start>& starts, unsigned bits, Key key) {
+    const std::uint32_t buckets = 1u << bits;
+    std::vector<std::uint32_t> index(std::size_t{buckets} + 1);
     std::size_t i = 0;
-    for (std::uint32_t b = 0; b < format::kIndexEntries; ++b) {
+    for (std::uint32_t b = 0; b <= buckets; ++b) {
         while (i < starts.size() && key(starts[i]) < b) ++i;
         index[b] = static_cast<std::uint32_t>(i);
     }
     return index;
+}
+
+// `ids` as a packed array of `width` bytes each (FORMAT.md, Conventions).
+std::vector<std::byte> packed(const std::vector<std::uint32_t>& ids, unsigned width) {
+    std::vector<std::byte> out(ids.size() * width);
+    for (std::size_t i = 0; i < ids.size(); ++i) std::memcpy(out.data() + i * width, &ids[i], width);
+    return out;
 }
 
 template <class T>
@@ -94,6 +115,42 @@ std::vector<std::byte> as_bytes(const std::vector<T>& v) {
     std::vector<std::byte> out(v.size() * sizeof(T));
     if (!out.empty()) std::memcpy(out.data(), v.data(), out.size());
     return out;
+}
+
+// A column table being filled (FORMAT.md, Conventions): `columns` arrays
+// of `rows` u32, column-major; delta() codes a column in place once it is
+// filled.
+class ColumnTable {
+public:
+    ColumnTable(std::uint32_t columns, std::size_t rows) : rows_(rows), values_(columns * rows) {}
+    std::uint32_t& at(std::uint32_t column, std::size_t row) { return values_[column * rows_ + row]; }
+    void delta(std::uint32_t column) {
+        std::uint32_t* v = values_.data() + column * rows_;
+        for (std::size_t i = rows_; i-- > 1;) v[i] -= v[i - 1];  // modulo 2^32
+    }
+    // Δfeed: each value minus the previous one of a row with the same
+    // value in column `feed` (0 before a feed's first row).
+    void delta_per_feed(std::uint32_t column, std::uint32_t feed) {
+        std::uint32_t* v = values_.data() + column * rows_;
+        const std::uint32_t* f = values_.data() + feed * rows_;
+        std::map<std::uint32_t, std::uint32_t> last;
+        for (std::size_t i = 0; i < rows_; ++i) {
+            std::uint32_t& prev = last[f[i]];
+            const std::uint32_t value = v[i];
+            v[i] -= prev;  // modulo 2^32
+            prev = value;
+        }
+    }
+    std::vector<std::byte> bytes() const { return as_bytes(values_); }
+
+private:
+    std::size_t rows_;
+    std::vector<std::uint32_t> values_;
+};
+
+std::uint32_t limb(Ip ip, unsigned k) {  // limb 0 = most significant 32 bits
+    const std::uint64_t half = k < 2 ? ip.hi : ip.lo;
+    return static_cast<std::uint32_t>(k % 2 == 0 ? half >> 32 : half);
 }
 
 // Deduplicating builder of the strings section.
@@ -125,57 +182,46 @@ struct PendingSection {
 };
 
 Error check_content(const DatabaseContent& c) {
-    const auto nrec = c.records.size();
     const auto nprov = c.providers.size();
-    if (nrec == 0 || nrec > 0xfffffffeu) return fail("record count");
-    if (c.records[0].categories != 0 || c.records[0].provider != 0) return fail("record 0 must be empty");
-    if (nprov == 0 || !c.providers[0].empty()) return fail("provider 0 must be the empty name");
-    for (const auto& r : c.records)
-        if (r.provider >= nprov) return fail("record provider out of range");
-    if (c.prov_offsets.size() != nrec + 1) return fail("prov_offsets must have records + 1 entries");
-    for (std::size_t i = 1; i < c.prov_offsets.size(); ++i)
-        if (c.prov_offsets[i] < c.prov_offsets[i - 1]) return fail("prov_offsets not ascending");
-    if (c.prov_offsets.front() != 0 || c.prov_offsets.back() != c.prov_origins.size())
-        return fail("prov_offsets do not span prov_origins");
-    for (auto o : c.prov_origins)
-        if (o >= c.origins.size()) return fail("provenance names an unknown origin");
-    if (!c.record_asns.empty() && c.record_asns.size() != nrec) return fail("record_asns must be empty or one per record");
-    if (!c.record_asns.empty() && c.record_asns[0] != 0) return fail("record 0 must be empty");
+    const auto norig = c.origins.size();
+    if (nprov == 0 || nprov > 0xffffffffu || !c.providers[0].empty()) return fail("provider 0 must be the empty name");
+    if (norig > 0xfffffffeu) return fail("origin count");
     for (const auto& o : c.origins) {
         if (o.feed >= c.feeds.size() || o.provider >= nprov) return fail("origin refers to unknown feed or provider");
-        if (o.link != format::kNoLink && o.link >= c.origins.size()) return fail("origin link to an unknown origin");
+        if (o.link != format::kNoLink && o.link >= norig) return fail("origin link to an unknown origin");
     }
     for (const auto& f : c.feeds)
         if (f.provider >= nprov || f.asn_table > c.feeds.size()) return fail("feed provider or ASN table out of range");
     for (const auto& x : c.exclusions)
-        if (x.range.last < x.range.first || x.origin >= c.origins.size() || x.rule >= c.origins.size())
+        if (x.range.last < x.range.first || x.origin >= norig || x.rule >= norig)
             return fail("exclusion refers to an unknown origin or is empty");
     for (std::size_t i = 0; i < c.ranges.size(); ++i) {
         const auto& r = c.ranges[i];
         if (r.range.last < r.range.first) return fail("range end before start");
-        if (r.record == 0 || r.record >= nrec) return fail("range record out of range");
+        if (r.provider >= nprov) return fail("range provider out of range");
         if (i > 0 && !(c.ranges[i - 1].range.last < r.range.first)) return fail("ranges not sorted and disjoint");
     }
+    for (const auto& e : c.evidence) {
+        if (e.range.last < e.range.first) return fail("evidence range end before start");
+        if (e.origin >= norig) return fail("evidence of an unknown origin");
+        const auto role = c.feeds[c.origins[e.origin].feed].role;
+        if (role != format::FeedRole::ranges && role != format::FeedRole::asn_list)
+            return fail("evidence of an origin that is an ASN-table row or an exclusion rule");
+    }
     return {};
+}
+
+// Evidence order (FORMAT.md): first ascending, last descending, origin ascending.
+bool evidence_less(const EvidenceInfo& a, const EvidenceInfo& b) noexcept {
+    if (a.range.first != b.range.first) return a.range.first < b.range.first;
+    if (a.range.last != b.range.last) return b.range.last < a.range.last;
+    return a.origin < b.origin;
 }
 
 }  // namespace
 
 Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const WriteOptions& options) {
     if (auto e = check_content(c); e.status != Status::ok) return e;
-
-    // Address partitions. The IPv6 table marks the IPv4-mapped block as one
-    // record-0 segment of its own; IPv4 addresses are answered by the IPv4 table.
-    Partition<std::uint32_t> v4;
-    cover_v4(c.ranges, v4);
-    Partition<format::Ip128> v6;
-    cover_zone(c.ranges, kIpMin, ip_prev(kV4First), v6);
-    v6.push_boundary(to128(kV4First), 0);
-    cover_zone(c.ranges, ip_next(kV4Last), kIpMax, v6);
-    if (v4.starts.size() > 0xffffffffu || v6.starts.size() > 0xffffffffu) return fail("too many segments");
-
-    const auto v4_index = bucket_index(v4.starts, [](std::uint32_t s) { return s >> 16; });
-    const auto v6_index = bucket_index(v6.starts, [](const format::Ip128& s) { return static_cast<std::uint32_t>(s.hi >> 48); });
 
     StringPool pool;
     std::vector<format::StrRef> providers;
@@ -184,6 +230,46 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         if (!ref) return ref.error();
         providers.push_back(*ref);
     }
+
+    // Answers: one per distinct (categories, AS, provider) among the
+    // ranges, numbered in order of first appearance along the address
+    // space; answer 0 is "no evidence".
+    std::vector<format::Answer> answers{format::Answer{}};
+    std::vector<std::uint32_t> answer_of(c.ranges.size());
+    {
+        std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::uint32_t> id_of;
+        for (std::size_t i = 0; i < c.ranges.size(); ++i) {
+            const RangeAnswer& r = c.ranges[i];
+            const auto [it, fresh] =
+                id_of.try_emplace({r.categories, r.asn, r.provider}, static_cast<std::uint32_t>(answers.size()));
+            if (fresh) {
+                const format::StrRef name = r.provider == 0 ? format::StrRef{0, 0} : providers[r.provider];
+                answers.push_back({r.categories, r.asn, name});
+            }
+            answer_of[i] = it->second;
+        }
+    }
+    if (answers.size() > 0xffffffffu) return fail("too many answers");
+    const unsigned width = format::answer_id_width(answers.size());
+
+    // Address partitions. The IPv6 table marks the IPv4-mapped block as one
+    // answer-0 segment of its own; IPv4 addresses are answered by the IPv4 table.
+    Partition<std::uint32_t> v4;
+    cover_v4(c.ranges, answer_of, v4);
+    Partition<format::Ip128> v6;
+    cover_zone(c.ranges, answer_of, kIpMin, ip_prev(kV4First), v6);
+    v6.push_boundary(to128(kV4First), 0);
+    cover_zone(c.ranges, answer_of, ip_next(kV4Last), kIpMax, v6);
+    if (v4.starts.size() > 0xffffffffu || v6.starts.size() > 0xffffffffu) return fail("too many segments");
+
+    const unsigned v4_bits = index_bits(v4.starts.size(), format::kMinV4IndexBits);
+    const unsigned v6_bits = index_bits(v6.starts.size(), format::kMinV6IndexBits);
+    const auto v4_index = bucket_index(v4.starts, v4_bits, [v4_bits](std::uint32_t s) { return s >> (32 - v4_bits); });
+    const auto v6_index =
+        bucket_index(v6.starts, v6_bits, [v6_bits](const format::Ip128& s) { return static_cast<std::uint32_t>(s.hi >> (64 - v6_bits)); });
+    std::vector<std::uint16_t> v4_low(v4.starts.size());
+    for (std::size_t i = 0; i < v4.starts.size(); ++i) v4_low[i] = static_cast<std::uint16_t>(v4.starts[i]);
+
     std::vector<format::FeedEntry> feeds;
     for (const auto& f : c.feeds) {
         format::FeedEntry e{};
@@ -205,31 +291,51 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         feeds.push_back(e);
     }
 
-    std::vector<format::OriginEntry> origins;
-    origins.reserve(c.origins.size());
-    std::vector<std::uint32_t> links;
-    links.reserve(c.origins.size());
+    // Origins as a column table. ASN-derived origins repeat their list
+    // line once per table row: the text is stored once.
+    ColumnTable origins(format::kOriginColumns, c.origins.size());
     std::vector<std::byte> origin_text;
-    // ASN-derived origins repeat their list line once per table row.
-    std::map<std::pair<const char*, std::size_t>, std::uint64_t> text_at;
-    for (const auto& o : c.origins) {
-        if (o.text.size() > 0xffffffffu) return fail("origin text over 4 GiB");
-        format::OriginEntry e{};
-        e.feed = o.feed;
-        e.line = o.line;
-        e.categories = o.categories;
-        e.provider = o.provider;
-        e.asn = o.asn;
-        const auto [it, added] = text_at.try_emplace({o.text.data(), o.text.size()}, origin_text.size());
-        e.text_offset = it->second;
-        e.text_length = static_cast<std::uint32_t>(o.text.size());
+    std::map<std::pair<const char*, std::size_t>, std::uint32_t> text_at;
+    for (std::size_t i = 0; i < c.origins.size(); ++i) {
+        const OriginInfo& o = c.origins[i];
+        const auto [it, added] = text_at.try_emplace({o.text.data(), o.text.size()}, static_cast<std::uint32_t>(origin_text.size()));
         if (added) {
+            if (o.text.size() > 0xffffffffu - origin_text.size()) return fail("origin text over 4 GiB");
             const auto* p = reinterpret_cast<const std::byte*>(o.text.data());
             origin_text.insert(origin_text.end(), p, p + o.text.size());
         }
-        origins.push_back(e);
-        links.push_back(o.link);
+        origins.at(format::kOriginFeed, i) = o.feed;
+        origins.at(format::kOriginLine, i) = o.line;
+        origins.at(format::kOriginCategories, i) = o.categories;
+        origins.at(format::kOriginProvider, i) = o.provider;
+        origins.at(format::kOriginTextOffset, i) = it->second;
+        origins.at(format::kOriginTextLength, i) = static_cast<std::uint32_t>(o.text.size());
+        origins.at(format::kOriginAsn, i) = o.asn;
+        origins.at(format::kOriginLink, i) = o.link;
     }
+    for (auto column : {format::kOriginLine, format::kOriginTextOffset, format::kOriginLink})
+        origins.delta_per_feed(column, format::kOriginFeed);
+
+    // Evidence, sorted and unique, as a column table.
+    std::vector<EvidenceInfo> rows = c.evidence;
+    std::sort(rows.begin(), rows.end(), evidence_less);
+    rows.erase(std::unique(rows.begin(), rows.end(),
+                           [](const EvidenceInfo& a, const EvidenceInfo& b) {
+                               return a.range == b.range && a.origin == b.origin;
+                           }),
+               rows.end());
+    ColumnTable evidence(format::kEvidenceColumns, rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        evidence.at(format::kEvidenceFeed, i) = c.origins[rows[i].origin].feed;
+        evidence.at(format::kEvidenceOrigin, i) = rows[i].origin;
+        for (unsigned k = 0; k < 4; ++k) {
+            evidence.at(format::kEvidenceFirst + k, i) = limb(rows[i].range.first, k);
+            evidence.at(format::kEvidenceLast + k, i) = limb(rows[i].range.last, k) - limb(rows[i].range.first, k);
+        }
+    }
+    evidence.delta_per_feed(format::kEvidenceOrigin, format::kEvidenceFeed);
+    for (unsigned k = 0; k < 4; ++k) evidence.delta(format::kEvidenceFirst + k);
+
     std::vector<format::ExclusionEntry> exclusions;
     exclusions.reserve(c.exclusions.size());
     for (const auto& x : c.exclusions) exclusions.push_back({to128(x.range.first), to128(x.range.last), x.origin, x.rule});
@@ -239,62 +345,27 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         };
         return key(a) < key(b);
     });
-    std::vector<std::uint32_t> record_asns = c.record_asns;
-    record_asns.resize(c.records.size(), 0);
-
-    // Answers (1.2): one per distinct (categories, AS, provider) among the
-    // records, numbered in order of first appearance; answer 0 is record
-    // 0's and no other record's (so answer 0 means record 0, and a lookup
-    // of unflagged space reads one id); each segment's answer beside its
-    // record.
-    std::vector<format::Answer> answers;
-    std::vector<std::uint32_t> answer_of_record(c.records.size());
-    {
-        std::map<std::tuple<bool, std::uint32_t, std::uint32_t, std::uint32_t>, std::uint32_t> id_of;
-        for (std::size_t r = 0; r < c.records.size(); ++r) {
-            const format::Record& rec = c.records[r];
-            const auto [it, fresh] = id_of.try_emplace({r != 0, rec.categories, record_asns[r], rec.provider},
-                                                       static_cast<std::uint32_t>(answers.size()));
-            if (fresh) {
-                const format::StrRef name = c.providers[rec.provider].empty() ? format::StrRef{0, 0} : providers[rec.provider];
-                answers.push_back({rec.categories, record_asns[r], name});
-            }
-            answer_of_record[r] = it->second;
-        }
-    }
-    auto answers_of = [&](const std::vector<std::uint32_t>& records) {
-        std::vector<std::uint32_t> out(records.size());
-        for (std::size_t i = 0; i < records.size(); ++i) out[i] = answer_of_record[records[i]];
-        return out;
-    };
-    const std::vector<std::uint32_t> v4_answers = answers_of(v4.records), v6_answers = answers_of(v6.records);
 
     std::vector<PendingSection> sections;
     sections.push_back({SectionKind::v4_index, as_bytes(v4_index), false});
-    sections.push_back({SectionKind::v4_starts, as_bytes(v4.starts), false});
-    sections.push_back({SectionKind::v4_records, as_bytes(v4.records), false});
+    sections.push_back({SectionKind::v4_starts, as_bytes(v4_low), false});
+    sections.push_back({SectionKind::v4_answers, packed(v4.answers, width), false});
     sections.push_back({SectionKind::v6_index, as_bytes(v6_index), false});
     sections.push_back({SectionKind::v6_starts, as_bytes(v6.starts), false});
-    sections.push_back({SectionKind::v6_records, as_bytes(v6.records), false});
-    sections.push_back({SectionKind::records, as_bytes(c.records), false});
-    sections.push_back({SectionKind::providers, as_bytes(providers), false});
+    sections.push_back({SectionKind::v6_answers, packed(v6.answers, width), false});
+    sections.push_back({SectionKind::answers, as_bytes(answers), false});
     sections.push_back({SectionKind::strings, pool.bytes(), false});
     sections.push_back({SectionKind::feeds, as_bytes(feeds), false});
-    sections.push_back({SectionKind::prov_offsets, as_bytes(c.prov_offsets), true});
-    sections.push_back({SectionKind::prov_origins, as_bytes(c.prov_origins), true});
-    sections.push_back({SectionKind::origins, as_bytes(origins), true});
+    sections.push_back({SectionKind::providers, as_bytes(providers), true});
+    sections.push_back({SectionKind::origins, origins.bytes(), true});
     sections.push_back({SectionKind::origin_text, std::move(origin_text), true});
+    sections.push_back({SectionKind::evidence, evidence.bytes(), true});
+    sections.push_back({SectionKind::exclusions, as_bytes(exclusions), true});
     {
         std::vector<std::byte> meta(c.metadata_json.size());
         if (!meta.empty()) std::memcpy(meta.data(), c.metadata_json.data(), meta.size());
         sections.push_back({SectionKind::metadata, std::move(meta), true});
     }
-    sections.push_back({SectionKind::record_asns, as_bytes(record_asns), false});
-    sections.push_back({SectionKind::origin_links, as_bytes(links), true});
-    sections.push_back({SectionKind::exclusions, as_bytes(exclusions), true});
-    sections.push_back({SectionKind::v4_answers, as_bytes(v4_answers), false});
-    sections.push_back({SectionKind::v6_answers, as_bytes(v6_answers), false});
-    sections.push_back({SectionKind::answers, as_bytes(answers), false});
 
     // Lay out: header, table, then each section at the next 64-byte boundary.
     const std::uint64_t table_offset = sizeof(format::Header);

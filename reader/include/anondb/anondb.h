@@ -3,7 +3,9 @@
  * The caller owns the handle. Every call returns an anondb_status;
  * anondb_strerror() turns one into text. A handle may be shared by threads
  * for lookups (it is read-only after open). Do not add fields to the public
- * structs without bumping the library's SONAME.
+ * structs without bumping the library's SONAME (ANONDB_ABI_VERSION in
+ * reader/CMakeLists.txt): libanondb.so.1 since anondb_result.record became
+ * .answer with format 2.0.
  */
 #ifndef ANONDB_H
 #define ANONDB_H
@@ -50,7 +52,7 @@ typedef enum {
 
 typedef struct {
     uint32_t categories;  /* ANONDB_* bits; 0 when not flagged */
-    uint32_t record;      /* record id; 0 = not flagged */
+    uint32_t answer;      /* answer id (equal for equal answers in one file); 0 = not flagged */
     int anonymous;        /* 1 when any category other than hosting is set */
     const char *provider; /* primary provider, NOT NUL-terminated; valid while the handle is open */
     size_t provider_len;  /* 0 when none */

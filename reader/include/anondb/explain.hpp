@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,40 +37,63 @@ struct Evidence {
     format::FeedRole role = format::FeedRole::ranges;
 };
 
-// An input entry that covers the explained address. An ASN-derived one (a
-// provider-list line expanded through an ASN table) also has the table row.
+// An input entry that covers the explained address: `range` is its
+// evidence row's range (for an ASN-derived entry, the piece of the table
+// row's network it contributed). An ASN-derived one also has the table row.
 struct Contribution : Evidence {
+    Range range;
     std::optional<Evidence> table_row;
 };
 
 // ASN-derived space an exclusion rule removed where the address is.
 struct Exclusion {
     Range range;           // the part removed
-    Contribution removed;  // the derived entry that would have covered it
+    Contribution removed;  // the derived entry that would have covered it (range: the part removed)
     Evidence rule;         // the exclusion list line
 };
 
 struct Explanation {
-    Segment segment;      // the covering range and its record
+    Range range;          // the largest range around the address with exactly these contributions
+    Segment segment;      // the lookup segment: the largest range around it with the same answer
     LookupResult result;  // what lookup() answers for it
     std::vector<Contribution> contributions;  // ascending origin id
     std::vector<Exclusion> exclusions;        // covering the address, in file order
+};
+
+// A stretch of the address space covered by exactly one set of evidence
+// rows (possibly none).
+struct Piece {
+    Range range;
+    std::span<const std::uint32_t> rows;  // evidence row numbers, ascending
 };
 
 // Decoded, verified cold sections of one Database. The views it returns stay
 // valid while both it and the Database live.
 class ColdData {
 public:
-    // Decompresses and checks the cold sections (checksums, bounds of every
-    // provenance list, origin and text).
+    // Decompresses, decodes and checks the cold sections (checksums, every
+    // origin, evidence row, exclusion and provider name).
     static Expected<ColdData> load(const Database& db);
 
     Explanation explain(Ip ip) const;
-    // The provenance of one record (what explain() lists for its segments),
-    // without the search for exclusions: for exports that visit every record.
-    std::vector<Contribution> contributions(std::uint32_t record) const;
+
+    // Calls fn for every piece of the whole address space, in address
+    // order: the pieces partition the space, and touching pieces have
+    // different rows. One sweep over the evidence: for exports and verify.
+    void for_each_piece(const std::function<void(const Piece&)>& fn) const;
+
+    // What the evidence rows `rows` give as an answer (FORMAT.md, Answer
+    // semantics); `flagged` is false for no rows.
+    LookupResult answer_of(std::span<const std::uint32_t> rows) const;
+
+    std::uint32_t origin_of_row(std::uint32_t row) const;
+    Range row_range(std::uint32_t row) const;
+    Evidence evidence(std::uint32_t origin) const;          // origin < origin_count()
+    Contribution contribution(std::uint32_t origin) const;  // with its table row; range: empty
+    std::string_view provider_name(std::uint32_t id) const;  // "" past provider_count()
     std::string_view metadata_json() const;
     std::uint32_t origin_count() const;
+    std::size_t evidence_count() const;
 
     ColdData(ColdData&&) noexcept;
     ColdData& operator=(ColdData&&) noexcept;
@@ -83,7 +108,8 @@ private:
 
 // Full check of a file: everything open() checks with OpenChecks::full
 // (whatever `db` was opened with), every section's checksum, every cold
-// section, and that lookups answer what the records say.
+// section, and that the hot sections answer what the evidence gives, for
+// every address.
 Expected<Ok> verify(const Database& db);
 
 std::string sha256_hex(const std::array<std::uint8_t, 32>& digest);

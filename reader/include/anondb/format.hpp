@@ -17,8 +17,8 @@ static_assert(std::endian::native == std::endian::little,
               "the .anondb reader maps little-endian data in place");
 
 inline constexpr unsigned char kMagic[8] = {0x89, 'A', 'N', 'O', 'N', 'D', 'B', '\n'};
-inline constexpr std::uint16_t kMajor = 1;  // readers refuse other majors
-inline constexpr std::uint16_t kMinor = 2;  // additions only; readers accept any minor
+inline constexpr std::uint16_t kMajor = 2;  // readers refuse other majors
+inline constexpr std::uint16_t kMinor = 0;  // additions only; readers accept any minor
 inline constexpr std::uint64_t kSectionAlign = 64;
 
 struct Header {
@@ -57,67 +57,88 @@ static_assert(offsetof(SectionEntry, offset) == 8);
 static_assert(offsetof(SectionEntry, checksum) == 32);
 
 enum class SectionKind : std::uint32_t {
-    v4_index = 1,      // u32[65537]       hot
-    v4_starts = 2,     // u32[n4]          hot
-    v4_records = 3,    // u32[n4]          hot
-    v6_index = 4,      // u32[65537]       hot
-    v6_starts = 5,     // Ip128[n6]        hot
-    v6_records = 6,    // u32[n6]          hot
-    records = 7,       // Record[nrec]     hot
-    providers = 8,     // StrRef[nprov]    hot
-    strings = 9,       // bytes            hot
-    feeds = 10,        // FeedEntry[nfeed] hot
-    prov_offsets = 11, // u32[nrec+1]      cold
-    prov_origins = 12, // u32[]            cold
-    origins = 13,      // OriginEntry[]    cold
-    origin_text = 14,  // bytes            cold
-    metadata = 15,     // UTF-8 JSON       cold
-    // 1.1; absent from 1.0 files, where they read as all zero / empty.
-    record_asns = 16,  // u32[nrec]        hot
-    origin_links = 17, // u32[norigins]    cold
-    exclusions = 18,   // ExclusionEntry[] cold
-    // 1.2; absent from 1.0 and 1.1 files, which answer through records.
-    // Present all three or none.
-    v4_answers = 19,   // u32[n4]          hot
-    v6_answers = 20,   // u32[n6]          hot
-    answers = 21,      // Answer[nans]     hot
+    v4_index = 1,     // u32[2^b4 + 1]          hot
+    v4_starts = 2,    // u16[n4]                hot
+    v4_answers = 3,   // packed ids, w bytes    hot
+    v6_index = 4,     // u32[2^b6 + 1]          hot
+    v6_starts = 5,    // Ip128[n6]              hot
+    v6_answers = 6,   // packed ids, w bytes    hot
+    answers = 7,      // Answer[nans]           hot
+    strings = 8,      // bytes                  hot
+    feeds = 9,        // FeedEntry[nfeed]       raw, checked at open
+    providers = 10,   // StrRef[nprov]          cold
+    origins = 11,     // column table, 8 cols   cold
+    origin_text = 12, // bytes                  cold
+    evidence = 13,    // column table, 9 cols   cold
+    exclusions = 14,  // ExclusionEntry[]       cold
+    metadata = 15,    // UTF-8 JSON             cold
 };
-inline constexpr std::uint32_t kMaxKnownKind = 21;
-inline constexpr std::uint32_t kMaxRequiredKind = 15;  // kinds 1..15 are in every file
+inline constexpr std::uint32_t kMaxKnownKind = 15;  // kinds 1..15 are in every file
 
+// Sections opened raw and checked at open (lookups read all but feeds).
 constexpr bool is_hot(SectionKind k) noexcept {
     const auto v = static_cast<std::uint32_t>(k);
-    return (v >= 1 && v <= 10) || k == SectionKind::record_asns || (v >= 19 && v <= 21);
+    return v >= 1 && v <= 9;
 }
 
 constexpr std::string_view section_name(std::uint32_t kind) noexcept {
     switch (static_cast<SectionKind>(kind)) {
         case SectionKind::v4_index: return "v4_index";
         case SectionKind::v4_starts: return "v4_starts";
-        case SectionKind::v4_records: return "v4_records";
+        case SectionKind::v4_answers: return "v4_answers";
         case SectionKind::v6_index: return "v6_index";
         case SectionKind::v6_starts: return "v6_starts";
-        case SectionKind::v6_records: return "v6_records";
-        case SectionKind::records: return "records";
-        case SectionKind::providers: return "providers";
-        case SectionKind::strings: return "strings";
-        case SectionKind::feeds: return "feeds";
-        case SectionKind::prov_offsets: return "prov_offsets";
-        case SectionKind::prov_origins: return "prov_origins";
-        case SectionKind::origins: return "origins";
-        case SectionKind::origin_text: return "origin_text";
-        case SectionKind::metadata: return "metadata";
-        case SectionKind::record_asns: return "record_asns";
-        case SectionKind::origin_links: return "origin_links";
-        case SectionKind::exclusions: return "exclusions";
-        case SectionKind::v4_answers: return "v4_answers";
         case SectionKind::v6_answers: return "v6_answers";
         case SectionKind::answers: return "answers";
+        case SectionKind::strings: return "strings";
+        case SectionKind::feeds: return "feeds";
+        case SectionKind::providers: return "providers";
+        case SectionKind::origins: return "origins";
+        case SectionKind::origin_text: return "origin_text";
+        case SectionKind::evidence: return "evidence";
+        case SectionKind::exclusions: return "exclusions";
+        case SectionKind::metadata: return "metadata";
     }
     return "unknown";
 }
 
-inline constexpr std::uint32_t kIndexEntries = 65537;  // top-16-bit buckets + end
+// Index widths: 2^bits buckets on the top bits of the address. IPv4
+// starts are stored as their low 16 bits, so the IPv4 index needs 16 bits
+// at least.
+inline constexpr unsigned kMinV4IndexBits = 16;
+inline constexpr unsigned kMinV6IndexBits = 8;
+inline constexpr unsigned kMaxIndexBits = 24;
+
+// Bytes of an answer id for `answer_count` answers (answer 0 included).
+constexpr unsigned answer_id_width(std::uint64_t answer_count) noexcept {
+    return answer_count <= (1ull << 8) ? 1 : answer_count <= (1ull << 16) ? 2 : answer_count <= (1ull << 24) ? 3 : 4;
+}
+
+// Column counts of the column tables (docs/FORMAT.md, Conventions).
+inline constexpr std::uint32_t kOriginColumns = 8;
+inline constexpr std::uint32_t kEvidenceColumns = 10;
+
+// The columns of `origins`, in order; Δfeed ones are delta-coded per feed
+// (from the previous row with the same feed column).
+enum OriginColumn : std::uint32_t {
+    kOriginFeed = 0,
+    kOriginLine = 1,        // Δfeed
+    kOriginCategories = 2,
+    kOriginProvider = 3,
+    kOriginTextOffset = 4,  // Δfeed
+    kOriginTextLength = 5,
+    kOriginAsn = 6,
+    kOriginLink = 7,        // Δfeed
+};
+// The columns of `evidence`: the origin's feed, the origin (Δfeed), first
+// limbs 0..3 (Δ each), last limbs 0..3 (each minus the first's limb), limb
+// 0 most significant.
+enum EvidenceColumn : std::uint32_t {
+    kEvidenceFeed = 0,
+    kEvidenceOrigin = 1,  // Δfeed
+    kEvidenceFirst = 2,
+    kEvidenceLast = 6,
+};
 
 struct Ip128 {
     std::uint64_t hi;
@@ -131,22 +152,13 @@ struct StrRef {
 };
 static_assert(sizeof(StrRef) == 8);
 
-// Record 0 is "not flagged": all fields zero. Record r > 0 has the
-// provenance list r of prov_offsets/prov_origins.
-struct Record {
-    std::uint32_t categories;  // Category bits
-    std::uint32_t provider;    // index into providers; 0 = none
-};
-static_assert(sizeof(Record) == 8);
-
-// What a lookup returns, once per distinct (categories, AS, provider): far
-// fewer answers than records (a record is a distinct provenance list), so
-// the table stays in cache and a lookup costs about one miss (1.2).
-// Answer 0 is "not flagged": all fields zero. The provider is its name
-// itself (a StrRef into strings), so a lookup reads no providers entry.
+// What a lookup returns, once per distinct (categories, AS, provider): few
+// enough to stay in cache. Answer 0 is "no evidence": all fields zero. The
+// provider is its name itself (a StrRef into strings), so a lookup reads
+// no providers entry.
 struct Answer {
     std::uint32_t categories;  // Category bits
-    std::uint32_t asn;         // as record_asns; 0 = none
+    std::uint32_t asn;         // the AS of the narrowest ASN-derived evidence; 0 = none
     StrRef provider;           // the provider's name; length 0 = none
 };
 static_assert(sizeof(Answer) == 16);
@@ -196,21 +208,8 @@ static_assert(offsetof(FeedEntry, fetched_at) == 40);
 static_assert(offsetof(FeedEntry, sha256) == 72);
 static_assert(offsetof(FeedEntry, flags) == 104);
 
-struct OriginEntry {
-    std::uint32_t feed;        // index into feeds
-    std::uint32_t line;        // 1-based line in the feed body
-    std::uint32_t categories;
-    std::uint32_t provider;
-    std::uint64_t text_offset; // into origin_text
-    std::uint32_t text_length;
-    std::uint32_t asn;         // the AS of an ASN-derived entry or table row, 0 = none (1.1)
-};
-static_assert(sizeof(OriginEntry) == 32);
-static_assert(offsetof(OriginEntry, text_offset) == 16);
-static_assert(offsetof(OriginEntry, asn) == 28);
-
-// origin_links[i]: for an ASN-derived origin, the origin id of the ASN-table
-// row it came through; kNoLink otherwise.
+// Origin column `link`: for an ASN-derived origin, the origin id of the
+// ASN-table row it came through; kNoLink otherwise.
 inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
 
 // Address space an exclusion rule removed from an ASN-derived entry.

@@ -4,8 +4,8 @@
 // open() validates the header, the section table, and by default every hot
 // section's checksum and structure (OpenChecks). Either way lookup() never
 // reads outside the file: what a deferred open does not prove is bounded
-// where it is read. Cold sections (provenance, metadata) are checked by the
-// explain part when first used. See docs/FORMAT.md.
+// where it is read. Provenance (the cold sections) is explain.hpp's. See
+// docs/FORMAT.md.
 #pragma once
 
 #include <algorithm>
@@ -17,7 +17,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <fcntl.h>
@@ -44,29 +43,27 @@
 
 namespace anondb {
 
-// What lookup() answers for an address. It carries no record id: that is
-// where the answer came from, not what it is, and in 1.2 files reading it
-// would cost a cache miss of its own on every lookup. locate() gives the
-// segment and its record.
+// What lookup() answers for an address: its answer (docs/FORMAT.md).
 struct LookupResult {
     std::uint32_t categories = 0;  // Category bits; 0 when not flagged
     std::string_view provider;     // primary provider, "" when none
-    std::uint32_t asn = 0;         // primary AS of ASN-derived evidence, 0 when none
-    bool flagged = false;          // some evidence covers the address (its record is not 0)
+    std::uint32_t asn = 0;         // AS of the narrowest ASN-derived evidence, 0 when none
+    bool flagged = false;          // some evidence covers the address (its answer is not 0)
     bool anonymous() const noexcept { return is_anonymous(categories); }
 };
 
 // How much open() proves about a file before the first lookup.
 enum class OpenChecks : std::uint8_t {
     // Every hot section: checksums and structure (starts ascending and in
-    // their buckets, every id in range, every name inside strings). O(file):
-    // about 10 ms for a million ranges. The default.
+    // their buckets, every id in range, segments maximal, every name inside
+    // strings). O(hot sections): about 2 ms for a million segments. The
+    // default.
     full,
     // Only what keeps every read inside the file, whatever the bytes: header
     // and section table (with their checksum), section sizes, the index's
     // bounds and order, the first start, answer 0 and the feeds. O(index),
-    // under a millisecond at any size. Lookups on a damaged file stay
-    // memory-safe but may answer wrongly until verify() has passed.
+    // well under a millisecond. Lookups on a damaged file stay memory-safe
+    // but may answer wrongly until verify() has passed.
     deferred,
 };
 
@@ -74,11 +71,11 @@ struct OpenOptions {
     OpenChecks checks = OpenChecks::full;
 };
 
-// One segment of the address partition: every address in `range` maps to
-// `record` (0 = not flagged).
+// One segment of the address partition: a maximal run of addresses with
+// one answer (0 = not flagged).
 struct Segment {
     Range range;
-    std::uint32_t record = 0;
+    std::uint32_t answer = 0;
 };
 
 class Database {
@@ -144,65 +141,63 @@ public:
     // What the file says of `ip`: categories, provider and AS. Never fails:
     // every address is covered.
     ANONDB_HOT_INLINE LookupResult lookup(Ip ip) const noexcept {
-        return result_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
+        return answer(ip.is_v4() ? v4_answer_at(v4_position(ip.v4())) : v6_answer_at(v6_position(ip)));
     }
 
     // lookup() for each of ips[0..n), into out[0..n); out.size() must be at
     // least ips.size(). Same answers as lookup(). While it looks address i
-    // up, it prefetches the bucket of address i + kLookupAhead (the first
-    // line of its starts and of the answer ids beside them: with the mean
-    // bucket of about 16 starts that is most of what the lookup reads), so
-    // the misses of consecutive lookups overlap. Measured (bench/README.md):
-    // a steady prefetch distance beat prefetching a group of 32 at a time,
-    // which spent more on the extra passes than it saved.
+    // up it starts loading what address i + kLookupAhead will read (its
+    // bucket's starts and answer ids) and the index entry of address
+    // i + 2 * kLookupAhead, so the misses of consecutive lookups overlap.
     void lookup_many(std::span<const Ip> ips, std::span<LookupResult> out) const noexcept {
         const std::size_t n = std::min(ips.size(), out.size());
         for (std::size_t i = 0; i < n; ++i) {
-            if (i + kLookupAhead < n) prefetch_bucket(ips[i + kLookupAhead], m_.answers_ != nullptr);
+            if (i + 2 * kLookupAhead < n) prefetch_index(ips[i + 2 * kLookupAhead]);
+            if (i + kLookupAhead < n) prefetch_bucket(ips[i + kLookupAhead]);
             out[i] = lookup(ips[i]);
         }
     }
     // locate() for each of ips[0..n), into out[0..n), with the prefetching
-    // of lookup_many (of starts and record ids); also prefetches each
-    // segment's record, which callers read next.
+    // of lookup_many.
     void locate_many(std::span<const Ip> ips, std::span<Segment> out) const noexcept {
         const std::size_t n = std::min(ips.size(), out.size());
         for (std::size_t i = 0; i < n; ++i) {
-            if (i + kLookupAhead < n) prefetch_bucket(ips[i + kLookupAhead], false);
+            if (i + 2 * kLookupAhead < n) prefetch_index(ips[i + 2 * kLookupAhead]);
+            if (i + kLookupAhead < n) prefetch_bucket(ips[i + kLookupAhead]);
             out[i] = locate(ips[i]);
-            prefetch_record(out[i].record);
         }
     }
     static constexpr std::size_t kLookupAhead = 8;
 
-    // The segment (maximal run of addresses with one record) covering `ip`.
-    ANONDB_HOT_INLINE Segment locate(Ip ip) const noexcept {
-        return segment_at(ip, ip.is_v4() ? v4_position(ip.v4()) : v6_position(ip));
-    }
+    // The segment (maximal run of addresses with one answer) covering `ip`.
+    Segment locate(Ip ip) const noexcept { return ip.is_v4() ? v4_segment(ip) : v6_segment(ip); }
 
-    // Record `id` as a LookupResult; ids >= record_count() give "not flagged".
-    LookupResult record(std::uint32_t id) const noexcept {
-        if (id == 0 || id >= m_.nrec_) return {};
-        const format::Record& r = m_.records_[id];
-        return {r.categories, provider_name(r.provider), m_.record_asns_ ? m_.record_asns_[id] : 0, true};
-    }
-
-    std::string_view provider_name(std::uint32_t id) const noexcept {
-        return id < m_.nprov_ ? string(m_.providers_[id]) : std::string_view{};
+    // Answer `id` as a LookupResult; ids >= answer_count() read as answer 0.
+    ANONDB_HOT_INLINE LookupResult answer(std::uint32_t id) const noexcept {
+        id = id < m_.nans_ ? id : 0;  // proved at open unless deferred (OpenChecks); a conditional move
+        // No branch on id: answer 0 is all zero (checked at open), and
+        // whether an address is flagged is not predictable.
+        const format::Answer& a = m_.answers_[id];
+        return {a.categories, string(a.provider), a.asn, id != 0};
     }
 
     // Bytes of the strings section; "" when `ref` is out of bounds.
     std::string_view string(format::StrRef ref) const noexcept {
-        if (ref.offset > m_.strings_.size() || ref.length > m_.strings_.size() - ref.offset) return {};
+        if (!string_ok(ref)) return {};
         return m_.strings_.substr(ref.offset, ref.length);
+    }
+    // Whether `ref` lies inside the strings section.
+    bool string_ok(format::StrRef ref) const noexcept {
+        return ref.offset <= m_.strings_.size() && ref.length <= m_.strings_.size() - ref.offset;
     }
 
     const format::Header& header() const noexcept { return *reinterpret_cast<const format::Header*>(m_.base_); }
-    std::uint32_t record_count() const noexcept { return m_.nrec_; }
-    std::uint32_t answer_count() const noexcept { return m_.nans_; }  // 0 before format 1.2
+    std::uint32_t answer_count() const noexcept { return m_.nans_; }
     std::uint32_t provider_count() const noexcept { return m_.nprov_; }
     std::uint32_t v4_segment_count() const noexcept { return m_.n4_; }
     std::uint32_t v6_segment_count() const noexcept { return m_.n6_; }
+    unsigned v4_index_bits() const noexcept { return m_.v4_bits_; }
+    unsigned v6_index_bits() const noexcept { return m_.v6_bits_; }
     std::span<const format::FeedEntry> feeds() const noexcept { return m_.feeds_; }
     std::span<const format::SectionEntry> sections() const noexcept { return m_.sections_; }
     std::span<const std::byte> file_bytes() const noexcept { return {m_.base_, m_.size_}; }
@@ -226,18 +221,20 @@ private:
         m_.base_ = nullptr;
     }
 
-    // Last segment whose start <= a. Correct because a full open proved the
-    // index brackets every bucket and starts[0] == 0 (so a bucket whose
-    // first start is above `a` has the answer just before it); inside the
-    // starts whatever the bytes, because every open proves the index is in
-    // order within [0, n] with bucket 0 not empty.
+    // The last i in [lo, hi) with le(starts[i]), or lo - 1 when there is
+    // none (the segment started below the bucket). Correct because a full
+    // open proved the index brackets every bucket and start 0 is the
+    // lowest address; inside the starts whatever the bytes, because every
+    // open proves the index is in order within [0, n] with bucket 0 not
+    // empty, so lo >= 1 whenever the bucket has no start <= the address.
     //
-    // The search in the bucket is branch-free (the loop runs log2 of the
-    // bucket size, each step a conditional move): with random addresses an
-    // ordinary binary search mispredicts about every other comparison,
-    // which cost more than its cache misses.
+    // Branch-free (the loop runs log2 of the bucket size, each step a
+    // conditional move): with random addresses an ordinary binary search
+    // mispredicts about every other comparison, which cost more than its
+    // cache misses.
     template <class Start, class LessEq>
-    ANONDB_HOT_INLINE static std::uint32_t last_le(const Start* starts, std::uint32_t lo, std::uint32_t hi, LessEq le) noexcept {
+    ANONDB_HOT_INLINE static std::uint32_t last_le(const Start* starts, std::uint32_t lo, std::uint32_t hi,
+                                                   LessEq le) noexcept {
         if (lo == hi) return lo - 1;  // empty bucket: the segment started below it
         const Start* base = starts + lo;
         std::uint32_t len = hi - lo;
@@ -249,14 +246,72 @@ private:
         return static_cast<std::uint32_t>(base - starts) - (le(*base) ? 0u : 1u);
     }
     ANONDB_HOT_INLINE std::uint32_t v4_position(std::uint32_t a) const noexcept {
-        const std::uint32_t h = a >> 16;
-        return last_le(m_.v4_starts_, m_.v4_index_[h], m_.v4_index_[h + 1], [a](std::uint32_t s) { return s <= a; });
+        const std::uint32_t h = a >> m_.v4_shift_;
+        const std::uint32_t low = a & 0xffffu;
+        return last_le(m_.v4_starts_, m_.v4_index_[h], m_.v4_index_[h + 1],
+                       [low](std::uint16_t s) { return s <= low; });
     }
     ANONDB_HOT_INLINE std::uint32_t v6_position(Ip a) const noexcept {
-        const std::uint32_t h = static_cast<std::uint32_t>(a.hi >> 48);
+        const auto h = static_cast<std::uint32_t>(a.hi >> m_.v6_shift_);
         return last_le(m_.v6_starts_, m_.v6_index_[h], m_.v6_index_[h + 1], [a](const format::Ip128& s) {
             return s.hi < a.hi || (s.hi == a.hi && s.lo <= a.lo);
         });
+    }
+
+    // Answer id `i` of a packed array of width m_.w_ (1 to 4 bytes). The
+    // switch is on a per-file constant: it predicts perfectly.
+    ANONDB_HOT_INLINE std::uint32_t packed_id(const std::uint8_t* ids, std::uint32_t i) const noexcept {
+        const std::uint8_t* p = ids + std::size_t{i} * m_.w_;
+        std::uint32_t v = 0;
+        switch (m_.w_) {
+            case 1: return p[0];
+            case 2: std::memcpy(&v, p, 2); return v;
+            case 3: std::memcpy(&v, p, 2); return v | std::uint32_t{p[2]} << 16;
+            default: std::memcpy(&v, p, 4); return v;
+        }
+    }
+    ANONDB_HOT_INLINE std::uint32_t v4_answer_at(std::uint32_t i) const noexcept { return packed_id(m_.v4_answers_, i); }
+    ANONDB_HOT_INLINE std::uint32_t v6_answer_at(std::uint32_t i) const noexcept { return packed_id(m_.v6_answers_, i); }
+
+    // The bucket that holds entry j of a table (j < n): the last bucket
+    // whose index entry is <= j. Lookups never need it; a segment's edges
+    // do when they lie in another bucket than the address.
+    static std::uint32_t bucket_of(const std::uint32_t* index, std::uint32_t buckets, std::uint32_t j) noexcept {
+        return static_cast<std::uint32_t>(std::upper_bound(index, index + buckets + 1, j) - index) - 1;
+    }
+    // IPv4 start j as a 32-bit address, given the bucket h that holds it.
+    std::uint32_t v4_start(std::uint32_t j, std::uint32_t h) const noexcept {
+        return (h << m_.v4_shift_) | (std::uint32_t{m_.v4_starts_[j]} & ((1u << m_.v4_shift_) - 1));
+    }
+
+    // Segment of `ip` from its position. On a file whose starts are out of
+    // order (only a deferred open lets one through, see OpenChecks) the
+    // range around `ip` is not defined; the segment is then `ip` to the end
+    // of its bucket, so that callers walking segments from address to
+    // address move forward and end within a step per segment or bucket.
+    Segment v4_segment(Ip ip) const noexcept {
+        const std::uint32_t a = ip.v4(), h = a >> m_.v4_shift_;
+        const std::uint32_t lo = m_.v4_index_[h], hi = m_.v4_index_[h + 1];
+        const std::uint32_t i = v4_position(a);
+        const std::uint32_t buckets = 1u << m_.v4_bits_;
+        const std::uint32_t first = v4_start(i, i >= lo ? h : bucket_of(m_.v4_index_, buckets, i));
+        std::uint32_t last = 0xffffffffu;
+        if (i + 1 < m_.n4_) {
+            const std::uint32_t next_bucket = i + 1 < hi ? h : bucket_of(m_.v4_index_, buckets, i + 1);
+            last = v4_start(i + 1, next_bucket) - 1;
+        }
+        Segment seg{{Ip::from_v4(first), Ip::from_v4(last)}, v4_answer_at(i)};
+        if (!(first <= a && a <= last)) seg.range = {ip, Ip::from_v4(a | ((1u << m_.v4_shift_) - 1))};
+        return seg;
+    }
+    Segment v6_segment(Ip ip) const noexcept {
+        const std::uint32_t i = v6_position(ip);
+        const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
+        const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
+        Segment seg{{first, last}, v6_answer_at(i)};
+        if (!seg.range.contains(ip))
+            seg.range = {ip, Ip{ip.hi | ((std::uint64_t{1} << m_.v6_shift_) - 1), ~0ull}};
+        return seg;
     }
 
     // A hint to start loading `p` (a compiler builtin, not a library call).
@@ -270,63 +325,22 @@ private:
         (void)p;
 #endif
     }
-
-    // Segment `i` of the table holding `ip` (i from v4_position / v6_position).
-    // On a file whose starts are out of order (only a deferred open lets one
-    // through, see OpenChecks) the range around `ip` is not defined; the
-    // segment is then `ip` to the end of its bucket (the top 16 bits), so
-    // that callers walking segments from address to address move forward and
-    // end within a step per segment or bucket.
-    Segment segment_at(Ip ip, std::uint32_t i) const noexcept {
-        Segment seg;
+    // Starts loading the index entry of `ip`'s bucket.
+    ANONDB_HOT_INLINE void prefetch_index(Ip ip) const noexcept {
+        if (ip.is_v4()) prefetch(m_.v4_index_ + (ip.v4() >> m_.v4_shift_));
+        else prefetch(m_.v6_index_ + (ip.hi >> m_.v6_shift_));
+    }
+    // Starts loading the bucket of `ip`: the first line of its starts and
+    // of the answer ids beside them.
+    ANONDB_HOT_INLINE void prefetch_bucket(Ip ip) const noexcept {
         if (ip.is_v4()) {
-            const Ip first = Ip::from_v4(m_.v4_starts_[i]);
-            const Ip last = i + 1 < m_.n4_ ? Ip::from_v4(m_.v4_starts_[i + 1] - 1) : kV4Last;
-            seg = {{first, last}, m_.v4_records_[i]};
-        } else {
-            const Ip first{m_.v6_starts_[i].hi, m_.v6_starts_[i].lo};
-            const Ip last = i + 1 < m_.n6_ ? ip_prev(Ip{m_.v6_starts_[i + 1].hi, m_.v6_starts_[i + 1].lo}) : kIpMax;
-            seg = {{first, last}, m_.v6_records_[i]};
-        }
-        if (!seg.range.contains(ip))
-            seg.range = {ip, ip.is_v4() ? Ip::from_v4(ip.v4() | 0xffffu) : Ip{ip.hi | 0xffff'ffff'ffffull, ~0ull}};
-        return seg;
-    }
-    std::uint32_t record_at(Ip ip, std::uint32_t i) const noexcept {
-        return ip.is_v4() ? m_.v4_records_[i] : m_.v6_records_[i];
-    }
-    // The lookup answer of segment `i` of ip's table: from the answers
-    // (1.2; one load in a small table) or, in older files, the record.
-    // Answer 0 belongs to record 0 alone (FORMAT.md), so unflagged space
-    // costs one load.
-    ANONDB_HOT_INLINE LookupResult result_at(Ip ip, std::uint32_t i) const noexcept {
-        if (!m_.answers_) return record(record_at(ip, i));
-        std::uint32_t id = ip.is_v4() ? m_.v4_answers_[i] : m_.v6_answers_[i];
-        id = id < m_.nans_ ? id : 0;  // proved at open unless deferred (OpenChecks); a conditional move
-        // No branch on id: answer 0 is all zero (checked at open), and
-        // whether an address is flagged is not predictable.
-        const format::Answer& a = m_.answers_[id];
-        return {a.categories, string(a.provider), a.asn, id != 0};
-    }
-    ANONDB_HOT_INLINE std::uint32_t prefetch_record(std::uint32_t id) const noexcept {
-        if (id < m_.nrec_) {
-            prefetch(m_.records_ + id);
-            if (m_.record_asns_) prefetch(m_.record_asns_ + id);
-        }
-        return id;
-    }
-
-    // Starts loading the bucket of `ip`: the first line of its starts and of
-    // the ids beside them (answer ids when `answers`, else record ids).
-    ANONDB_HOT_INLINE void prefetch_bucket(Ip ip, bool answers) const noexcept {
-        if (ip.is_v4()) {
-            const std::uint32_t lo = m_.v4_index_[ip.v4() >> 16];
+            const std::uint32_t lo = m_.v4_index_[ip.v4() >> m_.v4_shift_];
             prefetch(m_.v4_starts_ + lo);
-            prefetch(answers ? m_.v4_answers_ + lo : m_.v4_records_ + lo);
+            prefetch(m_.v4_answers_ + std::size_t{lo} * m_.w_);
         } else {
-            const std::uint32_t lo = m_.v6_index_[ip.hi >> 48];
+            const std::uint32_t lo = m_.v6_index_[ip.hi >> m_.v6_shift_];
             prefetch(m_.v6_starts_ + lo);
-            prefetch(answers ? m_.v6_answers_ + lo : m_.v6_records_ + lo);
+            prefetch(m_.v6_answers_ + std::size_t{lo} * m_.w_);
         }
     }
 
@@ -339,8 +353,7 @@ private:
     Error validate_table();
     template <class Start>
     Error validate_family(const char* family, const format::SectionEntry& idx, const format::SectionEntry& starts,
-                          const format::SectionEntry& recs, const std::uint32_t*& index_out, const Start*& starts_out,
-                          const std::uint32_t*& records_out, std::uint32_t& n_out, bool full);
+                          const format::SectionEntry& ids, bool full);
 
     // Trivially copyable view state, so moving is a copy plus a reset.
     struct State {
@@ -349,21 +362,18 @@ private:
         bool mapped_ = false;
         std::span<const format::SectionEntry> sections_;
         const std::uint32_t* v4_index_ = nullptr;
-        const std::uint32_t* v4_starts_ = nullptr;
-        const std::uint32_t* v4_records_ = nullptr;
+        const std::uint16_t* v4_starts_ = nullptr;
+        const std::uint8_t* v4_answers_ = nullptr;
         std::uint32_t n4_ = 0;
+        unsigned v4_bits_ = 16, v4_shift_ = 16;  // index bits; 32 - bits (8 to 16)
         const std::uint32_t* v6_index_ = nullptr;
         const format::Ip128* v6_starts_ = nullptr;
-        const std::uint32_t* v6_records_ = nullptr;
+        const std::uint8_t* v6_answers_ = nullptr;
         std::uint32_t n6_ = 0;
-        const format::Record* records_ = nullptr;
-        const std::uint32_t* record_asns_ = nullptr;  // nullptr in 1.0 files
-        const std::uint32_t* v4_answers_ = nullptr;   // these three: nullptr before 1.2
-        const std::uint32_t* v6_answers_ = nullptr;
+        unsigned v6_bits_ = 16, v6_shift_ = 48;  // index bits; 64 - bits, on the high half (40 to 56)
         const format::Answer* answers_ = nullptr;
         std::uint32_t nans_ = 0;
-        std::uint32_t nrec_ = 0;
-        const format::StrRef* providers_ = nullptr;
+        unsigned w_ = 1;  // bytes of an answer id
         std::uint32_t nprov_ = 0;
         std::string_view strings_;
         std::span<const format::FeedEntry> feeds_;
@@ -448,106 +458,160 @@ inline Error Database::validate_table() {
     return {};
 }
 
+// One table (IPv4 when Start is the 16-bit stored start, IPv6 when it is
+// Ip128): sizes, the index, and with `full` every start and answer id.
 template <class Start>
 inline Error Database::validate_family(const char* family, const format::SectionEntry& idx,
-                                       const format::SectionEntry& starts, const format::SectionEntry& recs,
-                                       const std::uint32_t*& index_out, const Start*& starts_out,
-                                       const std::uint32_t*& records_out, std::uint32_t& n_out, bool full) {
+                                       const format::SectionEntry& starts, const format::SectionEntry& ids, bool full) {
+    constexpr bool v4 = sizeof(Start) == 2;
     auto fail = [&](const format::SectionEntry& s, const std::string& why) {
         return make_error(Status::corrupt, detail::section_context(s) + " (" + family + "): " + why);
     };
-    if (idx.raw_size != std::uint64_t{format::kIndexEntries} * 4) return fail(idx, "wrong size");
+    unsigned bits = 0;
+    const unsigned min_bits = v4 ? format::kMinV4IndexBits : format::kMinV6IndexBits;
+    for (unsigned b = min_bits; b <= format::kMaxIndexBits; ++b)
+        if (idx.raw_size == ((std::uint64_t{1} << b) + 1) * 4) bits = b;
+    if (bits == 0)
+        return fail(idx, "size is not 2^b + 1 entries with b from " + std::to_string(min_bits) + " to " +
+                             std::to_string(format::kMaxIndexBits));
+    const std::uint32_t buckets = 1u << bits;
     if (starts.raw_size == 0 || starts.raw_size % sizeof(Start) != 0 || starts.raw_size / sizeof(Start) > 0xffffffffu)
         return fail(starts, "wrong size");
     const auto n = static_cast<std::uint32_t>(starts.raw_size / sizeof(Start));
-    if (recs.raw_size != std::uint64_t{n} * 4) return fail(recs, "record count differs from start count");
+    if (ids.raw_size != std::uint64_t{n} * m_.w_) return fail(ids, "answer id count differs from start count");
     const auto* index = array_at<std::uint32_t>(idx);
     const auto* st = array_at<Start>(starts);
-    const auto* rc = array_at<std::uint32_t>(recs);
-    auto key = [](const Start& s) -> std::uint32_t {
-        if constexpr (sizeof(Start) == 4) return s >> 16;
-        else return static_cast<std::uint32_t>(s.hi >> 48);
-    };
-    auto less = [](const Start& a, const Start& b) {
-        if constexpr (sizeof(Start) == 4) return a < b;
-        else return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
-    };
-    auto is_zero = [](const Start& s) {
-        if constexpr (sizeof(Start) == 4) return s == 0;
-        else return s.hi == 0 && s.lo == 0;
-    };
+    const auto* id_bytes = array_at<std::uint8_t>(ids);
+    const unsigned shift = (v4 ? 32 : 64) - bits;
+
     // What a search needs to stay inside the starts: every bucket within
-    // [0, n], in order, and bucket 0 not empty (it holds the first start, 0),
+    // [0, n], in order, and bucket 0 not empty (it holds the first start),
     // so an empty bucket always has a start below it.
-    if (!is_zero(st[0])) return fail(starts, "first start is not the lowest address");
-    if (index[0] != 0 || index[1] == 0 || index[format::kIndexEntries - 1] != n) return fail(idx, "bad bounds");
-    for (std::uint32_t b = 0; b + 1 < format::kIndexEntries; ++b) {
+    bool first_is_zero;
+    if constexpr (v4) first_is_zero = st[0] == 0;
+    else first_is_zero = st[0].hi == 0 && st[0].lo == 0;
+    if (!first_is_zero) return fail(starts, "first start is not the lowest address");
+    if (index[0] != 0 || index[1] == 0 || index[buckets] != n) return fail(idx, "bad bounds");
+    for (std::uint32_t b = 0; b < buckets; ++b)
         if (index[b] > index[b + 1]) return fail(idx, "not ascending at bucket " + std::to_string(b));
-        if (!full) continue;
-        for (std::uint32_t i = index[b]; i < index[b + 1]; ++i)
-            if (key(st[i]) != b) return fail(idx, "start " + std::to_string(i) + " outside bucket " + std::to_string(b));
+
+    if (full) {
+        auto id_at = [&](std::uint32_t i) {
+            std::uint32_t v = 0;
+            std::memcpy(&v, id_bytes + std::size_t{i} * m_.w_, m_.w_);
+            return v;
+        };
+        for (std::uint32_t b = 0; b < buckets; ++b) {
+            for (std::uint32_t i = index[b]; i < index[b + 1]; ++i) {
+                bool in_bucket, ascending = true;
+                if constexpr (v4) {
+                    // The stored bits above `shift` repeat the bucket's low bits.
+                    in_bucket = (std::uint32_t{st[i]} >> shift) == (b & ((1u << (16 - shift)) - 1));
+                    if (i > index[b]) ascending = st[i - 1] < st[i];
+                } else {
+                    in_bucket = (st[i].hi >> shift) == b;
+                    if (i > 0) ascending = st[i - 1].hi < st[i].hi || (st[i - 1].hi == st[i].hi && st[i - 1].lo < st[i].lo);
+                }
+                if (!in_bucket) return fail(idx, "start " + std::to_string(i) + " outside bucket " + std::to_string(b));
+                if (!ascending) return fail(starts, "starts not strictly ascending at " + std::to_string(i));
+            }
+        }
+        for (std::uint32_t i = 0; i < n; ++i)
+            if (id_at(i) >= m_.nans_) return fail(ids, "answer id out of range at " + std::to_string(i));
+        // Segments are maximal: equal neighbours would be one segment
+        // (the IPv4-mapped block's edges in the IPv6 table excepted).
+        for (std::uint32_t i = 1; i < n; ++i) {
+            if (id_at(i) != id_at(i - 1)) continue;
+            if constexpr (!v4) {
+                const Ip s{st[i].hi, st[i].lo};
+                if (s == kV4First || s == ip_next(kV4Last)) continue;
+            }
+            return fail(ids, "segments " + std::to_string(i - 1) + " and " + std::to_string(i) +
+                                 " have the same answer");
+        }
+        if constexpr (!v4) {
+            // The IPv4-mapped block is one segment of answer 0 (FORMAT.md).
+            const format::Ip128* end = st + n;
+            const format::Ip128* at = std::lower_bound(st, end, kV4First, [](const format::Ip128& s, Ip a) {
+                return Ip{s.hi, s.lo} < a;
+            });
+            const Ip after = ip_next(kV4Last);
+            if (at == end || at + 1 == end || Ip{at->hi, at->lo} != kV4First || id_at(static_cast<std::uint32_t>(at - st)) != 0 ||
+                Ip{(at + 1)->hi, (at + 1)->lo} != after)
+                return fail(starts, "the IPv4-mapped block is not one segment of answer 0");
+        }
     }
-    for (std::uint32_t i = 1; full && i < n; ++i)
-        if (!less(st[i - 1], st[i])) return fail(starts, "starts not strictly ascending at " + std::to_string(i));
-    for (std::uint32_t i = 0; full && i < n; ++i)
-        if (rc[i] >= m_.nrec_) return fail(recs, "record id out of range at " + std::to_string(i));
-    index_out = index;
-    starts_out = st;
-    records_out = rc;
-    n_out = n;
+    if constexpr (v4) {
+        m_.v4_index_ = index;
+        m_.v4_starts_ = st;
+        m_.v4_answers_ = id_bytes;
+        m_.n4_ = n;
+        m_.v4_bits_ = bits;
+        m_.v4_shift_ = shift;
+    } else {
+        m_.v6_index_ = index;
+        m_.v6_starts_ = st;
+        m_.v6_answers_ = id_bytes;
+        m_.n6_ = n;
+        m_.v6_bits_ = bits;
+        m_.v6_shift_ = shift;
+    }
     return {};
 }
 
 // With OpenChecks::deferred, the loops over whole sections and the
 // checksums of hot sections are skipped (`full` false); every read they
 // would have proved safe is bounds-checked where it happens instead
-// (string(), provider_name(), record(), the clamp of answer ids), and
-// verify() runs them all.
+// (string(), the clamp of answer ids, the segment fallback), and verify()
+// runs them all.
 inline Error Database::validate(OpenChecks checks) {
     using format::SectionKind;
     const bool full = checks == OpenChecks::full;
     if (m_.size_ < sizeof(format::Header)) return make_error(Status::truncated, "shorter than a header");
     if (auto e = validate_table(); e.status != Status::ok) return e;
 
-    const format::SectionEntry* hot[11] = {};
-    for (std::uint32_t k = 1; k <= 10; ++k) {
+    const format::SectionEntry* sec[format::kMaxKnownKind + 1] = {};
+    for (std::uint32_t k = 1; k <= format::kMaxKnownKind; ++k) {
         const auto* s = find_section(static_cast<SectionKind>(k));
         if (!s) return make_error(Status::missing_section, std::string(format::section_name(k)));
+        sec[k] = s;
+        if (!format::is_hot(static_cast<SectionKind>(k))) continue;
         if (s->encoding != static_cast<std::uint32_t>(format::Encoding::raw))
             return make_error(Status::corrupt, detail::section_context(*s) + ": hot section must be raw");
         const auto bytes = stored_bytes(*s);
         if (full && detail::xxh64(bytes.data(), bytes.size()) != s->checksum)
             return make_error(Status::checksum, detail::section_context(*s));
-        hot[k] = s;
     }
+    auto at = [&](SectionKind k) -> const format::SectionEntry& { return *sec[static_cast<std::uint32_t>(k)]; };
     auto fail = [](const format::SectionEntry& s, const std::string& why) {
         return make_error(Status::corrupt, detail::section_context(s) + ": " + why);
     };
-    // strings, providers, records, feeds: everything a lookup may touch.
-    const auto& str = *hot[static_cast<int>(SectionKind::strings)];
+
+    const auto& str = at(SectionKind::strings);
     m_.strings_ = {reinterpret_cast<const char*>(m_.base_ + str.offset), static_cast<std::size_t>(str.raw_size)};
     auto str_ok = [&](format::StrRef r) { return r.offset <= m_.strings_.size() && r.length <= m_.strings_.size() - r.offset; };
 
-    const auto& prov = *hot[static_cast<int>(SectionKind::providers)];
+    const auto& ans = at(SectionKind::answers);
+    if (ans.raw_size == 0 || ans.raw_size % sizeof(format::Answer) != 0 ||
+        ans.raw_size / sizeof(format::Answer) > 0xffffffffu)
+        return fail(ans, "wrong size");
+    m_.answers_ = array_at<format::Answer>(ans);
+    m_.nans_ = static_cast<std::uint32_t>(ans.raw_size / sizeof(format::Answer));
+    m_.w_ = format::answer_id_width(m_.nans_);
+    const format::Answer& none = m_.answers_[0];
+    if (none.categories != 0 || none.asn != 0 || none.provider.offset != 0 || none.provider.length != 0)
+        return fail(ans, "answer 0 must be empty");
+    for (std::uint32_t i = 0; full && i < m_.nans_; ++i)
+        if (!str_ok(m_.answers_[i].provider)) return fail(ans, "provider name out of bounds at " + std::to_string(i));
+
+    // Cold, maybe compressed: only its entry count is needed here.
+    const auto& prov = at(SectionKind::providers);
     if (prov.raw_size == 0 || prov.raw_size % sizeof(format::StrRef) != 0 ||
         prov.raw_size / sizeof(format::StrRef) > 0xffffffffu)
         return fail(prov, "wrong size");
-    m_.providers_ = array_at<format::StrRef>(prov);
     m_.nprov_ = static_cast<std::uint32_t>(prov.raw_size / sizeof(format::StrRef));
-    for (std::uint32_t i = 0; full && i < m_.nprov_; ++i)
-        if (!str_ok(m_.providers_[i])) return fail(prov, "string out of bounds at " + std::to_string(i));
 
-    const auto& rec = *hot[static_cast<int>(SectionKind::records)];
-    if (rec.raw_size == 0 || rec.raw_size % sizeof(format::Record) != 0 ||
-        rec.raw_size / sizeof(format::Record) > 0xffffffffu)
-        return fail(rec, "wrong size");
-    m_.records_ = array_at<format::Record>(rec);
-    m_.nrec_ = static_cast<std::uint32_t>(rec.raw_size / sizeof(format::Record));
-    if (m_.records_[0].categories != 0 || m_.records_[0].provider != 0) return fail(rec, "record 0 must be empty");
-    for (std::uint32_t i = 0; full && i < m_.nrec_; ++i)
-        if (m_.records_[i].provider >= m_.nprov_) return fail(rec, "provider out of range at " + std::to_string(i));
-
-    const auto& fd = *hot[static_cast<int>(SectionKind::feeds)];
+    const auto& fd = at(SectionKind::feeds);
     if (fd.raw_size % sizeof(format::FeedEntry) != 0) return fail(fd, "wrong size");
     m_.feeds_ = {array_at<format::FeedEntry>(fd), static_cast<std::size_t>(fd.raw_size / sizeof(format::FeedEntry))};
     for (std::size_t i = 0; i < m_.feeds_.size(); ++i) {
@@ -557,56 +621,14 @@ inline Error Database::validate(OpenChecks checks) {
             return fail(fd, "feed " + std::to_string(i) + " refers outside strings, providers or feeds");
     }
 
-    // An optional hot section: raw, and its checksum matches.
-    auto optional_hot = [&](const format::SectionEntry& s) -> Error {
-        if (s.encoding != static_cast<std::uint32_t>(format::Encoding::raw)) return fail(s, "hot section must be raw");
-        const auto bytes = stored_bytes(s);
-        if (full && detail::xxh64(bytes.data(), bytes.size()) != s.checksum)
-            return make_error(Status::checksum, detail::section_context(s));
-        return {};
-    };
-    if (const auto* ra = find_section(SectionKind::record_asns)) {
-        if (auto e = optional_hot(*ra); e.status != Status::ok) return e;
-        if (ra->raw_size != std::uint64_t{m_.nrec_} * 4) return fail(*ra, "entry count differs from record count");
-        m_.record_asns_ = array_at<std::uint32_t>(*ra);
-        if (m_.record_asns_[0] != 0) return fail(*ra, "record 0 must be empty");
-    }
-
-    if (auto e = validate_family<std::uint32_t>("IPv4", *hot[1], *hot[2], *hot[3], m_.v4_index_, m_.v4_starts_, m_.v4_records_, m_.n4_, full);
+    if (auto e = validate_family<std::uint16_t>("IPv4", at(SectionKind::v4_index), at(SectionKind::v4_starts),
+                                                at(SectionKind::v4_answers), full);
         e.status != Status::ok)
         return e;
-    if (auto e = validate_family<format::Ip128>("IPv6", *hot[4], *hot[5], *hot[6], m_.v6_index_, m_.v6_starts_, m_.v6_records_, m_.n6_, full);
+    if (auto e = validate_family<format::Ip128>("IPv6", at(SectionKind::v6_index), at(SectionKind::v6_starts),
+                                                at(SectionKind::v6_answers), full);
         e.status != Status::ok)
         return e;
-
-    // 1.2 answers: all three sections or none.
-    const auto* a4 = find_section(SectionKind::v4_answers);
-    const auto* a6 = find_section(SectionKind::v6_answers);
-    const auto* at = find_section(SectionKind::answers);
-    if (!a4 && !a6 && !at) return {};
-    if (!a4 || !a6 || !at) return make_error(Status::missing_section, "v4_answers, v6_answers and answers go together");
-    for (const auto* sec : {a4, a6, at})
-        if (auto e = optional_hot(*sec); e.status != Status::ok) return e;
-    if (at->raw_size == 0 || at->raw_size % sizeof(format::Answer) != 0 ||
-        at->raw_size / sizeof(format::Answer) > 0xffffffffu)
-        return fail(*at, "wrong size");
-    const auto* answers = array_at<format::Answer>(*at);
-    const auto nans = static_cast<std::uint32_t>(at->raw_size / sizeof(format::Answer));
-    const format::Answer& none = answers[0];
-    if (none.categories != 0 || none.asn != 0 || none.provider.offset != 0 || none.provider.length != 0)
-        return fail(*at, "answer 0 must be empty");
-    for (std::uint32_t i = 0; full && i < nans; ++i)
-        if (!str_ok(answers[i].provider)) return fail(*at, "provider name out of bounds at " + std::to_string(i));
-    for (const auto& [sec, n] : {std::pair{a4, m_.n4_}, std::pair{a6, m_.n6_}}) {
-        if (sec->raw_size != std::uint64_t{n} * 4) return fail(*sec, "answer count differs from start count");
-        const auto* ids = array_at<std::uint32_t>(*sec);
-        for (std::uint32_t i = 0; full && i < n; ++i)
-            if (ids[i] >= nans) return fail(*sec, "answer id out of range at " + std::to_string(i));
-    }
-    m_.v4_answers_ = array_at<std::uint32_t>(*a4);
-    m_.v6_answers_ = array_at<std::uint32_t>(*a6);
-    m_.answers_ = answers;
-    m_.nans_ = nans;
     return {};
 }
 

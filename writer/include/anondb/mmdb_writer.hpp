@@ -1,9 +1,10 @@
 // MaxMind DB (format 2.0) export of an anondb database, written by our own
 // encoder per https://maxmind.github.io/MaxMind-DB/ (no libmaxminddb writer).
 //
-// Tree: one IPv6 search tree (ip_version 6, 128 bits). Only flagged segments
-// (record != 0) get data; everything else is an empty record (value ==
-// node_count).
+// Tree: one IPv6 search tree (ip_version 6, 128 bits). Only flagged space
+// (answer != 0) gets data; everything else is an empty record (value ==
+// node_count). Ranges are the maximal runs of one map: one answer and one
+// set of sources (one sweep over the evidence, ColdData::for_each_piece).
 //
 // Data map of a network, keys of GeoIP2-Anonymous-IP; only TRUE booleans are
 // written, false ones are absent (as MaxMind does):
@@ -16,10 +17,10 @@
 //   is_tor_exit_node      tor_exit
 //   relay (iCloud Private Relay and the like) sets is_anonymous only.
 //   Unknown category bits are ignored.
-// Plus provider_name (utf8 string) when the record has a provider,
+// Plus provider_name (utf8 string) when the answer has a provider,
 // autonomous_system_number (uint32) when it has an ASN, and sources (array of
-// utf8 strings): the distinct feed names of the record's provenance, in
-// provenance order. Identical maps are written once.
+// utf8 strings): the distinct feed names of the evidence covering the range,
+// in origin order. Identical maps are written once.
 //
 // Address placement and aliases (as MaxMind's writer does):
 //   anondb's IPv4 (::ffff:a.b.c.d) is stored under ::a.b.c.d, the IPv4

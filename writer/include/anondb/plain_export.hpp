@@ -1,7 +1,7 @@
 // Plain-text exports of an anondb database: CIDR lists, firewall sets
 // (nftables, ipset), per-range CSV / JSON lines and a PostgreSQL load script.
 //
-// Every export walks the flagged segments (record != 0) in address order,
+// Every export walks the flagged space (answer != 0) in address order,
 // clipped at the edges of the IPv4-mapped block ::ffff:0:0/96 (the reader's
 // IPv4 and IPv6 tables meet there; a range never spans families), and keeps
 // those matching an ExportFilter. Output is streamed to an std::ostream.
@@ -18,9 +18,10 @@
 //          CIDR -exist` lines with the CIDRs of the cidr export (hash:net
 //          takes no /0: all of IPv4 is written as 0.0.0.0/1 and 128.0.0.0/1).
 //   csv    header start,end,cidrs,categories,provider,asn,sources; one row
-//          per kept segment (not merged); cidrs space-separated, categories
+//          per maximal kept range of one answer and one set of sources (not
+//          merged further); cidrs space-separated, categories
 //          and sources '|'-joined; RFC 4180 quoting where needed.
-//   jsonl  one JSON object per kept segment: start, end, cidrs[],
+//   jsonl  one JSON object per row of the csv export: start, end, cidrs[],
 //          categories[], anonymous, provider (string|null), asn
 //          (number|null), sources[].
 //   pgsql  a psql script loading the kept segments into PostgreSQL (needs
@@ -40,7 +41,7 @@
 //              provider text,                -- NULL when none
 //              asn bigint,                   -- NULL when none
 //              sources text[] NOT NULL)      -- as in csv/jsonl
-//          with one row per kept segment (not merged, like csv), loaded by
+//          with one row per row of the csv export, loaded by
 //          COPY FROM stdin in text format (every array element quoted); then
 //          the GiST index <set_name>_ranges_range_idx on range, and ANALYZE.
 //          The range is written as format_range writes it: IPv4 text for
@@ -50,9 +51,8 @@
 //          Text columns hold UTF-8 only: a byte of a provider or feed name
 //          that is not part of a valid UTF-8 sequence, and NUL, are written
 //          as U+FFFD; every other string round-trips exactly.
-// sources = distinct feed names of the segment's provenance
-// (ColdData::contributions(record), the list explain() gives for the
-// segment's addresses), in provenance order; computed once per record id.
+// sources = distinct feed names of the evidence covering the range (what
+// explain() lists for its addresses), in origin order.
 #pragma once
 
 #include <cstdint>
@@ -74,14 +74,14 @@ std::optional<PlainFormat> plain_format(std::string_view name);
 std::string_view plain_format_name(PlainFormat format);
 
 struct ExportFilter {
-    std::uint32_t categories = 0;  // keep records with any of these bits; 0 = every flagged record
+    std::uint32_t categories = 0;  // keep ranges with any of these bits; 0 = every flagged range
     std::string provider;          // exact primary provider name; "" = any
     enum class Family { both, v4, v6 } family = Family::both;
 };
 
-// Does a flagged record pass the filter's category and provider tests
-// (family is a property of the address, not of the record)?
-bool filter_matches(const ExportFilter& filter, const LookupResult& record);
+// Does a flagged answer pass the filter's category and provider tests
+// (family is a property of the address, not of the answer)?
+bool filter_matches(const ExportFilter& filter, const LookupResult& answer);
 
 // Writes the export. set_name names the nft/ipset sets (<set_name>_v4,
 // <set_name>_v6) and the pgsql table (<set_name>_ranges, written unquoted:

@@ -51,23 +51,36 @@ struct ExclusionInfo {
     std::uint32_t rule = 0;    // origin id of the rule's line
 };
 
-struct RangeRecord {
+// One range of the merge's output: every address in it has this answer.
+struct RangeAnswer {
     Range range;
-    std::uint32_t record = 0;  // > 0
+    std::uint32_t categories = 0;
+    std::uint32_t provider = 0;  // index into DatabaseContent::providers, 0 = none
+    std::uint32_t asn = 0;       // 0 = none
+};
+
+// One evidence row: an input range and the origin (a range entry or an
+// ASN-derived entry) it came from.
+struct EvidenceInfo {
+    Range range;
+    std::uint32_t origin = 0;
 };
 
 struct DatabaseContent {
     std::int64_t build_time = 0;
     std::uint64_t data_version = 0;
-    std::vector<std::string> providers{std::string()};   // [0] = none
+    std::vector<std::string> providers{std::string()};   // [0] = none; in byte order (FORMAT.md)
     std::vector<FeedInfo> feeds;
     std::vector<OriginInfo> origins;
-    std::vector<format::Record> records{format::Record{}};  // [0] = not flagged
-    std::vector<std::uint32_t> record_asns;  // one per record, or empty for none at all
-    // Provenance of record r: prov_origins[prov_offsets[r] .. prov_offsets[r+1]).
-    std::vector<std::uint32_t> prov_offsets{0, 0};
-    std::vector<std::uint32_t> prov_origins;
-    std::vector<RangeRecord> ranges;  // sorted, disjoint
+    // What lookups answer: sorted, disjoint. Touching ranges with equal
+    // answers become one segment; ranges may cross the IPv4-mapped block's
+    // edges (each table takes its part).
+    std::vector<RangeAnswer> ranges;
+    // The provenance: any order, duplicates allowed; written sorted and
+    // unique. The answers of `ranges` must be what this evidence gives
+    // (FORMAT.md, Answer semantics): the writer does not recompute them,
+    // and verify() checks them.
+    std::vector<EvidenceInfo> evidence;
     std::vector<ExclusionInfo> exclusions;  // any order; written sorted
     std::string metadata_json = "{}";
 };
@@ -78,8 +91,8 @@ struct WriteOptions {
 };
 
 // The whole file as bytes. Fails (never throws) on content that cannot be
-// represented: unsorted or overlapping ranges, ids out of range, counts
-// past 32 bits.
+// represented: unsorted or overlapping ranges, ids out of range, evidence
+// of an origin that cannot have any, counts past 32 bits.
 Expected<std::vector<std::byte>> serialize(const DatabaseContent& content, const WriteOptions& options = {});
 
 // Writes `bytes` to `path` atomically: an unnamed file in the same

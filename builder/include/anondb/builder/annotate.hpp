@@ -12,7 +12,7 @@
 //         `TEXT  error: REASON`. Feed text (provider names) and input text
 //         have control bytes escaped (\xNN).
 //   json  one object per line: ip, flagged, anonymous, categories, provider,
-//         asn, range, record (as explain --json); a bad line gives
+//         asn, range, answer (as explain --json); a bad line gives
 //         {"ip": TEXT, "error": REASON, "line": N}.
 //   csv   (with a column) the input row unchanged, then the columns
 //         anondb_flagged, anondb_anonymous, anondb_categories ('|'-joined),

@@ -1,5 +1,11 @@
-// Merge with provenance: many overlapping input ranges in, the coarsest
-// disjoint ranges out, each knowing every input that covers it.
+// Merge: many overlapping input ranges in, the coarsest disjoint ranges out,
+// each with the attributes a lookup answers.
+//
+// Provenance is not materialised here. The inputs themselves, sorted into
+// evidence order, are the provenance: the file stores them (the `evidence`
+// section, docs/FORMAT.md) and explain answers "which inputs cover this
+// address" with a stabbing query over them. Building one list of covering
+// inputs per output range was most of the old merge's time and memory.
 #pragma once
 
 #include <cstdint>
@@ -20,65 +26,42 @@ struct MergeInput {
     std::uint32_t asn = 0;         // the AS an ASN-derived entry came through, 0 = none
 };
 
-// One output range: every address in it is covered by exactly the same set
-// of inputs.
+// What every address of an output range carries. For the addresses an
+// input set covers:
+// - categories = OR of the categories of all covering inputs;
+// - provider = the provider of the narrowest covering input that has one,
+//   where inputs without an AS (direct list entries) come before
+//   ASN-derived ones: a provider's own list outranks routing data (ties:
+//   lowest provider id); 0 when none has one;
+// - asn = likewise, the ASN of the narrowest covering input that has one
+//   (ties: lowest ASN), independently of the provider.
+// "Narrowest" compares last - first of the inputs as given.
 struct MergedRange {
     Range range;
-    std::uint32_t categories = 0;  // union of the covering inputs' categories
-    std::uint32_t provider = 0;    // primary provider, see merge()
-    std::uint32_t asn = 0;         // primary ASN, see merge()
-    std::uint32_t provenance = 0;  // index of its list in MergedSet
-};
-
-// What a provenance list stands for besides its origins.
-struct ListAttributes {
     std::uint32_t categories = 0;
     std::uint32_t provider = 0;
     std::uint32_t asn = 0;
-    friend bool operator==(const ListAttributes&, const ListAttributes&) = default;
+    friend bool operator==(const MergedRange&, const MergedRange&) = default;
 };
 
-struct MergedSet {
-    // Disjoint, sorted by address. No two touching ranges have equal
-    // (categories, provider, provenance).
-    std::vector<MergedRange> ranges;
-    // Provenance list i is list_origins[list_offsets[i] .. list_offsets[i+1]),
-    // origin ids ascending. Ranges share a list only when they carry the
-    // same attributes too, so list i stands for one (origins, categories,
-    // provider, asn): a list is stored twice only for two sets of attributes
-    // (an origin in several inputs of other widths can name another provider).
-    // Lists are numbered in order of first use along the address space.
-    // list_offsets.size() == number of lists + 1.
-    std::vector<std::uint32_t> list_offsets{0};
-    std::vector<std::uint32_t> list_origins;
-    // The categories, provider and asn of the ranges with list i.
-    std::vector<ListAttributes> list_attributes;
-
-    std::span<const std::uint32_t> list(std::uint32_t i) const {
-        return {list_origins.data() + list_offsets[i], list_offsets[i + 1] - list_offsets[i]};
-    }
-};
-
-// Sweeps the inputs in O(n log n + output). For each output range:
-// - categories = OR of the categories of all inputs covering it;
-// - provenance = the ascending, duplicate-free origin ids of those inputs;
-// - provider = the provider of the narrowest covering input that has one,
-//   where inputs without an AS (direct list entries) come before ASN-derived
-//   ones: a provider's own list outranks routing data (ties: lowest provider
-//   id); 0 when none has one;
-// - asn = likewise, the ASN of the narrowest covering input that has one
-//   (ties: lowest ASN), independently of the provider.
-// Addresses covered by no input appear in no range. Deterministic: the
-// result depends only on the multiset of inputs, not on their order.
-MergedSet merge(std::span<const MergeInput> inputs);
-
-// Receives merged ranges in address order, a batch at a time; each range's
-// provenance is final. The batch lives only during the call.
+// Receives merged ranges in address order, a batch at a time. The batch
+// lives only during the call.
 using RangeSink = std::function<void(std::span<const MergedRange>)>;
 
-// merge(), handing the ranges to `sink` instead of storing them: the
-// returned set has no ranges, and all its lists. For callers that turn the
-// ranges into something else: they are the largest thing a merge makes.
-MergedSet merge(std::span<const MergeInput> inputs, const RangeSink& sink);
+// The order the file stores evidence in: first ascending, then last
+// descending (an enclosing range before the ranges it nests), then origin
+// ascending.
+bool evidence_less(const MergeInput& a, const MergeInput& b) noexcept;
+
+// Sorts `inputs` in place into evidence order, then sweeps them in
+// O(n log n) time, handing the output ranges to `sink` in address order:
+// disjoint, covering exactly the addresses some input covers, each with the
+// attributes above, and no two touching ranges with equal attributes (they
+// are one range). Deterministic: the ranges depend only on the multiset of
+// inputs, not on their order. Throws std::length_error past 2^32 - 2 inputs.
+void merge(std::span<MergeInput> inputs, const RangeSink& sink);
+
+// merge(), collecting the ranges.
+std::vector<MergedRange> merge(std::span<MergeInput> inputs);
 
 }  // namespace anondb::builder

@@ -70,8 +70,9 @@ struct FeedReport {
 struct BuildReport {
     std::vector<FeedReport> feeds;
     std::uint64_t input_entries = 0;
-    std::uint64_t ranges = 0;   // merged ranges
-    std::uint64_t records = 0;  // distinct attribute sets (record 0 excluded)
+    std::uint64_t ranges = 0;    // merged ranges: maximal runs of one answer
+    std::uint64_t answers = 0;   // distinct answers of flagged space
+    std::uint64_t evidence = 0;  // evidence rows (input ranges with their origins)
     std::uint64_t file_bytes = 0;
     std::string out_path;
     std::size_t stale_feeds = 0;    // published from a last good copy
@@ -124,10 +125,10 @@ struct Compiled {
 // guards and excludes what it gives, then merges it with the range feeds.
 Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
 
-// Merges `inputs` into the records, provenance and ranges of `content`:
-// provenance list i becomes record i + 1. The ranges go straight into the
-// content, never through a MergedSet. Returns the number of ranges.
-std::size_t merge_into(std::span<const MergeInput> inputs, writer::DatabaseContent& content);
+// Merges `inputs` into the ranges (what lookups answer) and the evidence
+// (the inputs themselves, in evidence order) of `content`. Leaves `inputs`
+// sorted (merge()). Returns the number of ranges.
+std::size_t merge_into(std::span<MergeInput> inputs, writer::DatabaseContent& content);
 
 // The build report as JSON: the database's metadata plus this run's
 // transport details (status, HTTP cache use, failures).
