@@ -349,6 +349,34 @@ private:
         return reinterpret_cast<const T*>(m_.base_ + s.offset);
     }
 
+    // The first id of a packed array that is out of range (>= nans) or
+    // equal to the one before it where may_repeat(i) is false; at == n if none.
+    struct IdCheck {
+        std::uint32_t at;
+        bool out_of_range;
+    };
+    template <unsigned W, class MayRepeat>
+    IdCheck check_ids_of_width(const std::uint8_t* ids, std::uint32_t n, MayRepeat may_repeat) const {
+        std::uint32_t prev = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::uint32_t v = 0;
+            std::memcpy(&v, ids + std::size_t{i} * W, W);
+            if (v >= m_.nans_) return {i, true};
+            if (i > 0 && v == prev && !may_repeat(i)) return {i, false};
+            prev = v;
+        }
+        return {n, false};
+    }
+    template <class MayRepeat>
+    IdCheck check_ids(const std::uint8_t* ids, std::uint32_t n, MayRepeat may_repeat) const {
+        switch (m_.w_) {  // one loop per width, each load of a fixed size
+            case 1: return check_ids_of_width<1>(ids, n, may_repeat);
+            case 2: return check_ids_of_width<2>(ids, n, may_repeat);
+            case 3: return check_ids_of_width<3>(ids, n, may_repeat);
+            default: return check_ids_of_width<4>(ids, n, may_repeat);
+        }
+    }
+
     Error validate(OpenChecks checks);
     Error validate_table();
     template <class Start>
@@ -496,39 +524,40 @@ inline Error Database::validate_family(const char* family, const format::Section
         if (index[b] > index[b + 1]) return fail(idx, "not ascending at bucket " + std::to_string(b));
 
     if (full) {
-        auto id_at = [&](std::uint32_t i) {
-            std::uint32_t v = 0;
-            std::memcpy(&v, id_bytes + std::size_t{i} * m_.w_, m_.w_);
-            return v;
-        };
         for (std::uint32_t b = 0; b < buckets; ++b) {
+            // IPv4: the stored bits above `shift` repeat the bucket's low bits.
+            const std::uint32_t high = v4 ? b & ((1u << (16 - shift)) - 1) : b;
             for (std::uint32_t i = index[b]; i < index[b + 1]; ++i) {
                 bool in_bucket, ascending = true;
                 if constexpr (v4) {
-                    // The stored bits above `shift` repeat the bucket's low bits.
-                    in_bucket = (std::uint32_t{st[i]} >> shift) == (b & ((1u << (16 - shift)) - 1));
+                    in_bucket = (std::uint32_t{st[i]} >> shift) == high;
                     if (i > index[b]) ascending = st[i - 1] < st[i];
                 } else {
-                    in_bucket = (st[i].hi >> shift) == b;
+                    in_bucket = (st[i].hi >> shift) == high;
                     if (i > 0) ascending = st[i - 1].hi < st[i].hi || (st[i - 1].hi == st[i].hi && st[i - 1].lo < st[i].lo);
                 }
                 if (!in_bucket) return fail(idx, "start " + std::to_string(i) + " outside bucket " + std::to_string(b));
                 if (!ascending) return fail(starts, "starts not strictly ascending at " + std::to_string(i));
             }
         }
-        for (std::uint32_t i = 0; i < n; ++i)
-            if (id_at(i) >= m_.nans_) return fail(ids, "answer id out of range at " + std::to_string(i));
-        // Segments are maximal: equal neighbours would be one segment
-        // (the IPv4-mapped block's edges in the IPv6 table excepted).
-        for (std::uint32_t i = 1; i < n; ++i) {
-            if (id_at(i) != id_at(i - 1)) continue;
-            if constexpr (!v4) {
-                const Ip s{st[i].hi, st[i].lo};
-                if (s == kV4First || s == ip_next(kV4Last)) continue;
-            }
-            return fail(ids, "segments " + std::to_string(i - 1) + " and " + std::to_string(i) +
+        // Every id below nans, and segments maximal: equal neighbours would
+        // be one segment (the IPv4-mapped block's edges in the IPv6 table
+        // excepted).
+        auto may_repeat = [&](std::uint32_t i) {
+            if constexpr (v4) return false;
+            else return Ip{st[i].hi, st[i].lo} == kV4First || Ip{st[i].hi, st[i].lo} == ip_next(kV4Last);
+        };
+        const IdCheck bad = check_ids(id_bytes, n, may_repeat);
+        if (bad.at < n) {
+            if (bad.out_of_range) return fail(ids, "answer id out of range at " + std::to_string(bad.at));
+            return fail(ids, "segments " + std::to_string(bad.at - 1) + " and " + std::to_string(bad.at) +
                                  " have the same answer");
         }
+        auto id_at = [&](std::uint32_t i) {
+            std::uint32_t v = 0;
+            std::memcpy(&v, id_bytes + std::size_t{i} * m_.w_, m_.w_);
+            return v;
+        };
         if constexpr (!v4) {
             // The IPv4-mapped block is one segment of answer 0 (FORMAT.md).
             const format::Ip128* end = st + n;
