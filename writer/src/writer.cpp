@@ -105,9 +105,10 @@ std::vector<std::uint32_t> bucket_index(const std::vector<Start>& starts, unsign
     return index;
 }
 
-// `ids` as a packed array of `width` bytes each (FORMAT.md, Conventions).
+// `ids` as a packed array of `width` bytes each, then 4 - width zero bytes
+// (FORMAT.md, Conventions).
 std::vector<std::byte> packed(const std::vector<std::uint32_t>& ids, unsigned width) {
-    std::vector<std::byte> out(ids.size() * width);
+    std::vector<std::byte> out(ids.size() * width + 4 - width);
     for (std::size_t i = 0; i < ids.size(); ++i) std::memcpy(out.data() + i * width, &ids[i], width);
     return out;
 }

@@ -176,9 +176,12 @@ public:
     ANONDB_HOT_INLINE LookupResult answer(std::uint32_t id) const noexcept {
         id = id < m_.nans_ ? id : 0;  // proved at open unless deferred (OpenChecks); a conditional move
         // No branch on id: answer 0 is all zero (checked at open), and
-        // whether an address is flagged is not predictable.
+        // whether an address is flagged is not predictable. The name needs
+        // no bounds check: every open proves each answer's name is inside
+        // strings.
         const format::Answer& a = m_.answers_[id];
-        return {a.categories, string(a.provider), a.asn, id != 0};
+        return {a.categories, std::string_view(m_.strings_.data() + a.provider.offset, a.provider.length), a.asn,
+                id != 0};
     }
 
     // Bytes of the strings section; "" when `ref` is out of bounds.
@@ -258,26 +261,42 @@ private:
         });
     }
 
-    // Answer id `i` of a packed array of width m_.w_ (1 to 4 bytes). The
-    // switch is on a per-file constant: it predicts perfectly.
+    // Answer id `i` of a packed array of width m_.w_ (1 to 4 bytes): a
+    // 4-byte load masked to the id's bytes (the array is followed by 4 - w
+    // bytes of padding, so the load stays inside the section).
     ANONDB_HOT_INLINE std::uint32_t packed_id(const std::uint8_t* ids, std::uint32_t i) const noexcept {
-        const std::uint8_t* p = ids + std::size_t{i} * m_.w_;
-        std::uint32_t v = 0;
-        switch (m_.w_) {
-            case 1: return p[0];
-            case 2: std::memcpy(&v, p, 2); return v;
-            case 3: std::memcpy(&v, p, 2); return v | std::uint32_t{p[2]} << 16;
-            default: std::memcpy(&v, p, 4); return v;
-        }
+        std::uint32_t v;
+        std::memcpy(&v, ids + std::size_t{i} * m_.w_, 4);
+        return v & m_.id_mask_;
     }
     ANONDB_HOT_INLINE std::uint32_t v4_answer_at(std::uint32_t i) const noexcept { return packed_id(m_.v4_answers_, i); }
     ANONDB_HOT_INLINE std::uint32_t v6_answer_at(std::uint32_t i) const noexcept { return packed_id(m_.v6_answers_, i); }
 
     // The bucket that holds entry j of a table (j < n): the last bucket
     // whose index entry is <= j. Lookups never need it; a segment's edges
-    // do when they lie in another bucket than the address.
-    static std::uint32_t bucket_of(const std::uint32_t* index, std::uint32_t buckets, std::uint32_t j) noexcept {
-        return static_cast<std::uint32_t>(std::upper_bound(index, index + buckets + 1, j) - index) - 1;
+    // do when they lie in another bucket than the address, usually a
+    // neighbour of it: so the search gallops out from bucket `near` (index
+    // reads grow with the log of the distance, not of the index).
+    static std::uint32_t bucket_of(const std::uint32_t* index, std::uint32_t buckets, std::uint32_t j,
+                                   std::uint32_t near) noexcept {
+        // index[0] = 0 <= j < n = index[buckets]: the answer is in [0, buckets).
+        std::uint32_t lo, hi;  // index[lo] <= j < index[hi]
+        if (index[near] <= j) {
+            lo = near;
+            for (std::uint32_t step = 1;; step *= 2) {
+                hi = near + std::min(step, buckets - near);
+                if (hi == buckets || index[hi] > j) break;
+                lo = hi;
+            }
+        } else {
+            hi = near;
+            for (std::uint32_t step = 1;; step *= 2) {
+                lo = near - std::min(step, near);
+                if (index[lo] <= j) break;
+                hi = lo;
+            }
+        }
+        return static_cast<std::uint32_t>(std::upper_bound(index + lo + 1, index + hi, j) - index) - 1;
     }
     // IPv4 start j as a 32-bit address, given the bucket h that holds it.
     std::uint32_t v4_start(std::uint32_t j, std::uint32_t h) const noexcept {
@@ -294,10 +313,10 @@ private:
         const std::uint32_t lo = m_.v4_index_[h], hi = m_.v4_index_[h + 1];
         const std::uint32_t i = v4_position(a);
         const std::uint32_t buckets = 1u << m_.v4_bits_;
-        const std::uint32_t first = v4_start(i, i >= lo ? h : bucket_of(m_.v4_index_, buckets, i));
+        const std::uint32_t first = v4_start(i, i >= lo ? h : bucket_of(m_.v4_index_, buckets, i, h));
         std::uint32_t last = 0xffffffffu;
         if (i + 1 < m_.n4_) {
-            const std::uint32_t next_bucket = i + 1 < hi ? h : bucket_of(m_.v4_index_, buckets, i + 1);
+            const std::uint32_t next_bucket = i + 1 < hi ? h : bucket_of(m_.v4_index_, buckets, i + 1, h);
             last = v4_start(i + 1, next_bucket) - 1;
         }
         Segment seg{{Ip::from_v4(first), Ip::from_v4(last)}, v4_answer_at(i)};
@@ -402,6 +421,7 @@ private:
         const format::Answer* answers_ = nullptr;
         std::uint32_t nans_ = 0;
         unsigned w_ = 1;  // bytes of an answer id
+        std::uint32_t id_mask_ = 0xff;  // its bits
         std::uint32_t nprov_ = 0;
         std::string_view strings_;
         std::span<const format::FeedEntry> feeds_;
@@ -506,7 +526,8 @@ inline Error Database::validate_family(const char* family, const format::Section
     if (starts.raw_size == 0 || starts.raw_size % sizeof(Start) != 0 || starts.raw_size / sizeof(Start) > 0xffffffffu)
         return fail(starts, "wrong size");
     const auto n = static_cast<std::uint32_t>(starts.raw_size / sizeof(Start));
-    if (ids.raw_size != std::uint64_t{n} * m_.w_) return fail(ids, "answer id count differs from start count");
+    if (ids.raw_size != std::uint64_t{n} * m_.w_ + 4 - m_.w_)
+        return fail(ids, "answer id count differs from start count");
     const auto* index = array_at<std::uint32_t>(idx);
     const auto* st = array_at<Start>(starts);
     const auto* id_bytes = array_at<std::uint8_t>(ids);
@@ -553,6 +574,8 @@ inline Error Database::validate_family(const char* family, const format::Section
             return fail(ids, "segments " + std::to_string(bad.at - 1) + " and " + std::to_string(bad.at) +
                                  " have the same answer");
         }
+        for (std::uint64_t k = std::uint64_t{n} * m_.w_; k < ids.raw_size; ++k)
+            if (id_bytes[k] != 0) return fail(ids, "padding after the ids is not zero");
         auto id_at = [&](std::uint32_t i) {
             std::uint32_t v = 0;
             std::memcpy(&v, id_bytes + std::size_t{i} * m_.w_, m_.w_);
@@ -627,10 +650,12 @@ inline Error Database::validate(OpenChecks checks) {
     m_.answers_ = array_at<format::Answer>(ans);
     m_.nans_ = static_cast<std::uint32_t>(ans.raw_size / sizeof(format::Answer));
     m_.w_ = format::answer_id_width(m_.nans_);
+    m_.id_mask_ = m_.w_ == 4 ? ~0u : (1u << (8 * m_.w_)) - 1;
     const format::Answer& none = m_.answers_[0];
     if (none.categories != 0 || none.asn != 0 || none.provider.offset != 0 || none.provider.length != 0)
         return fail(ans, "answer 0 must be empty");
-    for (std::uint32_t i = 0; full && i < m_.nans_; ++i)
+    // Always, whatever the checks: lookups return the names unchecked.
+    for (std::uint32_t i = 0; i < m_.nans_; ++i)
         if (!str_ok(m_.answers_[i].provider)) return fail(ans, "provider name out of bounds at " + std::to_string(i));
 
     // Cold, maybe compressed: only its entry count is needed here.
