@@ -77,22 +77,27 @@ void build_libloc_db(const std::string& location_db, const std::string& out) {
     content.build_time = 1667000000;
     content.feeds.push_back({});
     content.feeds[0].name = "ipfire-location";
+    // Providers numbered in order of first appearance (row order), which
+    // the origins' provider column compresses best; the tie rule compares
+    // these numbers (FORMAT.md, Answer semantics).
     std::map<std::uint32_t, std::uint32_t> provider_of_asn;
+    for (const auto& row : table->rows) {
+        if (row.asn_count == 0) continue;
+        const std::uint32_t asn = table->asns[row.asn_begin];
+        if (provider_of_asn.try_emplace(asn, static_cast<std::uint32_t>(content.providers.size())).second)
+            content.providers.push_back("AS" + std::to_string(asn));
+    }
     std::vector<anondb::builder::MergeInput> inputs;
     inputs.reserve(table->rows.size());
     for (std::size_t i = 0; i < table->rows.size(); ++i) {
         const auto& row = table->rows[i];
         if (row.asn_count == 0) continue;  // AS 0: no origin (shadows nothing we add)
         const std::uint32_t asn = table->asns[row.asn_begin];
-        auto [it, fresh] = provider_of_asn.try_emplace(asn, 0);
-        if (fresh) {
-            content.providers.push_back("AS" + std::to_string(asn));
-            it->second = static_cast<std::uint32_t>(content.providers.size() - 1);
-        }
+        const std::uint32_t provider = provider_of_asn.at(asn);
         const auto origin = static_cast<std::uint32_t>(content.origins.size());
-        content.origins.push_back({0, static_cast<std::uint32_t>(i + 1), anondb::kHosting, it->second,
-                                   table->row_text(row)});
-        inputs.push_back({row.range, origin, anondb::kHosting, it->second, asn});
+        content.origins.push_back({0, static_cast<std::uint32_t>(i + 1), anondb::kHosting, provider,
+                                   table->row_text(row), asn});
+        inputs.push_back({row.range, origin});  // merge_into takes the attributes from the origin
     }
     const std::size_t ranges = anondb::builder::merge_into(inputs, content);
     auto bytes = anondb::writer::serialize(content);

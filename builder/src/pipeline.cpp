@@ -401,13 +401,26 @@ std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& 
 }
 
 std::size_t merge_into(std::span<MergeInput> inputs, writer::DatabaseContent& c) {
+    // An input's attributes are its origin's: the file derives answers
+    // from the evidence's origins (FORMAT.md, Answer semantics), so the
+    // merge must see the same ones.
+    for (MergeInput& in : inputs) {
+        const writer::OriginInfo& o = c.origins.at(in.origin);
+        in.categories = o.categories;
+        in.provider = o.provider;
+        in.asn = o.asn;
+    }
     c.ranges.clear();
     merge(inputs, [&c](std::span<const MergedRange> batch) {
         for (const auto& r : batch) c.ranges.push_back({r.range, r.categories, r.provider, r.asn});
     });
+    // The inputs are in evidence order now; equal rows (one origin's range
+    // twice) are one row.
     c.evidence.clear();
     c.evidence.reserve(inputs.size());
-    for (const MergeInput& in : inputs) c.evidence.push_back({in.range, in.origin});
+    for (const MergeInput& in : inputs)
+        if (c.evidence.empty() || c.evidence.back().origin != in.origin || c.evidence.back().range != in.range)
+            c.evidence.push_back({in.range, in.origin});
     return c.ranges.size();
 }
 

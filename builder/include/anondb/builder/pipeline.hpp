@@ -126,8 +126,10 @@ struct Compiled {
 Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
 
 // Merges `inputs` into the ranges (what lookups answer) and the evidence
-// (the inputs themselves, in evidence order) of `content`. Leaves `inputs`
-// sorted (merge()). Returns the number of ranges.
+// (the inputs themselves, in evidence order) of `content`. Each input's
+// categories, provider and AS are set from its origin in `content` first,
+// so ranges and evidence cannot disagree. Leaves `inputs` sorted (merge()).
+// Returns the number of ranges.
 std::size_t merge_into(std::span<MergeInput> inputs, writer::DatabaseContent& content);
 
 // The build report as JSON: the database's metadata plus this run's
