@@ -189,9 +189,12 @@ Error check_content(const DatabaseContent& c) {
     const auto norig = c.origins.size();
     if (nprov == 0 || nprov > 0xffffffffu || !c.providers[0].empty()) return fail("provider 0 must be the empty name");
     if (norig > 0xfffffffeu) return fail("origin count");
-    for (const auto& o : c.origins) {
+    for (std::size_t i = 0; i < norig; ++i) {
+        const OriginInfo& o = c.origins[i];
         if (o.feed >= c.feeds.size() || o.provider >= nprov) return fail("origin refers to unknown feed or provider");
-        if (o.link != format::kNoLink && o.link >= norig) return fail("origin link to an unknown origin");
+        // Links go one step (FORMAT.md): to another origin, which has none.
+        if (o.link != format::kNoLink && (o.link >= norig || o.link == i || c.origins[o.link].link != format::kNoLink))
+            return fail("origin link to an unknown origin, to itself, or to an origin with a link");
     }
     for (const auto& f : c.feeds)
         if (f.provider >= nprov || f.asn_table > c.feeds.size()) return fail("feed provider or ASN table out of range");

@@ -69,7 +69,7 @@ enum class SectionKind : std::uint32_t {
     providers = 10,   // StrRef[nprov]          cold
     origins = 11,     // column table, 8 cols   cold
     origin_text = 12, // bytes                  cold
-    evidence = 13,    // column table, 9 cols   cold
+    evidence = 13,    // column table, 10 cols  cold
     exclusions = 14,  // ExclusionEntry[]       cold
     metadata = 15,    // UTF-8 JSON             cold
 };
@@ -159,7 +159,7 @@ static_assert(sizeof(StrRef) == 8);
 struct Answer {
     std::uint32_t categories;  // Category bits
     std::uint32_t asn;         // the AS of the narrowest ASN-derived evidence; 0 = none
-    StrRef provider;           // the provider's name; length 0 = none
+    StrRef provider;           // the provider's name; {0, 0} = none
 };
 static_assert(sizeof(Answer) == 16);
 
@@ -213,7 +213,7 @@ static_assert(offsetof(FeedEntry, flags) == 104);
 inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
 
 // Address space an exclusion rule removed from an ASN-derived entry.
-// Sorted by (first, last, origin).
+// Sorted by (first, last, origin, rule).
 struct ExclusionEntry {
     Ip128 first;
     Ip128 last;
