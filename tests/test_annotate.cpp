@@ -1,14 +1,19 @@
 // Bulk annotation (builder/annotate): every output line read back by an
-// independent parser and checked against a brute-force search of the content
-// the database was built from; input fed through a pipe in random chunk
-// sizes, with noise, CSV quoting, overlong lines and write failures.
+// independent parser and checked against what the evidence the database was
+// built from says (test_db.hpp's brute-force Oracle: each address's answer
+// and its lookup segment, the maximal run of that answer); input fed
+// through a pipe in random chunk sizes, with noise, CSV quoting, overlong
+// lines and write failures.
 #include <rapidjson/document.h>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "anondb/builder/annotate.hpp"
 #include "test_db.hpp"
@@ -21,40 +26,32 @@ using builder::Annotator;
 
 namespace {
 
-// Hostile names: CSV delimiters and quotes, a line break, a terminal escape, UTF-8.
+// Hostile names: CSV delimiters and quotes, a line break, a terminal escape,
+// UTF-8. Feed 3 is an ASN list (its entries have an AS).
 Content base_content() {
     return Content({"Mullvad", "Acme, \"Cloud\" Inc.", "Line\nBreak \xc3\xa9t\xc3\xa9", "Esc\x1b[31m"},
-                   {"tor-exits", "vpn,list", "relay \"egress\"", "asn-table"});
+                   {"tor-exits", "vpn,list", "relay \"egress\"", "asn-list"}, {3});
 }
 
-// What the annotator must say for one address, from the content alone.
+// What the annotator must say for one address, from the evidence alone:
+// its answer and its lookup segment (the maximal run of that answer in its
+// zone).
 struct Expect {
     Ip ip;
-    std::uint32_t record = 0;  // 0 = not flagged
-    std::uint32_t categories = 0;
-    std::string provider;
-    std::uint32_t asn = 0;
+    Want answer;
+    Range segment;
 };
 
-Expect expect_for(const Content& t, Ip ip) {
-    Expect e;
-    e.ip = ip;
-    e.record = t.record_at(ip);
-    if (e.record != 0) {
-        e.categories = t.c.records[e.record].categories;
-        e.provider = t.c.providers[t.c.records[e.record].provider];
-        e.asn = t.c.record_asns[e.record];
-    }
-    return e;
+Expect expect_for(const Oracle& oracle, Ip ip) {
+    return {ip, oracle.answer_at(ip), oracle.segment_at(ip)};
 }
 
-// The printed range holds the address, and the whole range has its record.
-void check_range(const Content& t, const Expect& e, std::string_view text) {
+// The printed range is the address's whole lookup segment.
+void check_range(const Expect& e, std::string_view text) {
     const auto r = parse_range(text);
     REQUIRE_MESSAGE(r, "range text " << std::string(text));
+    CHECK(r->range == e.segment);
     CHECK(r->range.contains(e.ip));
-    CHECK(t.record_at(r->range.first) == e.record);
-    CHECK(t.record_at(r->range.last) == e.record);
 }
 
 // The annotator over `input`, fed through a pipe by a thread in random-size
@@ -117,16 +114,20 @@ std::string spelled(Ip ip, std::mt19937_64& rng) {
     return s;
 }
 
-// Addresses that matter for the content: every range's ends and the
-// addresses just outside, plus random ones in every zone.
-std::vector<Ip> probe_addresses(const Content& t, std::mt19937_64& rng) {
+// Addresses that matter for the content: every evidence row's ends and the
+// addresses just outside, every segment's ends, plus random ones in every
+// zone.
+std::vector<Ip> probe_addresses(const Oracle& oracle, std::mt19937_64& rng) {
     std::vector<Ip> out;
-    for (const auto& r : t.c.ranges) {
-        out.push_back(r.range.first);
-        out.push_back(r.range.last);
-        if (r.range.first != kIpMin) out.push_back(ip_prev(r.range.first));
-        if (r.range.last != kIpMax) out.push_back(ip_next(r.range.last));
-    }
+    auto around = [&](Range r) {
+        out.push_back(r.first);
+        out.push_back(r.last);
+        if (r.first != kIpMin) out.push_back(ip_prev(r.first));
+        if (r.last != kIpMax) out.push_back(ip_next(r.last));
+    };
+    for (const auto& r : oracle.rows()) around(r.range);
+    for (const auto& [range, piece] : oracle.segments())
+        if (below(rng, 2)) around(range);
     for (int k = 0; k < 40; ++k) {
         const Range z = zone_range(static_cast<int>(below(rng, 3)));
         out.push_back(to_ip(to_u128(z.first) + (to_u128(Ip{rng(), rng()}) % (to_u128(z.last) - to_u128(z.first)))));
@@ -187,8 +188,9 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
     for (int round = 0; round < 120; ++round) {
         CAPTURE(round);
         const Content t = random_content(rng, base_content());
-        const OpenedDb o(t.c);
-        const std::vector<Ip> probes = probe_addresses(t, rng);
+        const OpenedDb o(t);
+        const Oracle oracle = t.oracle();
+        const std::vector<Ip> probes = probe_addresses(oracle, rng);
 
         // Plain lines with noise the annotator must skip: comments, blank
         // lines, CRLF endings; and bad lines it must report in place.
@@ -208,7 +210,7 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
             }
             input += spelled(ip, rng);
             input += below(rng, 5) == 0 ? "\r\n" : "\n";
-            want.push_back(expect_for(t, ip));
+            want.push_back(expect_for(oracle, ip));
         }
         if (below(rng, 2)) input.pop_back();  // a last line without '\n'
         if (input.back() == '\r') input.pop_back();
@@ -233,23 +235,23 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
                 const auto open = line.rfind("  (range ");
                 REQUIRE(open != std::string::npos);
                 REQUIRE(line.back() == ')');
-                check_range(t, e, std::string_view(line).substr(open + 9, line.size() - open - 10));
+                check_range(e, std::string_view(line).substr(open + 9, line.size() - open - 10));
                 const std::string middle = line.substr(ip.size() + 2, open - ip.size() - 2);
-                if (e.record == 0) {
+                if (!e.answer.flagged) {
                     CHECK(middle == "not flagged");
                     continue;
                 }
                 // The provider text with control bytes escaped, as the test spells it.
-                std::string provider = e.provider.empty() ? "-" : "";
-                for (const unsigned char c : e.provider) {
+                std::string provider = e.answer.provider.empty() ? "-" : "";
+                for (const unsigned char c : e.answer.provider) {
                     static const char hex[] = "0123456789abcdef";
                     if (c < 0x20 || c == 0x7f) provider += std::string("\\x") + hex[c >> 4] + hex[c & 15];
                     else provider += static_cast<char>(c);
                 }
-                std::string want_middle = categories_text(e.categories, ',');
-                if (is_anonymous(e.categories)) want_middle += "  anonymous";
+                std::string want_middle = categories_text(e.answer.categories, ',');
+                if (is_anonymous(e.answer.categories)) want_middle += "  anonymous";
                 want_middle += "  provider " + provider;
-                if (e.asn) want_middle += "  AS" + std::to_string(e.asn);
+                if (e.answer.asn) want_middle += "  AS" + std::to_string(e.answer.asn);
                 CHECK(middle == want_middle);
             }
             CHECK(r.stats.invalid == bad_texts.size());
@@ -263,6 +265,8 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
             REQUIRE(r.error.status == Status::ok);
             const auto lines = split_lines<std::string>(r.out);
             REQUIRE(lines.size() == want.size());
+            // Answer ids: one per distinct answer, 0 for "not flagged".
+            std::map<std::uint32_t, Want> answer_of_id;
             for (std::size_t i = 0; i < lines.size(); ++i) {
                 rapidjson::Document d;
                 d.Parse(lines[i].c_str());
@@ -273,19 +277,28 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
                     continue;
                 }
                 const Expect& e = *want[i];
+                CHECK(d.MemberCount() == 8);
                 CHECK(d["ip"].GetString() == format_ip(e.ip));
-                CHECK(d["flagged"].GetBool() == (e.record != 0));
-                CHECK(d["anonymous"].GetBool() == is_anonymous(e.categories));
+                CHECK(d["flagged"].GetBool() == e.answer.flagged);
+                CHECK(d["anonymous"].GetBool() == is_anonymous(e.answer.categories));
                 std::uint32_t cats = 0;
                 for (const auto& c : d["categories"].GetArray()) cats |= *category_from_name(c.GetString());
-                CHECK(cats == e.categories);
-                if (e.provider.empty()) CHECK(d["provider"].IsNull());
-                else CHECK(std::string(d["provider"].GetString(), d["provider"].GetStringLength()) == e.provider);
-                if (e.asn == 0) CHECK(d["asn"].IsNull());
-                else CHECK(d["asn"].GetUint() == e.asn);
-                check_range(t, e, d["range"].GetString());
-                CHECK(d["record"].GetUint() == e.record);
+                CHECK(cats == e.answer.categories);
+                if (e.answer.provider.empty()) CHECK(d["provider"].IsNull());
+                else CHECK(std::string(d["provider"].GetString(), d["provider"].GetStringLength()) == e.answer.provider);
+                if (e.answer.asn == 0) CHECK(d["asn"].IsNull());
+                else CHECK(d["asn"].GetUint() == e.answer.asn);
+                check_range(e, d["range"].GetString());
+                CHECK_FALSE(d.HasMember("record"));
+                REQUIRE((d.HasMember("answer") && d["answer"].IsUint()));
+                const std::uint32_t id = d["answer"].GetUint();
+                CHECK((id != 0) == e.answer.flagged);
+                const auto [it, fresh] = answer_of_id.try_emplace(id, e.answer);
+                if (!fresh) CHECK(it->second == e.answer);
             }
+            std::set<std::tuple<bool, std::uint32_t, std::string, std::uint32_t>> distinct;
+            for (const auto& [id, w] : answer_of_id) distinct.insert({w.flagged, w.categories, w.provider, w.asn});
+            CHECK(distinct.size() == answer_of_id.size());
         }
         // csv: the address in column 2 of 3, sometimes quoted, by name or number.
         {
@@ -299,7 +312,7 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
                 if (below(rng, 3) == 0) addr = "\"" + addr + "\"";
                 const std::string note = below(rng, 2) ? "\"x" + d + " \"\"y\"\"\"" : "plain";
                 csv += std::to_string(i) + d + addr + d + note + "\n";
-                rows.push_back(expect_for(t, probes[i]));
+                rows.push_back(expect_for(oracle, probes[i]));
                 ids.push_back(i);
                 if (below(rng, 10) == 0) {
                     csv += "short\n";  // no column 2
@@ -334,12 +347,12 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
                 const Expect& e = *rows[i];
                 CHECK(row[0] == std::to_string(ids[i]));
                 CHECK(parse_ip(detail::trim(row[1]))->ip == e.ip);
-                CHECK(row[3] == (e.record ? "true" : "false"));
-                CHECK(row[4] == (is_anonymous(e.categories) ? "true" : "false"));
-                CHECK(row[5] == categories_text(e.categories, '|'));
-                CHECK(row[6] == e.provider);
-                CHECK(row[7] == (e.asn ? std::to_string(e.asn) : ""));
-                check_range(t, e, row[8]);
+                CHECK(row[3] == (e.answer.flagged ? "true" : "false"));
+                CHECK(row[4] == (is_anonymous(e.answer.categories) ? "true" : "false"));
+                CHECK(row[5] == categories_text(e.answer.categories, '|'));
+                CHECK(row[6] == e.answer.provider);
+                CHECK(row[7] == (e.answer.asn ? std::to_string(e.answer.asn) : ""));
+                check_range(e, row[8]);
                 CHECK(row[9] == "");
             }
             CHECK(r.stats.invalid == static_cast<std::size_t>(std::count(rows.begin(), rows.end(), std::nullopt)));
@@ -347,12 +360,41 @@ TEST_CASE("annotate: text, json and csv agree with a brute-force search, line by
     }
 }
 
+TEST_CASE("annotate: the range is the address's lookup segment: entries of one answer join, nested ones cut") {
+    std::mt19937_64 rng(3);
+    Content t = base_content();
+    const auto acme = t.pid("Acme, \"Cloud\" Inc.");
+    t.add_entry("10.0.0.0/25", 0, kTorExit, 0);
+    t.add_entry("10.0.0.128/25", 1, kTorExit, 0);  // other feed, same answer: one segment
+    t.add_entry("2001:db8::/32", 1, kVpn, acme);
+    t.add_entry("2001:db8:1::/48", 3, kVpn, 0, 64496);  // derived inside: adds its AS
+    t.merge();
+    const OpenedDb o(t);
+    const Ran r = annotate(*o.db, {}, "10.0.0.200\n2001:db8::1\n2001:db8:1::1\n2001:db8:2::\n10.0.1.0\n", rng);
+    REQUIRE(r.error.status == Status::ok);
+    CHECK(r.out ==
+          "10.0.0.200  tor_exit  anonymous  provider -  (range 10.0.0.0/24)\n"
+          "2001:db8::1  vpn  anonymous  provider Acme, \"Cloud\" Inc.  (range 2001:db8::/48)\n"
+          "2001:db8:1::1  vpn  anonymous  provider Acme, \"Cloud\" Inc.  AS64496  (range 2001:db8:1::/48)\n"
+          "2001:db8:2::  vpn  anonymous  provider Acme, \"Cloud\" Inc.  (range 2001:db8:2::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff)\n"
+          "10.0.1.0  not flagged  (range 10.0.1.0-255.255.255.255)\n");
+    AnnotateOptions json;
+    json.format = AnnotateFormat::json;
+    const Ran j = annotate(*o.db, json, "2001:db8:1::1\n", rng);
+    REQUIRE(j.error.status == Status::ok);
+    CHECK(j.out ==
+          "{\"ip\":\"2001:db8:1::1\",\"flagged\":true,\"anonymous\":true,\"categories\":[\"vpn\"],"
+          "\"provider\":\"Acme, \\\"Cloud\\\" Inc.\",\"asn\":64496,\"range\":\"2001:db8:1::/48\",\"answer\":" +
+              std::to_string(o.db->locate(ip_of("2001:db8:1::1")).answer) + "}\n");
+    CHECK(o.db->locate(ip_of("2001:db8:1::1")).answer != 0);
+}
+
 TEST_CASE("annotate: an overlong line is one error line and the lines after it still count") {
     std::mt19937_64 rng(5);
     Content t = base_content();
-    const std::uint32_t rec = t.add_record(kTorExit, 1, 0, {0});
-    t.c.ranges.push_back({range_of("185.220.101.0/24"), rec});
-    const OpenedDb o(t.c);
+    t.add_entry("185.220.101.0/24", 0, kTorExit, t.pid("Mullvad"));
+    t.merge();
+    const OpenedDb o(t);
     const std::string huge(builder::kMaxLineBytes + 12345, '7');
     const std::string input = "185.220.101.1\n" + huge + "\n185.220.101.2\n" + huge + "\n9.9.9.9";
     for (const AnnotateFormat f : {AnnotateFormat::text, AnnotateFormat::json}) {
@@ -377,7 +419,8 @@ TEST_CASE("annotate: an overlong line is one error line and the lines after it s
 
 TEST_CASE("annotate: option errors, a missing header column and a failing output are errors, not crashes") {
     Content t = base_content();
-    const OpenedDb o(t.c);
+    t.merge();
+    const OpenedDb o(t);
     AnnotateOptions quote;
     quote.delimiter = '"';
     CHECK_FALSE(Annotator::create(*o.db, quote, STDOUT_FILENO));

@@ -26,7 +26,7 @@ inline void json_categories(JsonWriter& w, std::uint32_t flags) {
     w.EndArray();
 }
 
-// ip, flagged, anonymous, categories, provider, asn, range, record — in that
+// ip, flagged, anonymous, categories, provider, asn, range, answer — in that
 // order. Formats into stack buffers: bulk annotation calls it per line.
 inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const LookupResult& r) {
     char text[kRangeTextMax];

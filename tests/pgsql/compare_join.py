@@ -3,13 +3,18 @@
 came from. Run by run_pgsql_test.sh with PGHOST/PGPORT/PGUSER/PGDATABASE set.
 
 1. Table vs csv export: the same rows (range ends, categories, provider, asn,
-   sources), and every boolean column agrees with the categories.
+   sources), and every boolean column agrees with the categories. A row is
+   a maximal range of one answer and one set of sources: two touching rows
+   of one family differ in one or the other.
 2. Range join vs the native reader: for a sample of csv ranges their first and
    last address and the addresses just outside, plus random IPv4 and IPv6
    addresses, a temporary table of them LEFT JOINed to anondb_ranges
    (range >>= ip) must say what `anondb lookup --json` says, address by
-   address: flagged, categories, anonymous, provider, asn, range.
-3. sources vs `anondb explain --json` (distinct evidence feeds) for a sample.
+   address: flagged, categories, anonymous, provider, asn; the row's range
+   lies inside the lookup segment (`range`, a maximal run of one answer,
+   which rows split where the sources change).
+3. sources vs `anondb explain --json` (distinct evidence feeds, in origin
+   order) for a sample; the row's range holds explain's evidence_range.
 4. The GiST index exists and the planner can use it for the join.
 5. A provider name holding every character COPY, array literals, SQL and psql
    treat specially round-trips exactly through the server: a one-feed
@@ -95,7 +100,7 @@ def read_csv(path):
 
 
 def check_table(args, csv_rows):
-    """Every table row against the csv export's rows (both one per segment)."""
+    """Every table row against the csv export's rows (both one per range of one answer and one set of sources)."""
     report = Report("table vs csv")
     want = {}
     for r in csv_rows:
@@ -105,6 +110,7 @@ def check_table(args, csv_rows):
     out = psql(args, "SELECT json_build_array(lower(range)::text, upper(range)::text, categories, anonymous, "
                      "json_build_array(%s), provider, asn, sources) FROM %s;" % (cols, TABLE))
     seen = set()
+    table = []
     for line in out.splitlines():
         lo, hi, cats, anonymous, flags, provider, asn, sources = json.loads(line)
         first = addr_key(lo)
@@ -112,6 +118,7 @@ def check_table(args, csv_rows):
             report.add("two rows start at %s" % lo)
         seen.add(first)
         got = (addr_key(hi), cats, provider, asn, sources)
+        table.append((first, got))
         if want.get(first) != got:
             report.add("row %s-%s: table %r, csv %r" % (lo, hi, got, want.get(first)))
         if anonymous != any(c in ANONYMOUS for c in cats):
@@ -120,6 +127,11 @@ def check_table(args, csv_rows):
             report.add("row %s: booleans %r for %r" % (lo, flags, cats))
     for first in want.keys() - seen:
         report.add("csv row at %r missing from the table" % (first,))
+    # Rows are maximal: touching rows of one family differ in answer or sources.
+    table.sort()
+    for (first, (last, *rest)), (next_first, (_, *next_rest)) in zip(table, table[1:]):
+        if last[0] == next_first[0] and last[1] + 1 == next_first[1] and rest == next_rest:
+            report.add("rows at %r and %r touch with the same answer and sources %r" % (first, next_first, rest))
     print("pgsql table: %d rows, csv %d rows, %d mismatches" % (len(seen), len(csv_rows), report.count))
     return report
 
@@ -202,10 +214,15 @@ def check_join(args, addrs):
         if not n["flagged"]:
             report.add("%s: lookup says not flagged, the table has %s-%s" % (addr, g["lower"], g["upper"]))
             continue
-        want = (n["categories"], n["anonymous"], n["provider"], n["asn"], range_ends(n["range"]))
-        have = (g["categories"], g["anonymous"], g["provider"], g["asn"], (addr_key(g["lower"]), addr_key(g["upper"])))
+        want = (n["categories"], n["anonymous"], n["provider"], n["asn"])
+        have = (g["categories"], g["anonymous"], g["provider"], g["asn"])
         if want != have:
             report.add("%s: table %r, lookup %r" % (addr, have, want))
+        # The row (one answer, one set of sources) lies inside the segment
+        # (one answer).
+        (seg_lo, seg_hi), row_lo, row_hi = range_ends(n["range"]), addr_key(g["lower"]), addr_key(g["upper"])
+        if not (seg_lo <= row_lo <= addr_key(addr) <= row_hi <= seg_hi):
+            report.add("%s: table row %s-%s is not inside the lookup segment %s" % (addr, g["lower"], g["upper"], n["range"]))
         if g["flags"] != [c in n["categories"] for c in CATEGORIES]:
             report.add("%s: booleans %r for %r" % (addr, g["flags"], n["categories"]))
     print("pgsql join: %d addresses (%d flagged), %d mismatches; lookup %.2f s, SQL load+join %.2f s"
@@ -222,10 +239,17 @@ def check_sources(args, addrs, rows, rng, n):
         r = subprocess.run([args.anondb, "explain", "--json", "-d", args.db, a], capture_output=True)
         if r.returncode != 0:
             sys.exit("anondb explain %s failed (%d): %s" % (a, r.returncode, r.stderr.decode(errors="replace")))
-        feeds = list(dict.fromkeys(e["feed"] for e in json.loads(r.stdout)["evidence"]))
-        got = rows[index[a]][0]["sources"]
-        if got != feeds:
-            report.add("%s: table sources %r, explain %r" % (a, got, feeds))
+        explained = json.loads(r.stdout)
+        feeds = list(dict.fromkeys(e["feed"] for e in explained["evidence"]))
+        row = rows[index[a]][0]
+        if row["sources"] != feeds:
+            report.add("%s: table sources %r, explain %r" % (a, row["sources"], feeds))
+        # The row is a maximal range of one answer and these sources: it
+        # holds the range where exactly this evidence applies.
+        ev_lo, ev_hi = range_ends(explained["evidence_range"])
+        if not (addr_key(row["lower"]) <= ev_lo and ev_hi <= addr_key(row["upper"])):
+            report.add("%s: table row %s-%s does not hold explain's evidence_range %s"
+                       % (a, row["lower"], row["upper"], explained["evidence_range"]))
     print("pgsql sources: %d addresses vs explain, %d mismatches" % (len(sample), report.count))
     return report
 

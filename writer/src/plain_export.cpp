@@ -402,10 +402,10 @@ std::string_view plain_format_name(PlainFormat format) {
     return "";
 }
 
-bool filter_matches(const ExportFilter& filter, const LookupResult& record) {
-    if (!record.flagged) return false;
-    if (filter.categories != 0 && (record.categories & filter.categories) == 0) return false;
-    if (!filter.provider.empty() && record.provider != filter.provider) return false;
+bool filter_matches(const ExportFilter& filter, const LookupResult& answer) {
+    if (!answer.flagged) return false;
+    if (filter.categories != 0 && (answer.categories & filter.categories) == 0) return false;
+    if (!filter.provider.empty() && answer.provider != filter.provider) return false;
     return true;
 }
 
