@@ -249,6 +249,18 @@ std::string_view ColdData::metadata_json() const {
 std::uint32_t ColdData::origin_count() const { return static_cast<std::uint32_t>(impl_->origins.size()); }
 std::size_t ColdData::evidence_count() const { return impl_->row_ranges.size(); }
 std::uint32_t ColdData::origin_of_row(std::uint32_t row) const { return impl_->row_origin[row]; }
+
+void ColdData::sources_of(std::span<const std::uint32_t> rows, std::vector<std::string_view>& out) const {
+    std::vector<std::uint32_t> origins;
+    origins.reserve(rows.size());
+    for (const std::uint32_t row : rows) origins.push_back(impl_->row_origin[row]);
+    std::sort(origins.begin(), origins.end());
+    out.clear();
+    for (const std::uint32_t o : origins) {
+        const std::string_view name = impl_->db->string(impl_->db->feeds()[impl_->origins[o].feed].name);
+        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    }
+}
 Range ColdData::row_range(std::uint32_t row) const { return impl_->row_ranges[row]; }
 std::string_view ColdData::provider_name(std::uint32_t id) const {
     return id < impl_->providers.size() ? impl_->db->string(impl_->providers[id]) : std::string_view{};

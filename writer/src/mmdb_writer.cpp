@@ -270,7 +270,6 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
     std::optional<Range> pending;
     std::uint32_t pending_offset = 0;
     Error failed;
-    std::vector<std::uint32_t> origins;
     std::vector<std::string_view> sources;
     auto flush = [&] {
         if (pending && failed.status == Status::ok) failed = insert_zoned(*pending, pending_offset);
@@ -278,14 +277,7 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
     };
     cold.for_each_piece([&](const Piece& piece) {
         if (piece.rows.empty() || failed.status != Status::ok) return;
-        origins.clear();
-        for (const std::uint32_t row : piece.rows) origins.push_back(cold.origin_of_row(row));
-        std::sort(origins.begin(), origins.end());
-        sources.clear();
-        for (const std::uint32_t o : origins) {
-            const std::string_view name = db.string(db.feeds()[cold.evidence(o).feed].name);
-            if (std::find(sources.begin(), sources.end(), name) == sources.end()) sources.push_back(name);
-        }
+        cold.sources_of(piece.rows, sources);
         for (const Range& zone : zones) {
             const Range r{std::max(piece.range.first, zone.first), std::min(piece.range.last, zone.last)};
             if (r.last < r.first) continue;

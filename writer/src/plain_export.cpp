@@ -67,18 +67,10 @@ void walk_sourced(const Database& db, const ColdData& cold, const ExportFilter& 
         if (pending) fn(pending->range, db.answer(pending->answer), pending->sources);
         pending.reset();
     };
-    std::vector<std::uint32_t> origins;
     std::vector<std::string_view> sources;
     cold.for_each_piece([&](const Piece& piece) {
         if (piece.rows.empty()) return;
-        origins.clear();
-        for (const std::uint32_t row : piece.rows) origins.push_back(cold.origin_of_row(row));
-        std::sort(origins.begin(), origins.end());
-        sources.clear();
-        for (const std::uint32_t o : origins) {
-            const std::string_view name = db.string(db.feeds()[cold.evidence(o).feed].name);
-            if (std::find(sources.begin(), sources.end(), name) == sources.end()) sources.push_back(name);
-        }
+        cold.sources_of(piece.rows, sources);
         for (std::size_t z = 0; z < zones.size(); ++z) {
             const Range r{std::max(piece.range.first, zones[z].first), std::min(piece.range.last, zones[z].last)};
             if (r.last < r.first) continue;

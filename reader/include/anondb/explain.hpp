@@ -86,6 +86,10 @@ public:
     // semantics); `flagged` is false for no rows.
     LookupResult answer_of(std::span<const std::uint32_t> rows) const;
 
+    // The distinct feed names of the origins of `rows`, in origin order:
+    // a range's sources, as the exports name them. Into `out` (cleared).
+    void sources_of(std::span<const std::uint32_t> rows, std::vector<std::string_view>& out) const;
+
     std::uint32_t origin_of_row(std::uint32_t row) const;
     Range row_range(std::uint32_t row) const;
     Evidence evidence(std::uint32_t origin) const;          // origin < origin_count()
