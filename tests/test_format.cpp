@@ -1223,7 +1223,7 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng,
     const auto& h = db->header();
     CHECK(std::memcmp(h.magic, "\x89" "ANONDB\n", 8) == 0);
     CHECK(h.major == 2);
-    CHECK(h.minor == 0);
+    CHECK(h.minor == format::kMinor);
     CHECK(h.header_size == 64);
     CHECK(h.section_entry_size == 48);
     CHECK(h.section_table_offset == 64);

@@ -23,6 +23,7 @@
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
 #include "anondb/plain_export.hpp"
+#include "anondb/signature.hpp"
 #include "anondb/version.hpp"
 #include "json_fields.hpp"
 #include "printable.hpp"
@@ -356,7 +357,17 @@ int cmd_explain(const ExplainArgs& a) {
 struct DbArgs {
     std::string db = kDefaultDatabasePath;
     bool json = false;
+    std::string key;  // verify: the public key the file must be signed by
 };
+
+// "SHA256:..." of the key a file names as its signer, or "" when unsigned.
+std::string signer_of(const Database& db) {
+    const format::SignatureSection* sig = db.signature();
+    if (!sig) return {};
+    PublicKey key;
+    std::memcpy(key.bytes.data(), sig->public_key, key.bytes.size());
+    return key_fingerprint(key);
+}
 
 // Counts per category over the address partition: ranges and addresses.
 struct CategoryCounts {
@@ -411,6 +422,9 @@ int cmd_info(const DbArgs& a) {
         json_str(w, format_time(h.build_time));
         json_str(w, "file_bytes");
         w.Uint64(h.file_size);
+        json_str(w, "signed_by");  // the key the file names; only verify --key checks it
+        if (db->signature()) json_str(w, signer_of(*db));
+        else w.Null();
         json_str(w, "answers");  // distinct answers of flagged space
         w.Uint(db->answer_count() - 1);
         json_str(w, "ipv4_segments");
@@ -466,6 +480,7 @@ int cmd_info(const DbArgs& a) {
     std::printf("format version  %u.%u\n", h.major, h.minor);
     std::printf("data version    %llu\n", static_cast<unsigned long long>(h.data_version));
     std::printf("build time      %s\n", format_time(h.build_time).c_str());
+    std::printf("signature       %s\n", db->signature() ? ("Ed25519, key " + signer_of(*db) + " (check it: verify --key)").c_str() : "unsigned");
     std::printf("segments        %u IPv4, %u IPv6 (index %u and %u bits); %u answers, %u providers\n",
                 db->v4_segment_count(), db->v6_segment_count(), db->v4_index_bits(), db->v6_index_bits(),
                 db->answer_count() - 1, db->provider_count() - 1);
@@ -498,9 +513,25 @@ int cmd_verify(const DbArgs& a) {
         std::cerr << "anondb verify: " << a.db << ": " << ok.error().message << "\n";
         return kExitFailure;
     }
+    std::string signature = "unsigned";
+    if (!a.key.empty()) {
+        auto key = read_public_key(a.key);
+        if (!key) {
+            std::cerr << "anondb verify: " << key.error().message << "\n";
+            return kExitUsage;
+        }
+        if (auto ok = verify_signature(*db, *key); !ok) {
+            std::cerr << "anondb verify: " << a.db << ": " << ok.error().message << "\n";
+            return kExitFailure;
+        }
+        signature = "signature good, Ed25519 key " + key_fingerprint(*key);
+    } else if (db->signature()) {
+        signature = "signed by " + signer_of(*db) + ", not checked: give --key";
+    }
     std::printf("%s: OK (format %u.%u, %zu sections, %u answers, all checksums and structures valid, every answer "
-                "what its evidence gives)\n",
-                a.db.c_str(), db->header().major, db->header().minor, db->sections().size(), db->answer_count() - 1);
+                "what its evidence gives; %s)\n",
+                a.db.c_str(), db->header().major, db->header().minor, db->sections().size(), db->answer_count() - 1,
+                signature.c_str());
     return kExitOk;
 }
 
@@ -636,6 +667,8 @@ int run_cli(int argc, char** argv) {
     DbArgs ver;
     auto* v = app.add_subcommand("verify", "Check every checksum and structure of a database file");
     v->add_option("-d,--db", ver.db, "Database")->capture_default_str();
+    v->add_option("--key", ver.key,
+                  "Also require an Ed25519 signature by this public key (PEM, as `openssl pkey -pubout` writes it)");
 
     ExportArgs exp;
     auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB) or plain lists");

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "anondb/reader.hpp"
+#include "anondb/signature.hpp"
 
 struct anondb_db {
     anondb::Database db;
@@ -25,29 +26,48 @@ void fill(const anondb::Database& db, anondb::Ip ip, anondb_result* out) {
     out->asn = r.asn;
 }
 
-}  // namespace
+// Writes `msg` (cut to fit, NUL-terminated) into errbuf when there is one.
+int report_error(char* errbuf, size_t errbuf_size, int status, const std::string& msg) {
+    if (errbuf && errbuf_size) {
+        const std::size_t n = std::min(msg.size(), errbuf_size - 1);
+        std::memcpy(errbuf, msg.data(), n);
+        errbuf[n] = '\0';
+    }
+    return status;
+}
 
-extern "C" {
-
-int anondb_open(const char* path, anondb_db** db, char* errbuf, size_t errbuf_size) {
+// anondb_open and anondb_open_signed: `key` null for no signature check.
+int open_db(const char* path, const anondb::PublicKey* key, anondb_db** db, char* errbuf, size_t errbuf_size) {
     if (db) *db = nullptr;
-    auto report = [&](int status, const std::string& msg) {
-        if (errbuf && errbuf_size) {
-            const std::size_t n = std::min(msg.size(), errbuf_size - 1);
-            std::memcpy(errbuf, msg.data(), n);
-            errbuf[n] = '\0';
-        }
-        return status;
-    };
+    auto report = [&](int status, const std::string& msg) { return report_error(errbuf, errbuf_size, status, msg); };
     if (!path || !db) return report(ANONDB_ERR_INVALID_ARGUMENT, "path and db must not be NULL");
     try {
-        auto opened = anondb::Database::open(path);
+        auto opened = key ? anondb::open_signed(path, *key) : anondb::Database::open(path);
         if (!opened) return report(static_cast<int>(opened.error().status), opened.error().message);
         *db = new anondb_db{std::move(opened).value()};
         return ANONDB_OK;
     } catch (const std::bad_alloc&) {
         return report(ANONDB_ERR_IO, "out of memory");
     }
+}
+
+}  // namespace
+
+extern "C" {
+
+int anondb_open(const char* path, anondb_db** db, char* errbuf, size_t errbuf_size) {
+    return open_db(path, nullptr, db, errbuf, errbuf_size);
+}
+
+int anondb_open_signed(const char* path, const uint8_t public_key[32], anondb_db** db, char* errbuf,
+                       size_t errbuf_size) {
+    if (!public_key) {
+        if (db) *db = nullptr;
+        return report_error(errbuf, errbuf_size, ANONDB_ERR_INVALID_ARGUMENT, "public_key must not be NULL");
+    }
+    anondb::PublicKey key;
+    std::memcpy(key.bytes.data(), public_key, key.bytes.size());
+    return open_db(path, &key, db, errbuf, errbuf_size);
 }
 
 int anondb_lookup(const anondb_db* db, const char* ip, anondb_result* out) {

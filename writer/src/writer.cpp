@@ -1,5 +1,7 @@
 #include "anondb/writer.hpp"
 
+#include "anondb/signing.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -373,6 +375,17 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         sections.push_back({SectionKind::metadata, std::move(meta), true});
     }
 
+    if (options.signing_key) {
+        // The signature itself is filled in once the rest of the file is laid out.
+        format::SignatureSection sig{};
+        sig.algorithm = format::kSignatureEd25519;
+        const auto& pub = options.signing_key->public_key().bytes;
+        std::copy(pub.begin(), pub.end(), sig.public_key);
+        std::vector<std::byte> raw(sizeof sig);
+        std::memcpy(raw.data(), &sig, sizeof sig);
+        sections.push_back({SectionKind::signature, std::move(raw), false});
+    }
+
     // Lay out: header, table, then each section at the next 64-byte boundary.
     const std::uint64_t table_offset = sizeof(format::Header);
     const std::uint64_t table_bytes = sections.size() * sizeof(format::SectionEntry);
@@ -422,13 +435,29 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         if (!stored[i].empty()) std::memcpy(out.data() + table[i].offset, stored[i].data(), stored[i].size());
 
     // The table checksum covers the header up to the checksum field, then the table.
-    XXH64_state_t* st = XXH64_createState();
-    XXH64_reset(st, 0);
-    XXH64_update(st, out.data(), offsetof(format::Header, table_checksum));
-    XXH64_update(st, out.data() + table_offset, table_bytes);
-    h.table_checksum = XXH64_digest(st);
-    XXH64_freeState(st);
-    std::memcpy(out.data(), &h, sizeof h);
+    auto seal = [&] {
+        XXH64_state_t* st = XXH64_createState();
+        XXH64_reset(st, 0);
+        XXH64_update(st, out.data(), offsetof(format::Header, table_checksum));
+        XXH64_update(st, out.data() + table_offset, table_bytes);
+        h.table_checksum = XXH64_digest(st);
+        XXH64_freeState(st);
+        std::memcpy(out.data(), &h, sizeof h);
+    };
+    seal();
+    if (options.signing_key) {
+        // Sign the file as it stands (the message reads the signature, its
+        // checksum and the table checksum as zeros: FORMAT.md), then fill
+        // in the signature and the two checksums that cover it.
+        const std::size_t entry = table.size() - 1;
+        auto sig = options.signing_key->sign(signed_message(out, entry));
+        if (!sig) return sig.error();
+        format::SectionEntry& e = table[entry];
+        std::memcpy(out.data() + e.offset + offsetof(format::SignatureSection, signature), sig->data(), sig->size());
+        e.checksum = XXH64(out.data() + e.offset, e.stored_size, 0);
+        std::memcpy(out.data() + table_offset + entry * sizeof(format::SectionEntry), &e, sizeof e);
+        seal();
+    }
     return out;
 }
 

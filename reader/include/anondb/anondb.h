@@ -63,6 +63,13 @@ typedef struct {
  * NULL, a message with the reason (file, section, offset) is written to it. */
 ANONDB_API int anondb_open(const char *path, anondb_db **db, char *errbuf, size_t errbuf_size);
 
+/* anondb_open, and then the file must carry a valid Ed25519 signature by
+ * `public_key` (its 32 raw bytes; `openssl pkey -pubin -in KEY.pub.pem
+ * -outform DER | tail -c 32` prints them). An unsigned file, one signed by
+ * another key, or any byte changed since signing is ANONDB_ERR_BAD_SIGNATURE. */
+ANONDB_API int anondb_open_signed(const char *path, const uint8_t public_key[32], anondb_db **db, char *errbuf,
+                                  size_t errbuf_size);
+
 /* Looks up an address given as text ("192.0.2.1", "2001:db8::1"). */
 ANONDB_API int anondb_lookup(const anondb_db *db, const char *ip, anondb_result *out);
 

@@ -18,7 +18,7 @@ static_assert(std::endian::native == std::endian::little,
 
 inline constexpr unsigned char kMagic[8] = {0x89, 'A', 'N', 'O', 'N', 'D', 'B', '\n'};
 inline constexpr std::uint16_t kMajor = 2;  // readers refuse other majors
-inline constexpr std::uint16_t kMinor = 0;  // additions only; readers accept any minor
+inline constexpr std::uint16_t kMinor = 1;  // additions only; readers accept any minor
 inline constexpr std::uint64_t kSectionAlign = 64;
 
 struct Header {
@@ -72,8 +72,11 @@ enum class SectionKind : std::uint32_t {
     evidence = 13,    // column table, 10 cols  cold
     exclusions = 14,  // ExclusionEntry[]       cold
     metadata = 15,    // UTF-8 JSON             cold
+    // 2.1; optional.
+    signature = 16,   // SignatureSection       raw, checked at open
 };
-inline constexpr std::uint32_t kMaxKnownKind = 15;  // kinds 1..15 are in every file
+inline constexpr std::uint32_t kMaxKnownKind = 16;
+inline constexpr std::uint32_t kMaxRequiredKind = 15;  // kinds 1..15 are in every file
 
 // Sections opened raw and checked at open (lookups read all but feeds).
 constexpr bool is_hot(SectionKind k) noexcept {
@@ -98,6 +101,7 @@ constexpr std::string_view section_name(std::uint32_t kind) noexcept {
         case SectionKind::evidence: return "evidence";
         case SectionKind::exclusions: return "exclusions";
         case SectionKind::metadata: return "metadata";
+        case SectionKind::signature: return "signature";
     }
     return "unknown";
 }
@@ -211,6 +215,23 @@ static_assert(offsetof(FeedEntry, flags) == 104);
 // Origin column `link`: for an ASN-derived origin, the origin id of the
 // ASN-table row it came through; kNoLink otherwise.
 inline constexpr std::uint32_t kNoLink = 0xFFFFFFFFu;
+
+// The signature section (2.1): an Ed25519 signature over the whole file
+// (docs/FORMAT.md, Signature). The public key names the signer; a verifier
+// trusts its own copy of the key, never this one, and only compares them.
+inline constexpr std::uint32_t kSignatureEd25519 = 1;
+struct SignatureSection {
+    std::uint32_t algorithm;          // kSignatureEd25519
+    std::uint32_t reserved;           // 0
+    std::uint8_t public_key[32];      // raw Ed25519 public key of the signer
+    std::uint8_t signature[64];       // Ed25519 signature of kSignatureContext || SHA-512(file as signed)
+};
+static_assert(sizeof(SignatureSection) == 104);
+static_assert(offsetof(SignatureSection, public_key) == 8);
+static_assert(offsetof(SignatureSection, signature) == 40);
+// Prefixed to the digest before signing, so that a signature over an
+// anondb file can never be taken for one over anything else.
+inline constexpr std::string_view kSignatureContext = "anondb database signature v1";
 
 // Address space an exclusion rule removed from an ASN-derived entry.
 // Sorted by (first, last, origin, rule).

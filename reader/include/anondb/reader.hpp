@@ -203,6 +203,9 @@ public:
     unsigned v4_index_bits() const noexcept { return m_.v4_bits_; }
     unsigned v6_index_bits() const noexcept { return m_.v6_bits_; }
     std::span<const format::FeedEntry> feeds() const noexcept { return m_.feeds_; }
+    // The signature section (format 2.1), nullptr when the file is unsigned.
+    // Its presence proves nothing: signature.hpp checks it against a key.
+    const format::SignatureSection* signature() const noexcept { return m_.signature_; }
     std::span<const format::SectionEntry> sections() const noexcept { return m_.sections_; }
     std::span<const std::byte> file_bytes() const noexcept { return {m_.base_, m_.size_}; }
 
@@ -421,6 +424,7 @@ private:
         std::uint32_t nprov_ = 0;
         std::string_view strings_;
         std::span<const format::FeedEntry> feeds_;
+        const format::SignatureSection* signature_ = nullptr;  // nullptr: unsigned
     };
     State m_;
 };
@@ -618,8 +622,8 @@ inline Error Database::validate(OpenChecks checks) {
     if (m_.size_ < sizeof(format::Header)) return make_error(Status::truncated, "shorter than a header");
     if (auto e = validate_table(); e.status != Status::ok) return e;
 
-    const format::SectionEntry* sec[format::kMaxKnownKind + 1] = {};
-    for (std::uint32_t k = 1; k <= format::kMaxKnownKind; ++k) {
+    const format::SectionEntry* sec[format::kMaxRequiredKind + 1] = {};
+    for (std::uint32_t k = 1; k <= format::kMaxRequiredKind; ++k) {
         const auto* s = find_section(static_cast<SectionKind>(k));
         if (!s) return make_error(Status::missing_section, std::string(format::section_name(k)));
         sec[k] = s;
@@ -669,6 +673,17 @@ inline Error Database::validate(OpenChecks checks) {
         if (!str_ok(f.name) || !str_ok(f.url) || !str_ok(f.source) || !str_ok(f.format) || f.provider >= m_.nprov_ ||
             f.role > format::kMaxFeedRole || f.asn_table > m_.feeds_.size())
             return fail(fd, "feed " + std::to_string(i) + " refers outside strings, providers or feeds");
+    }
+
+    // 2.1: an optional signature, whose checking is signature.hpp's.
+    if (const auto* sig = find_section(SectionKind::signature)) {
+        if (sig->encoding != static_cast<std::uint32_t>(format::Encoding::raw) ||
+            sig->stored_size != sizeof(format::SignatureSection))
+            return fail(*sig, "must be raw and " + std::to_string(sizeof(format::SignatureSection)) + " bytes");
+        const auto* body = array_at<format::SignatureSection>(*sig);
+        if (body->algorithm != format::kSignatureEd25519 || body->reserved != 0)
+            return fail(*sig, "unknown algorithm " + std::to_string(body->algorithm));
+        m_.signature_ = body;
     }
 
     if (auto e = validate_family<std::uint16_t>("IPv4", at(SectionKind::v4_index), at(SectionKind::v4_starts),

@@ -85,9 +85,14 @@ struct DatabaseContent {
     std::string metadata_json = "{}";
 };
 
+class SigningKey;  // signing.hpp
+
 struct WriteOptions {
     bool compress_cold = true;  // zstd for cold sections (default true)
     int zstd_level = 9;         // default 9: the cold column tables and texts shrink by a fifth against level 3 (bench/README.md)
+    // Sign the file with this key (a signature section, format 2.1); none
+    // by default. Must outlive the call.
+    const SigningKey* signing_key = nullptr;
 };
 
 // The whole file as bytes. Fails (never throws) on content that cannot be
