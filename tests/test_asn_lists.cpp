@@ -556,7 +556,7 @@ TEST_CASE("provider-asns: data/providers/providers.csv, every row checked agains
 // ---- robustness --------------------------------------------------------------------
 
 TEST_CASE("all three parsers survive random bytes and mutated real files") {
-    using Parser = AsnList (*)(std::string_view);
+    using Parser = WithOptions<AsnList, std::string_view>;
     const Parser parsers[] = {parse_asn_list, parse_asn_csv, parse_provider_asns};
     const std::string samples[] = {
         read_repo_file("data/snapshot/asn/x4bnet-vpn-ASN.txt"),

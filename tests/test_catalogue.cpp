@@ -132,6 +132,7 @@ TEST_CASE("the repository's feeds.yaml loads and every snapshot it names exists"
             CHECK(f.url.substr(7) == f.snapshot);  // the snapshot is the list itself
         }
         CHECK_FALSE(f.license.empty());
+        CHECK(f.min_entries <= f.max_entries);
         // Offline builds need every feed's snapshot, and it must be there:
         // in the repository, or installed by a Debian package (.ci/deps.sh).
         REQUIRE_FALSE(scanned[i].snapshot.empty());
@@ -472,4 +473,85 @@ TEST_CASE("ASN feeds: errors name the file, the line and the feed") {
         expect_error(replace(kAsnFeeds, "snapshot: /usr/share/libloc-location/location.db", "snapshot: " + std::string(snap)),
                      "snapshot: " + std::string(snap), {"feed 'table'", "under /usr/share/"});
     }
+}
+
+TEST_CASE("resource limits: max_line_bytes, max_entries and max_total_entries as written, and their defaults") {
+    auto d = parse_catalogue(kValid, kPath);
+    REQUIRE_MESSAGE(d, d.error().message);
+    CHECK(d->max_total_entries == 10'000'000);
+    CHECK(d->max_total_entries == kDefaultMaxTotalEntries);
+    for (const FeedConfig& f : d->feeds) {
+        CHECK(f.max_line_bytes == 65536);
+        CHECK(f.max_entries == 5'000'000);
+        const sources::ParseOptions o = parse_options(f);
+        CHECK(o.max_line_bytes == 65536);
+        CHECK(o.max_entries == 5'000'000);
+    }
+
+    std::string yaml = replace(kValid, "version: 1\n", "version: 1\nmax_total_entries: 1234567\n");
+    yaml = replace(yaml, "    snapshot: data/a.txt\n",
+                   "    snapshot: data/a.txt\n    max_line_bytes: 1MiB\n    max_entries: 20000\n    min_entries: 20000\n");
+    yaml = replace(yaml, "    provider: Beta Cloud\n", "    provider: Beta Cloud\n    max_entries: 1\n    min_entries: 0\n");
+    auto c = parse_catalogue(yaml, kPath);
+    REQUIRE_MESSAGE(c, c.error().message);
+    CHECK(c->max_total_entries == 1234567);
+    CHECK(c->feeds[0].max_line_bytes == 1u << 20);
+    CHECK(c->feeds[0].max_entries == 20000);
+    CHECK(c->feeds[0].min_entries == 20000);  // equal to max_entries is allowed
+    CHECK(parse_options(c->feeds[0]).max_line_bytes == 1u << 20);
+    CHECK(parse_options(c->feeds[0]).max_entries == 20000);
+    CHECK(c->feeds[1].max_entries == 1);
+    CHECK(c->feeds[1].max_line_bytes == 65536);
+
+    // In bytes, KiB or GiB; every ASN and exclusion text format is a line format.
+    for (const char* format : {"plain", "tor-exit-addresses", "geofeed"}) {
+        const std::string y = replace(replace(kValid, "format: plain", std::string("format: ") + format),
+                                      "    snapshot: data/a.txt\n", "    snapshot: data/a.txt\n    max_line_bytes: 200\n");
+        auto g = parse_catalogue(y, kPath);
+        REQUIRE_MESSAGE(g, g.error().message);
+        CHECK(g->feeds[0].max_line_bytes == 200);
+    }
+    const std::string asn = replace(replace(kAsnFeeds, "    format: exclusions\n", "    format: exclusions\n    max_line_bytes: 1GiB\n"),
+                                    "    max_breadth_v4: 12\n", "    max_breadth_v4: 12\n    max_line_bytes: 4KiB\n    max_entries: 100\n");
+    auto a = parse_catalogue(asn, kPath);
+    REQUIRE_MESSAGE(a, a.error().message);
+    CHECK(a->feeds[2].max_line_bytes == 4096);
+    CHECK(a->feeds[2].max_entries == 100);
+    CHECK(a->feeds[3].max_line_bytes == 1u << 30);
+}
+
+TEST_CASE("resource limits: bad values are errors naming the file, the line and the feed") {
+    const std::string alpha = "    snapshot: data/a.txt\n";
+    for (std::string_view bad : {"0", "-1", "64kib", "1.5MiB", "lots", "5GiB", "4294967297", "\"\"", "[1]"}) {
+        INFO("max_line_bytes " << bad);
+        expect_error(replace(kValid, alpha, alpha + "    max_line_bytes: " + std::string(bad) + "\n"), "max_line_bytes:",
+                     {"feed 'alpha'", "max_line_bytes"});
+    }
+    for (std::string_view bad : {"0", "-5", "1MiB", "4294967296", "5e6", "many", "{a: 1}"}) {
+        INFO("max_entries " << bad);
+        expect_error(replace(kValid, alpha, alpha + "    max_entries: " + std::string(bad) + "\n"), "max_entries:",
+                     {"feed 'alpha'", "max_entries"});
+    }
+    expect_error(replace(kValid, alpha, alpha + "    max_entries: 0\n"), "max_entries:",
+                 {"feed 'alpha'", "max_entries must be a whole number from 1 to 4294967295"});
+    // A feed that must have more entries than it may have.
+    expect_error(replace(kValid, alpha, alpha + "    min_entries: 100\n    max_entries: 99\n"), "max_entries: 99",
+                 {"feed 'alpha'", "min_entries 100 is above max_entries 99"});
+    expect_error(replace(kValid, alpha, alpha + "    min_entries: 6000000\n"), "min_entries: 6000000",
+                 {"feed 'alpha'", "min_entries 6000000 is above max_entries 5000000"});
+    // JSON documents and databases have no line limit to set.
+    expect_error(replace(kValid, "    provider: Beta Cloud\n", "    provider: Beta Cloud\n    max_line_bytes: 1MiB\n"),
+                 "max_line_bytes:", {"feed 'beta.v2_x-y'", "'max_line_bytes' is only for line formats", "aws-ip-ranges"});
+    expect_error(replace(kAsnFeeds, "    format: libloc\n", "    format: libloc\n    max_line_bytes: 100\n"),
+                 "max_line_bytes:", {"feed 'table'", "only for line formats", "'libloc'"});
+    // The top-level total.
+    for (std::string_view bad : {"0", "4294967296", "50M", "-1", "[1]", "\"\""}) {
+        INFO("max_total_entries " << bad);
+        expect_error(replace(kValid, "version: 1\n", "version: 1\nmax_total_entries: " + std::string(bad) + "\n"),
+                     "max_total_entries", {"max_total_entries must be a whole number from 1 to 4294967295"});
+    }
+    expect_error(replace(kValid, "version: 1\n", "version: 1\nmax_total_entries: 10\nmax_total_entries: 10\n"),
+                 "max_total_entries", {"duplicate top-level key 'max_total_entries'"}, 2);
+    expect_error(replace(kValid, "version: 1\n", "version: 1\nmax_entries: 10\n"), "max_entries",
+                 {"unknown top-level key 'max_entries'"});
 }

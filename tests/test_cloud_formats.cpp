@@ -651,6 +651,50 @@ TEST_CASE("every JSON format: HTML pages, truncated downloads, trailing garbage"
     }
 }
 
+TEST_CASE("every JSON format stops at max_entries, and a minified document has no line limit") {
+    for (const JsonFormat& f : kJsonFormats) {
+        CAPTURE(f.name);
+        const std::string full = read_repo_file(f.sample);
+        const ParseResult whole = f.parse(full);
+        REQUIRE(whole.entries.size() >= 2);
+        CHECK_FALSE(whole.over_max_entries);
+
+        // One entry kept; the second string read is the reject, and the
+        // reader stops there: what follows (here, garbage that would void
+        // the document) is never read.
+        ParseOptions o;
+        o.max_entries = 1;
+        const ParsedEntry& second = whole.entries[1];
+        const std::string body = full.substr(0, second.text_offset + second.text_length + 1) + "<html>";
+        const ParseResult r = f.parse(body, o);
+        CHECK(r.over_max_entries);
+        REQUIRE(r.entries.size() == 1);
+        CHECK(r.entries[0].text_offset == whole.entries[0].text_offset);
+        REQUIRE_FALSE(r.rejects.empty());
+        CHECK(r.rejects.back().reason == "more entries than max_entries");
+        CHECK(r.rejects.back().line == second.line);
+        CHECK(r.rejects.back().text == quoted(full, second));
+        check_json_invariants(body, r);
+
+        // As many entries as the limit: not over it.
+        o.max_entries = whole.entries.size();
+        const ParseResult exact = f.parse(full, o);
+        CHECK_FALSE(exact.over_max_entries);
+        CHECK(same(exact, whole));
+
+        // max_line_bytes does not apply to documents: the sample on one line
+        // (its line breaks made blanks) parses the same entries.
+        std::string one_line = full;
+        std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+        std::replace(one_line.begin(), one_line.end(), '\r', ' ');
+        ParseOptions tiny;
+        tiny.max_line_bytes = 16;
+        const ParseResult flat = f.parse(one_line, tiny);
+        CHECK(flat.entries.size() == whole.entries.size());
+        CHECK(flat.rejects.size() == whole.rejects.size());
+    }
+}
+
 TEST_CASE("every JSON format: deep nesting and long lines stay cheap") {
     // The document's own list inside a member nobody reads, nested deep.
     const std::size_t depth = 200000;

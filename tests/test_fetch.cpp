@@ -8,7 +8,9 @@
 #include <lzma.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -256,6 +258,36 @@ void serve_xz_bomb(httplib::Response& res, Bomb& bomb, std::uint64_t expand_to) 
                 bomb.sent += n;
             } while (r == LZMA_OK);
             if (r != LZMA_STREAM_END) return false;
+            *fed += zeros.size();
+            if (last) {
+                bomb.finished = true;
+                sink.done();
+            }
+            return true;
+        });
+}
+
+// The same as a .zst stream: 1 MiB of zeros per chunk (a few dozen bytes of
+// output, flushed), `expand_to` zero bytes in all.
+void serve_zstd_bomb(httplib::Response& res, Bomb& bomb, std::uint64_t expand_to) {
+    auto zs = std::shared_ptr<ZSTD_CCtx>(ZSTD_createCCtx(), [](ZSTD_CCtx* c) { ZSTD_freeCCtx(c); });
+    REQUIRE(zs);
+    REQUIRE(!ZSTD_isError(ZSTD_CCtx_setParameter(zs.get(), ZSTD_c_compressionLevel, 19)));
+    auto fed = std::make_shared<std::uint64_t>(0);
+    res.set_chunked_content_provider(
+        "application/octet-stream", [zs, fed, &bomb, expand_to](std::size_t, httplib::DataSink& sink) {
+            static const std::vector<char> zeros(1 << 20);
+            std::vector<char> out(64 * 1024);
+            const bool last = *fed + zeros.size() >= expand_to;
+            ZSTD_inBuffer in{zeros.data(), zeros.size(), 0};
+            std::size_t left = 0;
+            do {  // 0: all input taken and flushed (or, the last time, the frame ended)
+                ZSTD_outBuffer o{out.data(), out.size(), 0};
+                left = ZSTD_compressStream2(zs.get(), &o, &in, last ? ZSTD_e_end : ZSTD_e_flush);
+                if (ZSTD_isError(left)) return false;
+                if (o.pos && !sink.write(out.data(), o.pos)) return false;
+                bomb.sent += o.pos;
+            } while (left != 0 || in.pos < in.size);
             *fed += zeros.size();
             if (last) {
                 bomb.finished = true;
@@ -901,6 +933,37 @@ TEST_CASE("an xz bomb is stopped as soon as the decoded size passes max_bytes") 
     }
 }
 
+TEST_CASE("a zstd bomb is stopped as soon as the decoded size passes max_bytes") {
+    // 64 GiB of zeros, a few MB of zstd made as it is sent; the limit is 256
+    // KiB, which the first chunk passes. By name (.zst), by its magic bytes,
+    // and as a Content-Encoding.
+    constexpr std::uint64_t kExpand = std::uint64_t{1} << 36;
+    Bomb by_name, by_magic, encoded;
+    TestServer srv;
+    srv.svr.Get("/bomb.zst",
+                [&](const httplib::Request&, httplib::Response& res) { serve_zstd_bomb(res, by_name, kExpand); });
+    srv.svr.Get("/bomb", [&](const httplib::Request&, httplib::Response& res) { serve_zstd_bomb(res, by_magic, kExpand); });
+    srv.svr.Get("/encoded", [&](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Content-Encoding", "zstd");
+        serve_zstd_bomb(res, encoded, kExpand);
+    });
+    srv.start();
+    const FetchOutcome named = fetch_one("bomb", srv.url("/bomb.zst"), quick_options(), 256 * 1024);
+    const FetchOutcome magic = fetch_one("bomb", srv.url("/bomb"), quick_options(), 256 * 1024);
+    const FetchOutcome as_encoding = fetch_one("bomb", srv.url("/encoded"), quick_options(), 256 * 1024);
+    srv.stop();
+    for (const FetchOutcome* o : {&named, &magic, &as_encoding}) {
+        CHECK_FALSE(o->ok);
+        CHECK(o->error == "body over 262144 bytes");
+        CHECK(o->attempts == 1);
+        CHECK(o->fetched.body.empty());
+    }
+    for (const Bomb* b : {&by_name, &by_magic, &encoded}) {
+        CHECK_FALSE(b->finished);
+        CHECK(b->sent < 64 * 1024);
+    }
+}
+
 TEST_CASE("file:// URLs") {
     const std::string body = read_text(kCloudflare);
     const std::string url = "file://" + kCloudflare;
@@ -1069,4 +1132,75 @@ TEST_CASE("read_snapshot: a compressed snapshot is decoded like a fetched body, 
     auto missing = anondb::sources::read_snapshot((dir.path / "none").string(), "none", "u", 0);
     REQUIRE_FALSE(missing);
     CHECK(missing.error().status == anondb::Status::io);
+}
+
+TEST_CASE("read_snapshot: a snapshot of any size is read through the decoder, never whole") {
+    // A snapshot that never ends: a FIFO a thread keeps writing (zstd frames
+    // of zeros, or plain bytes). Reading it whole before decoding would never
+    // return; read through the decoder, it stops once the decoded body passes
+    // max_bytes, having read about one chunk of the file.
+    struct Endless {
+        const char* name;
+        std::string piece;  // written again and again
+    };
+    const Endless cases[] = {
+        {"endless.zst", zstd_of(std::string(1 << 20, '\0'))},
+        {"endless.gz", gzip_of(std::string(1 << 20, 'a'))},
+        {"endless.txt", std::string(64 * 1024, '1')},
+    };
+    const TempDir dir("anondb-snapshot");
+    for (const Endless& c : cases) {
+        INFO("file " << c.name);
+        const auto path = dir.path / c.name;
+        REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+        std::atomic<std::uint64_t> written{0};
+        std::thread writer([&] {
+            const int fd = ::open(path.c_str(), O_WRONLY);  // waits for the reader
+            if (fd < 0) return;
+            for (int i = 0; i < 100000; ++i) {  // stops when the reader is gone (EPIPE)
+                const ssize_t n = ::write(fd, c.piece.data(), c.piece.size());
+                if (n <= 0) break;
+                written += static_cast<std::uint64_t>(n);
+            }
+            ::close(fd);
+        });
+        auto got = anondb::sources::read_snapshot(path.string(), c.name, "u", 0, 4 << 20);
+        writer.join();
+        REQUIRE_FALSE(got);
+        CHECK(contains(got.error().message, "body over 4194304 bytes"));
+        CHECK(contains(got.error().message, c.name));
+        // At most the limit (plus a chunk) of the file: here the plain one
+        // is decoded 1:1, the compressed ones in a few pieces.
+        CHECK(written < std::uint64_t{16} << 20);
+    }
+
+    // Bodies whose decoded size is a multiple of the decoder's 64 KiB step,
+    // so that the last frame or stream ends on a full output buffer (zstd
+    // once reported that as "truncated stream").
+    for (const std::size_t size : {std::size_t{64} << 10, std::size_t{1} << 20, std::size_t{3} << 20}) {
+        for (const char fill : {'\0', 'q'}) {
+            const std::string body(size, fill);
+            const std::pair<const char*, std::string> files[] = {
+                {"exact.gz", gzip_of(body)}, {"exact.zst", zstd_of(body)}, {"exact.xz", xz_of(body)},
+                {"twice.zst", zstd_of(body) + zstd_of(body)}};
+            for (const auto& [name, bytes] : files) {
+                INFO("file " << name << ", " << size << " bytes");
+                write_text(dir.path / name, bytes);
+                auto got = anondb::sources::read_snapshot((dir.path / name).string(), name, "u", 0);
+                REQUIRE_MESSAGE(got, got.error().message);
+                CHECK(got->body.size() == (std::string_view(name).substr(0, 5) == "twice" ? 2 : 1) * size);
+            }
+        }
+    }
+
+    // A large compressed file that decodes within the limit is read whole.
+    const std::string big(std::size_t{24} << 20, '\0');
+    write_text(dir.path / "big.zst", zstd_of(big) + zstd_of(big));
+    auto ok = anondb::sources::read_snapshot((dir.path / "big.zst").string(), "big.zst", "u", 0, std::uint64_t{48} << 20);
+    REQUIRE_MESSAGE(ok, ok.error().message);
+    CHECK(ok->body.size() == big.size() * 2);
+    CHECK(ok->record.sha256 == digest(big + big));
+    auto over = anondb::sources::read_snapshot((dir.path / "big.zst").string(), "big.zst", "u", 0, (std::uint64_t{48} << 20) - 1);
+    REQUIRE_FALSE(over);
+    CHECK(contains(over.error().message, "over 50331647 bytes"));
 }

@@ -16,6 +16,7 @@
 
 #include <rapidjson/document.h>
 
+#include "anondb/builder/asn_expand.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/reader.hpp"
@@ -118,6 +119,8 @@ struct Fixture {
     TempDir dir{"anondb-live"};
     FeedServer server;
     std::string tor_text, aws_text, v6_text;
+    std::map<std::string, std::string> extra;  // more keys for a feed, by name ("    key: value\n")
+    std::string top;                           // top-level keys after version
 
     Fixture() {
         tor_text = read_text(kRepo + "/data/snapshot/tor/torbulkexitlist");
@@ -131,11 +134,11 @@ struct Fixture {
     }
 
     void write_catalogue(bool extra_optional) {
-        std::string y = "version: 1\nfeeds:\n";
+        std::string y = "version: 1\n" + top + "feeds:\n";
         auto feed = [&](const char* name, const std::string& url, const char* format, const char* cat,
-                        const std::string& extra) {
+                        const std::string& keys) {
             y += std::string("  - name: ") + name + "\n    url: " + url + "\n    format: " + format +
-                 "\n    category: " + cat + "\n    license: test\n" + extra;
+                 "\n    category: " + cat + "\n    license: test\n" + keys + extra[name];
         };
         feed("tor", server.url("tor.txt"), "plain", "tor_exit", "    min_entries: 100\n");
         feed("aws", server.url("aws.json"), "aws-ip-ranges", "hosting", "    provider: Amazon Web Services\n");
@@ -544,4 +547,235 @@ TEST_CASE("live build: an ASN table with no usable copy fails its lists, or leav
     REQUIRE_FALSE(r);
     CHECK(contains(r.error().message, "feed 'mm'"));
     CHECK(contains(r.error().message, "unreadable"));
+}
+
+// ---- resource limits ------------------------------------------------------------
+
+TEST_CASE("live build: a 10 MB line is one reject with its reason in the report, and the lines around it are published") {
+    Fixture fx;
+    auto before = run_build(fx.options());
+    REQUIRE_MESSAGE(before, before.error().message);
+    const std::uint64_t tor_entries = feed(*before, "tor").accepted;
+    REQUIRE(tor_entries > 1000);
+
+    // The list with a 10 MB line in the middle, then a 100-byte and a
+    // 99-byte line; the catalogue allows 99 bytes a line for this feed.
+    const std::size_t mid = fx.tor_text.find('\n', fx.tor_text.size() / 2) + 1;
+    const std::uint32_t mid_line = static_cast<std::uint32_t>(std::count(fx.tor_text.begin(), fx.tor_text.begin() + mid, '\n')) + 1;
+    fx.server.put("tor.txt", fx.tor_text.substr(0, mid) + std::string(10 << 20, '7') + "\n" + std::string(100, '8') +
+                                 "\n" + std::string(99, '9') + "\n" + fx.tor_text.substr(mid));
+    fx.extra["tor"] = "    max_line_bytes: 99\n";
+    fx.write_catalogue(false);
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    const FeedReport& tor = feed(*r, "tor");
+    CHECK(tor.status == "fresh");
+    CHECK(tor.accepted == tor_entries);
+    CHECK(tor.rejected == 3);
+    CHECK(tor.rejects_by_reason.at("line longer than 99 bytes") == 2);
+    CHECK(tor.rejects_by_reason.size() == 2);  // and the 99-byte line's own reason
+    REQUIRE(tor.first_rejects.size() == 3);
+    CHECK(tor.first_rejects[0].line == mid_line);
+    CHECK(tor.first_rejects[0].reason == "line longer than 99 bytes");
+    CHECK(tor.first_rejects[0].text == std::string(sources::kIssueTextMax, '7'));
+    CHECK(tor.first_rejects[1].line == mid_line + 1);
+    CHECK(tor.first_rejects[2].line == mid_line + 2);
+    CHECK(tor.first_rejects[2].reason != "line longer than 99 bytes");
+
+    rapidjson::Document report;
+    const std::string text = read_text(fx.options().report_path);
+    report.Parse(text.c_str());
+    REQUIRE(report.IsObject());
+    bool found = false;
+    for (const auto& f : report["feeds"].GetArray()) {
+        if (std::string(f["name"].GetString()) != "tor") continue;
+        found = true;
+        CHECK(f["rejects_by_reason"]["line longer than 99 bytes"].GetUint64() == 2);
+        CHECK(f["rejected"].GetUint64() == 3);
+    }
+    CHECK(found);
+}
+
+TEST_CASE("live build: a feed over its max_entries is published from its last good copy, stale, the reason naming the count and the limit") {
+    Fixture fx;
+    auto first = run_build(fx.options());
+    REQUIRE_MESSAGE(first, first.error().message);
+    const std::uint64_t n = feed(*first, "tor").accepted;
+    const std::string limit = std::to_string(n + 5);
+    fx.extra["tor"] = "    max_entries: " + limit + "\n";
+    fx.write_catalogue(false);
+    auto same = run_build(fx.options());
+    REQUIRE_MESSAGE(same, same.error().message);
+    CHECK(feed(*same, "tor").status == "cached");  // n entries are within n + 5
+
+    // The list grows by 50 addresses: parsing stops at entry n + 6.
+    std::string grown = fx.tor_text;
+    for (int i = 1; i <= 50; ++i) grown += "11.22.33." + std::to_string(i) + "\n";
+    fx.server.put("tor.txt", grown);
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    const FeedReport& tor = feed(*r, "tor");
+    CHECK(tor.status == "stale");
+    CHECK(tor.fetch.stale);
+    CHECK_MESSAGE(contains(tor.failure, "more than max_entries " + limit + " entries (parsing stopped at line " +
+                                            std::to_string(n + 6) + ")"),
+                  tor.failure);
+    CHECK(tor.accepted == n);  // the last good copy
+    CHECK(r->stale_feeds == 1);
+    auto db = Database::open(fx.options().out_path);
+    REQUIRE(db);
+    CHECK_FALSE(db->lookup(ip_of("11.22.33.7")).flagged);
+
+    // --strict names the feed and the limit.
+    BuildOptions strict = fx.options();
+    strict.strict = true;
+    auto s = run_build(strict);
+    REQUIRE_FALSE(s);
+    CHECK(contains(s.error().message, "feed 'tor': more than max_entries " + limit));
+
+    // A limit the last good copy is over too: no usable copy; the required
+    // feed fails the build, the file stays as it was.
+    const std::string published = fx.bytes();
+    fx.extra["tor"] = "    max_entries: " + std::to_string(n - 1) + "\n";
+    fx.write_catalogue(false);
+    auto none = run_build(fx.options());
+    REQUIRE_FALSE(none);
+    CHECK(contains(none.error().message, "feed 'tor': more than max_entries " + std::to_string(n - 1)));
+    CHECK(contains(none.error().message, "last good copy unusable: more than max_entries"));
+    CHECK(fx.bytes() == published);
+    // Optional, it is left out instead.
+    fx.extra["tor"] += "    optional: true\n";
+    fx.write_catalogue(false);
+    auto left = run_build(fx.options());
+    REQUIRE_MESSAGE(left, left.error().message);
+    CHECK(feed(*left, "tor").status == "failed");
+    CHECK(contains(feed(*left, "tor").failure, "last good copy unusable"));
+    CHECK(left->omitted_feeds == 1);
+}
+
+TEST_CASE("live build: a catalogue whose feeds together pass max_total_entries fails, naming the feed that passed it") {
+    Fixture fx;
+    auto full = run_build(fx.options("full.anondb"));
+    REQUIRE_MESSAGE(full, full.error().message);
+    const std::uint64_t tor = feed(*full, "tor").accepted, aws = feed(*full, "aws").accepted;
+    const std::uint64_t vpn6 = feed(*full, "vpn6").accepted, poison = feed(*full, "poison").accepted;
+    const std::uint64_t total = tor + aws + vpn6 + poison;
+
+    // From the build options: tor fits, aws passes the limit.
+    BuildOptions o = fx.options();
+    o.max_total_entries = tor + aws - 1;
+    auto r = run_build(o);
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(contains(r.error().message, "feed 'aws': its " + std::to_string(aws) + " ranges bring the build to " +
+                                                  std::to_string(tor + aws) + ", more than max_total_entries " +
+                                                  std::to_string(tor + aws - 1)),
+                  r.error().message);
+    CHECK_FALSE(std::filesystem::exists(o.out_path));
+
+    // From the catalogue's top level; exactly the total passes.
+    fx.top = "max_total_entries: " + std::to_string(total - 1) + "\n";
+    fx.write_catalogue(false);
+    auto c = run_build(fx.options());
+    REQUIRE_FALSE(c);
+    CHECK(contains(c.error().message, "feed 'poison'"));
+    CHECK(contains(c.error().message, "more than max_total_entries " + std::to_string(total - 1)));
+    fx.top = "max_total_entries: " + std::to_string(total) + "\n";
+    fx.write_catalogue(false);
+    auto ok = run_build(fx.options());
+    REQUIRE_MESSAGE(ok, ok.error().message);
+    // The build option overrides the catalogue.
+    BuildOptions tight = fx.options("tight.anondb");
+    tight.max_total_entries = tor;
+    auto t = run_build(tight);
+    REQUIRE_FALSE(t);
+    CHECK(contains(t.error().message, "feed 'aws'"));
+}
+
+namespace {
+
+// Pieces an AS holds in MaxMind's GeoLite2-ASN test database, by longest
+// prefix match (what an ASN list entry expands to).
+std::uint64_t mmdb_pieces(std::uint32_t asn) {
+    auto table = sources::read_mmdb_asn(kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.mmdb");
+    REQUIRE_MESSAGE(table, table.error().message);
+    return AsnIndex(*table).pieces_of(asn).size();
+}
+
+}  // namespace
+
+TEST_CASE("live build: an ASN list counts its derived ranges against max_entries") {
+    const std::uint64_t derived = mmdb_pieces(7018) + mmdb_pieces(1221);  // the two providers' ASNs
+    REQUIRE(derived > 2);
+
+    // Two list entries, more ranges than the limit: the list has no usable
+    // copy, so the build fails naming it.
+    AsnFixture fx;
+    fx.write_catalogue("", "    max_entries: " + std::to_string(derived - 1) + "\n");
+    auto failed = run_build(fx.options());
+    REQUIRE_FALSE(failed);
+    CHECK_MESSAGE(contains(failed.error().message, "feed 'providers': " + std::to_string(derived) +
+                                                       " ranges derived from its ASNs, more than max_entries " +
+                                                       std::to_string(derived - 1)),
+                  failed.error().message);
+
+    // At the limit it is published; then a line that adds AS7018 again goes
+    // over, and the last good copy is used.
+    fx.write_catalogue("", "    max_entries: " + std::to_string(derived) + "\n");
+    auto good = run_build(fx.options());
+    REQUIRE_MESSAGE(good, good.error().message);
+    CHECK(feed(*good, "providers").status == "cached");  // the HTTP cache kept the body the checks refused
+    fx.server.put("providers.csv", fx.providers + "Other Hosting,hosting,AS7018,https://example.org/again\n");
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    const FeedReport& providers = feed(*r, "providers");
+    CHECK(providers.status == "stale");
+    CHECK_MESSAGE(contains(providers.failure, std::to_string(derived + mmdb_pieces(7018)) +
+                                                  " ranges derived from its ASNs, more than max_entries " +
+                                                  std::to_string(derived)),
+                  providers.failure);
+    CHECK(providers.derived == feed(*good, "providers").derived);
+
+    // The build-wide total counts derived ranges too: the first list passes it.
+    AsnFixture total;
+    auto all = run_build(total.options());
+    REQUIRE_MESSAGE(all, all.error().message);
+    const std::uint64_t first = feed(*all, "providers").derived, second = feed(*all, "he").derived;
+    BuildOptions o = total.options();
+    o.max_total_entries = first + second - 1;
+    auto t = run_build(o);
+    REQUIRE_FALSE(t);
+    CHECK_MESSAGE(contains(t.error().message, "feed 'he': its " + std::to_string(second) +
+                                                  " ranges bring the build to " + std::to_string(first + second)),
+                  t.error().message);
+}
+
+TEST_CASE("live build: an ASN database over its max_entries stops being read and is unusable") {
+    AsnFixture fx;
+    fx.write_catalogue("    max_entries: 10\n");
+    auto r = run_build(fx.options());
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(contains(r.error().message, "feed 'mm': more than max_entries 10 entries (reading stopped after 10)"),
+                  r.error().message);
+
+    // Offline, the IPFire location database Debian installs: 1000 of its
+    // 1.3M networks are read, then the snapshot is refused.
+    const std::string db = "/usr/share/libloc-location/location.db";
+    if (!std::filesystem::exists(db)) {
+        MESSAGE("skipped the libloc part: " << db << " is not installed");
+        return;
+    }
+    TempDir dir("anondb-offline-limit");
+    write_text(dir.path / "feeds.yaml", "version: 1\nfeeds:\n  - name: loc\n    url: https://example.org/location.db.xz\n"
+                                        "    format: libloc\n    license: test\n    max_bytes: 512MiB\n"
+                                        "    max_entries: 1000\n    snapshot: " + db + "\n");
+    BuildOptions o;
+    o.feeds_path = (dir.path / "feeds.yaml").string();
+    o.out_path = (dir.path / "db.anondb").string();
+    o.offline = true;
+    o.build_time = 1795305600;
+    auto off = run_build(o);
+    REQUIRE_FALSE(off);
+    CHECK_MESSAGE(contains(off.error().message, "feed 'loc': snapshot unusable: more than max_entries 1000 entries "
+                                                "(reading stopped after 1000)"),
+                  off.error().message);
 }

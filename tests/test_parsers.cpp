@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "anondb/ip.hpp"
+#include "anondb/sources/asn.hpp"
+#include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/formats.hpp"
 #include "anondb/sources/parse.hpp"
 #include "test_util.hpp"
@@ -727,6 +730,179 @@ TEST_CASE("geofeed: malformed rows") {
                             });
     CHECK(r.rejects[0].text == "1.2.3.0/24,USA,,,");
     check_issues(r.warnings, {{8, "host bits set"}});
+}
+
+// ---------------------------------------------------------------------------
+// Resource limits (ParseOptions): line length and entry count, in every
+// format read line by line, whatever its registry.
+
+namespace {
+
+// A line format: what its body starts with, and one line it accepts.
+struct LineFormat {
+    std::string_view name;
+    std::string_view header;  // "" or a header line, with its '\n'
+    std::string_view good;    // one line that gives one entry
+};
+
+constexpr LineFormat kLineFormats[] = {
+    {"plain", "", "1.2.3.4"},
+    {"tor-exit-addresses", "", "ExitAddress 1.2.3.4 2024-03-12 14:02:58"},
+    {"geofeed", "", "1.2.3.0/24,US,US-CA,Los Angeles,"},
+    {"provider-asns", "provider,category,asn,reference\n", "Example VPN,vpn,AS64500,https://example.org/vpn"},
+    {"asn-list", "", "AS64500 # Example"},
+    {"asn-csv", "ASN,Entity\n", "64500,Example Hosting"},
+    {"iptoasn", "", "1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET"},
+    {"pfx2as", "", "1.0.0.0\t24\t13335"},
+    {"exclusions", "type,value,reason,reference\n", "asn,AS64500,office users,https://example.org/office"},
+};
+
+// What any of them gave: the line of each result, the issues, and whether
+// parsing stopped at max_entries.
+struct Outcome {
+    std::vector<std::uint32_t> lines;
+    std::vector<LineIssue> rejects;
+    bool over = false;
+};
+
+Outcome parse_any(std::string_view format, std::string_view body, const ParseOptions& o) {
+    Outcome out;
+    auto take = [&](const auto& results, const auto& parsed) {
+        for (const auto& r : results) out.lines.push_back(r.line);
+        out.rejects = parsed.rejects;
+        out.over = parsed.over_max_entries;
+    };
+    if (const auto* f = find_format(format)) {
+        const ParseResult r = f->parse(body, o);
+        take(r.entries, r);
+    } else if (const auto* l = find_asn_list_format(format)) {
+        const AsnList r = l->parse(body, o);
+        take(r.entries, r);
+    } else if (const auto* t = find_asn_table_format(format); t && t->parse) {
+        const AsnTable r = t->parse(body, o);
+        take(r.rows, r);
+    } else {
+        REQUIRE(format == kExclusionsFormat);
+        const ExclusionList r = parse_exclusions(body, o);
+        take(r.rules, r);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("line formats are the ones read line by line, in every registry") {
+    std::set<std::string_view> line_formats;
+    for (const auto& f : kLineFormats) {
+        CAPTURE(f.name);
+        CHECK(line_based_format(f.name));
+        line_formats.insert(f.name);
+    }
+    for (const auto& f : formats()) CHECK(f.line_based == (line_formats.count(f.name) > 0));
+    for (std::string_view json : {"aws-ip-ranges", "google-ip-ranges", "azure-service-tags", "oracle-ip-ranges",
+                                  "onionoo-exit", "onionoo-relays", "libloc", "mmdb-asn", "no-such-format"})
+        CHECK_FALSE(line_based_format(json));
+    for (const auto& f : asn_list_formats()) CHECK(line_formats.count(f.name) == 1);
+    for (const auto& f : asn_table_formats()) CHECK(line_formats.count(f.name) == (f.parse ? 1u : 0u));
+}
+
+TEST_CASE("every line format: a line longer than max_line_bytes is one reject, and the next line is read") {
+    const std::string huge(10 << 20, '7');  // a 10 MiB line
+    for (const LineFormat& f : kLineFormats) {
+        CAPTURE(f.name);
+        const std::string good(f.good);
+        // The limit is the good line's length: it is read, one more byte is not.
+        ParseOptions o;
+        o.max_line_bytes = good.size();
+        const std::string body = std::string(f.header) + good + "\n" + good + "#\r\n" + huge + "\n" + good + "\n";
+        const std::uint32_t h = f.header.empty() ? 0 : 1;
+        const Outcome r = parse_any(f.name, body, o);
+        CHECK(r.lines == std::vector<std::uint32_t>{h + 1, h + 4});
+        const std::string reason = "line longer than " + std::to_string(good.size()) + " bytes";
+        check_issues(r.rejects, {{h + 2, reason}, {h + 3, reason}});
+        CHECK(r.rejects[0].text == (good + "#").substr(0, kIssueTextMax));  // without the CR
+        CHECK(r.rejects[1].text == std::string(kIssueTextMax, '7'));
+        CHECK_FALSE(r.over);
+
+        // The default limit, 64 KiB: the 10 MiB line alone is refused.
+        const Outcome d = parse_any(f.name, std::string(f.header) + huge + "\n" + good, {});
+        CHECK(d.lines == std::vector<std::uint32_t>{h + 2});
+        check_issues(d.rejects, {{h + 1, "line longer than 65536 bytes"}});
+    }
+    CHECK(kDefaultMaxLineBytes == 65536);
+}
+
+TEST_CASE("a long line costs one pass over its bytes") {
+    // 256 MiB in one line (a reserved mapping: the pages read are the cost),
+    // then an address. The limit's reject needs only the search for the
+    // line's end; a parser that scanned the line again byte by byte (trim,
+    // split, CSV) would take several times longer than memchr does.
+    const std::size_t size = std::size_t{256} << 20;
+    void* p = mmap(nullptr, size + 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    char* bytes = static_cast<char*>(p);
+    std::memcpy(bytes + size - 9, " 1.2.3.4\n", 9);  // zero bytes before it: one line of NULs and blanks
+    const std::string_view body(bytes, size);
+    REQUIRE(body.find('\n') == size - 1);  // maps every page (the zero page): slow once
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto memchr_pass = body.find('\n');
+    const auto t1 = std::chrono::steady_clock::now();
+    REQUIRE(memchr_pass == size - 1);
+    for (const LineFormat& f : kLineFormats) {
+        CAPTURE(f.name);
+        const auto a = std::chrono::steady_clock::now();
+        const Outcome r = parse_any(f.name, body, {});
+        const auto b = std::chrono::steady_clock::now();
+        CHECK(r.lines.empty());
+        check_issues(r.rejects, {{1, "line longer than 65536 bytes"}});
+        // Generous: memchr once more, plus slack for a loaded machine. (The
+        // plain parser without the limit took 80 times the memchr pass.)
+        CHECK((b - a) < 4 * (t1 - t0) + std::chrono::milliseconds(200));
+    }
+    munmap(p, size + 16);
+}
+
+TEST_CASE("every line format stops at max_entries: the next entry is a reject and nothing after it is read") {
+    for (const LineFormat& f : kLineFormats) {
+        CAPTURE(f.name);
+        std::string body(f.header);
+        for (int i = 0; i < 6; ++i) body += std::string(f.good) + "\n";
+        body += "junk that would be rejected\n" + std::string(f.good) + "\n";
+        const std::uint32_t h = f.header.empty() ? 0 : 1;
+        ParseOptions o;
+        o.max_entries = 4;
+        const Outcome r = parse_any(f.name, body, o);
+        CHECK(r.lines == std::vector<std::uint32_t>{h + 1, h + 2, h + 3, h + 4});
+        CHECK(r.over);
+        check_issues(r.rejects, {{h + 5, "more entries than max_entries"}});
+        CHECK(r.rejects[0].text == f.good);
+
+        // Exactly max_entries is not over the limit.
+        o.max_entries = 7;
+        const Outcome all = parse_any(f.name, body, o);
+        CHECK(all.lines.size() == 7);
+        CHECK_FALSE(all.over);
+        CHECK(all.rejects.size() == 1);  // the junk line
+    }
+}
+
+TEST_CASE("max_entries stops a huge list early instead of building its vector") {
+    // 4 million addresses (44 MB); the limit is 1000. Parsing stops at entry
+    // 1001: its reject is the last thing recorded.
+    std::string body;
+    body.reserve(std::size_t{46} << 20);
+    for (std::uint32_t i = 0; i < 4'000'000; ++i) {
+        body += format_ip(Ip::from_v4(0x0B000000u + i));
+        body += '\n';
+    }
+    ParseOptions o;
+    o.max_entries = 1000;
+    const ParseResult r = parse_plain(body, o);
+    CHECK(r.entries.size() == 1000);
+    CHECK(r.over_max_entries);
+    check_issues(r.rejects, {{1001, "more entries than max_entries"}});
+    CHECK(r.entries.capacity() < 4096);  // never grew towards the 4 million
+    CHECK(kDefaultMaxEntries == 5'000'000);
 }
 
 // ---------------------------------------------------------------------------

@@ -21,7 +21,9 @@ namespace {
 constexpr std::string_view kFeedKeys[] = {
     "name",     "url",           "format",      "category",  "provider",    "license",        "snapshot",
     "snapshot_date", "description", "optional", "max_bytes", "min_entries", "min_fraction", "max_breadth_v4",
-    "max_breadth_v6", "asn_table"};
+    "max_breadth_v6", "asn_table", "max_line_bytes", "max_entries"};
+
+constexpr std::string_view kTopLevelKeys[] = {"version", "feeds", "max_total_entries"};
 
 // A whole number, optionally with a binary size suffix (KiB, MiB, GiB).
 std::optional<std::uint64_t> parse_count(std::string_view s, bool allow_suffix) {
@@ -203,18 +205,29 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
         const char* hint;
     };
     std::uint64_t v4_limit = f.guard.broadest_v4, v6_limit = f.guard.broadest_v6;
+    if (node["max_line_bytes"] && !sources::line_based_format(f.format))
+        return at(path, node["max_line_bytes"].Mark(),
+                  who + "'max_line_bytes' is only for line formats; '" + f.format + "' is read as a whole document");
     for (const CountKey& k : {CountKey{"max_bytes", true, 1, 1ull << 32, &f.max_bytes, "bytes, e.g. 67108864 or 64MiB, at most 4GiB"},
+                              CountKey{"max_line_bytes", true, 1, 1ull << 32, &f.max_line_bytes,
+                                       "bytes, e.g. 65536 or 64KiB, at most 4GiB"},
                               CountKey{"min_entries", false, 0, 1ull << 32, &f.min_entries, "a whole number"},
+                              CountKey{"max_entries", false, 1, kMaxEntriesLimit, &f.max_entries,
+                                       "a whole number from 1 to 4294967295"},
                               CountKey{"max_breadth_v4", false, 0, 32, &v4_limit, "a prefix length 0-32"},
                               CountKey{"max_breadth_v6", false, 0, 128, &v6_limit, "a prefix length 0-128"}}) {
+        if (!node[k.key]) continue;
         text.clear();
         if (auto e = optional(k.key, text); e.status != Status::ok) return e;
-        if (text.empty()) continue;
-        auto v = parse_count(text, k.suffix);
+        auto v = parse_count(text, k.suffix);  // an empty value is no number either
         if (!v || *v < k.min || *v > k.max)
             return at(path, node[k.key].Mark(), who + k.key + " must be " + k.hint);
         *k.out = *v;
     }
+    if (f.min_entries > f.max_entries)
+        return at(path, (node["max_entries"] ? node["max_entries"] : node["min_entries"]).Mark(),
+                  who + "min_entries " + std::to_string(f.min_entries) + " is above max_entries " +
+                      std::to_string(f.max_entries));
     f.guard_set = node["max_breadth_v4"] || node["max_breadth_v6"];
     f.guard.broadest_v4 = static_cast<unsigned>(v4_limit);
     f.guard.broadest_v6 = static_cast<unsigned>(v6_limit);
@@ -239,6 +252,13 @@ Expected<FeedConfig> parse_feed(const YAML::Node& node, const std::string& path,
 }
 
 }  // namespace
+
+sources::ParseOptions parse_options(const FeedConfig& feed) {
+    sources::ParseOptions o;
+    o.max_line_bytes = static_cast<std::size_t>(feed.max_line_bytes);
+    o.max_entries = feed.max_entries;
+    return o;
+}
 
 std::optional<format::FeedRole> role_of_format(std::string_view name) {
     if (sources::find_format(name)) return format::FeedRole::ranges;
@@ -310,11 +330,19 @@ Expected<Catalogue> parse_catalogue(std::string_view yaml, const std::string& pa
         std::set<std::string> seen;
         for (const auto& kv : root) {
             const std::string key = kv.first.as<std::string>("");
-            if (key != "version" && key != "feeds") return at(path, kv.first.Mark(), "unknown top-level key '" + key + "'");
+            if (std::find(std::begin(kTopLevelKeys), std::end(kTopLevelKeys), key) == std::end(kTopLevelKeys))
+                return at(path, kv.first.Mark(), "unknown top-level key '" + key + "'");
             if (!seen.insert(key).second) return at(path, kv.first.Mark(), "duplicate top-level key '" + key + "'");
         }
         const YAML::Node version = root["version"];
         if (!version || scalar(version).value_or("") != "1") return at(path, root.Mark(), "'version: 1' is required");
+        if (const YAML::Node total = root["max_total_entries"]) {
+            const auto text = scalar(total);
+            const auto v = text ? parse_count(*text, false) : std::nullopt;
+            if (!v || *v < 1 || *v > kMaxEntriesLimit)
+                return at(path, total.Mark(), "max_total_entries must be a whole number from 1 to 4294967295");
+            cat.max_total_entries = *v;
+        }
         const YAML::Node feeds = root["feeds"];
         if (!feeds || !feeds.IsSequence() || feeds.size() == 0)
             return at(path, root.Mark(), "'feeds' must be a non-empty list");

@@ -175,10 +175,20 @@ FeedReport report_for(const FeedConfig& c) {
     return fr;
 }
 
+// A parse that stopped at max_entries: its kTooManyEntries reject is the
+// last one, as nothing is read after it.
+template <class Parsed>
+void note_limit(PreparedFeed& p, const Parsed& parsed) {
+    if (!parsed.over_max_entries) return;
+    p.over_max_entries = true;
+    p.stopped_line = parsed.rejects.empty() ? 0 : parsed.rejects.back().line;
+}
+
 // A range feed: parse, then the guards.
 void prepare_ranges(PreparedFeed& p) {
     const auto* parser = sources::find_format(p.config.format);  // validated with the catalogue
-    const sources::ParseResult parsed = parser->parse(p.fetched.body);
+    const sources::ParseResult parsed = parser->parse(p.fetched.body, parse_options(p.config));
+    note_limit(p, parsed);
     for (const auto& r : parsed.rejects) add_reject(p.report, r);
     for (const auto& w : parsed.warnings) add_warning(p.report, w);
 
@@ -206,22 +216,75 @@ std::string plural(std::uint64_t n, const char* what) {
     return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+// Ranges an ASN list's entries expand to in a table (expand_asn_list's
+// count), without expanding them.
+std::uint64_t derived_count(const sources::AsnList& list, const AsnIndex& index) {
+    std::uint64_t n = 0;
+    for (const auto& e : list.entries) n += index.pieces_of(e.asn).size();
+    return n;
+}
+
+// The max_entries part of check_feed: a parse that stopped at the limit, or
+// an ASN list whose ASNs hold more ranges than it.
+std::string check_limits(const PreparedFeed& feed) {
+    const std::string limit = std::to_string(feed.config.max_entries);
+    if (feed.over_max_entries)
+        return "more than max_entries " + limit + " entries (" +
+               (feed.stopped_line ? "parsing stopped at line " + std::to_string(feed.stopped_line)
+                                  : "reading stopped after " + limit) +
+               ")";
+    if (feed.derived_ranges && *feed.derived_ranges > feed.config.max_entries)
+        return plural(*feed.derived_ranges, "range") + " derived from its ASNs, more than max_entries " + limit;
+    return {};
+}
+
+// The order feeds are decided in: catalogue order, ASN lists last, as a
+// list's check counts the ranges it expands to in the copy of its table the
+// build uses. Results still go out in catalogue order.
+std::vector<std::size_t> decision_order(const Catalogue& catalogue) {
+    std::vector<std::size_t> order;
+    for (int lists = 0; lists < 2; ++lists)
+        for (std::size_t i = 0; i < catalogue.feeds.size(); ++i)
+            if ((catalogue.feeds[i].role == format::FeedRole::asn_list) == (lists == 1)) order.push_back(i);
+    return order;
+}
+
+// The decided copy of the ASN table `list` expands through; nullptr when the
+// list is no ASN list or its table has no usable copy.
+PreparedFeed* table_for(const FeedConfig& list, std::vector<std::optional<PreparedFeed>>& decided) {
+    if (list.role != format::FeedRole::asn_list) return nullptr;
+    for (auto& d : decided)
+        if (d && d->config.name == list.asn_table && d->config.role == format::FeedRole::asn_table) return &*d;
+    return nullptr;
+}
+
+// prepare_feed, then count_derived when the feed is an ASN list whose table
+// is there.
+PreparedFeed prepare_with_table(const FeedConfig& f, sources::FetchedBody body, PreparedFeed* table) {
+    PreparedFeed p = prepare_feed(f, std::move(body));
+    if (table) count_derived(p, *table);
+    return p;
+}
+
 // Offline: every feed from its bundled snapshot; any problem fails the build.
 Expected<std::vector<PreparedFeed>> prepare_offline(const Catalogue& catalogue, const BuildOptions& options) {
-    std::vector<PreparedFeed> out;
-    for (const auto& f : catalogue.feeds) {
+    std::vector<std::optional<PreparedFeed>> decided(catalogue.feeds.size());
+    for (const std::size_t i : decision_order(catalogue)) {
+        const FeedConfig& f = catalogue.feeds[i];
         const std::string where = catalogue.path + ":" + std::to_string(f.line) + ": feed '" + f.name + "': ";
         if (f.snapshot.empty())
             return make_error(Status::invalid_argument, where + "no 'snapshot' to build from offline");
         auto body = sources::read_snapshot(f.snapshot_path, f.snapshot, f.url, f.snapshot_date.value_or(options.build_time),
                                            f.max_bytes);
         if (!body) return make_error(body.error().status, where + body.error().message);
-        PreparedFeed p = prepare_feed(f, std::move(*body));
+        PreparedFeed p = prepare_with_table(f, std::move(*body), table_for(f, decided));
         if (auto why = check_feed(p, std::nullopt); !why.empty())
             return make_error(Status::invalid_argument, where + "snapshot unusable: " + why);
         p.report.status = "snapshot";
-        out.push_back(std::move(p));
+        decided[i] = std::move(p);
     }
+    std::vector<PreparedFeed> out;
+    for (auto& d : decided) out.push_back(std::move(*d));
     return out;
 }
 
@@ -235,10 +298,13 @@ Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, con
     auto outcomes = sources::fetch_all(requests, fetch);
     const LastGoodStore store((std::filesystem::path(cache_dir) / "good").string());
 
-    std::vector<PreparedFeed> out;
-    std::vector<std::string> missing;
-    for (std::size_t i = 0; i < catalogue.feeds.size(); ++i) {
+    // Per catalogue position: the copy used, or why there is none.
+    std::vector<std::optional<PreparedFeed>> decided(catalogue.feeds.size());
+    std::vector<std::optional<FeedReport>> left_out(catalogue.feeds.size());
+    std::vector<std::string> missing(catalogue.feeds.size());
+    for (const std::size_t i : decision_order(catalogue)) {
         const FeedConfig& f = catalogue.feeds[i];
+        PreparedFeed* const table = table_for(f, decided);
         sources::FetchOutcome& got = outcomes[i];
         auto good = store.load(f.name);
         std::optional<GoodCopy> last_good;
@@ -248,7 +314,7 @@ Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, con
 
         std::string failure;
         if (got.ok) {
-            PreparedFeed p = prepare_feed(f, std::move(got.fetched));
+            PreparedFeed p = prepare_with_table(f, std::move(got.fetched), table);
             failure = check_feed(p, last_good);
             if (failure.empty()) {
                 p.report.status = p.fetched.record.from_cache ? "cached" : "fresh";
@@ -258,33 +324,50 @@ Expected<std::vector<PreparedFeed>> prepare_live(const Catalogue& catalogue, con
                         return make_error(saved.error().status, "feed '" + f.name + "': saving last good copy: " +
                                                                     saved.error().message);
                 }
-                out.push_back(std::move(p));
+                decided[i] = std::move(p);
                 continue;
             }
         } else {
             failure = got.error;
         }
         failure += store_problem;
+        std::string no_copy = "; no last good copy";
         if (last_good) {
             sources::FetchedBody body = std::move(last_good->fetched);
             body.record.stale = true;
             body.record.from_cache = false;
-            PreparedFeed p = prepare_feed(f, std::move(body));
-            p.report.status = "stale";
-            p.report.failure = failure;
-            out.push_back(std::move(p));
-        } else if (f.optional) {
+            PreparedFeed p = prepare_with_table(f, std::move(body), table);
+            // A last good copy passed the checks when it was kept, but the
+            // limits may have been lowered since, or (an ASN list) its table
+            // changed: a copy over them would be published cut short.
+            const std::string over = check_limits(p);
+            if (over.empty()) {
+                p.report.status = "stale";
+                p.report.failure = failure;
+                decided[i] = std::move(p);
+                continue;
+            }
+            no_copy = "; last good copy unusable: " + over;
+        }
+        if (f.optional) {
             FeedReport fr = report_for(f);
             fr.status = "failed";
-            fr.failure = failure + "; no last good copy (optional feed left out)";
-            omitted.push_back(std::move(fr));
+            fr.failure = failure + no_copy + " (optional feed left out)";
+            left_out[i] = std::move(fr);
         } else {
-            missing.push_back("feed '" + f.name + "': " + failure + "; no last good copy");
+            missing[i] = "feed '" + f.name + "': " + failure + no_copy;
         }
     }
-    if (!missing.empty()) {
-        std::string msg = plural(missing.size(), "required feed") + " unusable (mark a feed 'optional: true' to build without it):";
-        for (const auto& m : missing) msg += "\n  " + m;
+    std::vector<PreparedFeed> out;
+    std::vector<std::string> unusable;
+    for (std::size_t i = 0; i < catalogue.feeds.size(); ++i) {
+        if (decided[i]) out.push_back(std::move(*decided[i]));
+        if (left_out[i]) omitted.push_back(std::move(*left_out[i]));
+        if (!missing[i].empty()) unusable.push_back(std::move(missing[i]));
+    }
+    if (!unusable.empty()) {
+        std::string msg = plural(unusable.size(), "required feed") + " unusable (mark a feed 'optional: true' to build without it):";
+        for (const auto& m : unusable) msg += "\n  " + m;
         return make_error(Status::io, msg);
     }
     return out;
@@ -304,7 +387,7 @@ void count_issues(FeedReport& report, const Parsed& parsed) {
 // fetched bytes go to a temporary file first, so what is read is exactly
 // what was hashed.
 Expected<sources::AsnTable> read_binary_table(const sources::AsnTableFormat& fmt, const std::string& body,
-                                              const std::string& feed) {
+                                              const std::string& feed, const sources::ParseOptions& options) {
     // The readers of binary tables (libmaxminddb, libloc) take a path. The
     // file gets a fresh name, created exclusively and private (mkstemp), so
     // a name planted in a shared temporary directory is never written
@@ -321,7 +404,7 @@ Expected<sources::AsnTable> read_binary_table(const sources::AsnTableFormat& fmt
         ::unlink(path.c_str());
         return make_error(Status::io, path + ": " + std::strerror(e));
     }
-    auto table = fmt.read_file(path);
+    auto table = fmt.read_file(path, options);
     ::unlink(path.c_str());
     return table;
 }
@@ -344,26 +427,30 @@ PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched
     p.fetched = std::move(fetched);
     p.report = report_for(config);
     p.report.fetch = p.fetched.record;
+    const sources::ParseOptions options = parse_options(config);
     switch (config.role) {
         case format::FeedRole::ranges: prepare_ranges(p); break;
         case format::FeedRole::asn_list:
-            p.asn_list = sources::find_asn_list_format(config.format)->parse(p.fetched.body);
+            p.asn_list = sources::find_asn_list_format(config.format)->parse(p.fetched.body, options);
+            note_limit(p, p.asn_list);
             count_issues(p.report, p.asn_list);
             break;
         case format::FeedRole::asn_table: {
             const auto* fmt = sources::find_asn_table_format(config.format);
             if (fmt->parse) {
-                p.asn_table = fmt->parse(p.fetched.body);
-            } else if (auto t = read_binary_table(*fmt, p.fetched.body, config.name)) {
+                p.asn_table = fmt->parse(p.fetched.body, options);
+            } else if (auto t = read_binary_table(*fmt, p.fetched.body, config.name, options)) {
                 p.asn_table = std::move(*t);
             } else {
                 p.unreadable = t.error().message;
             }
+            note_limit(p, p.asn_table);
             count_issues(p.report, p.asn_table);
             break;
         }
         case format::FeedRole::exclusions:
-            p.exclusions = sources::parse_exclusions(p.fetched.body);
+            p.exclusions = sources::parse_exclusions(p.fetched.body, options);
+            note_limit(p, p.exclusions);
             count_issues(p.report, p.exclusions);
             break;
     }
@@ -378,11 +465,18 @@ PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched
     return p;
 }
 
+void count_derived(PreparedFeed& list, PreparedFeed& table) {
+    if (list.config.role != format::FeedRole::asn_list || table.config.role != format::FeedRole::asn_table) return;
+    if (!table.asn_index) table.asn_index = std::make_shared<const AsnIndex>(table.asn_table);
+    list.derived_ranges = derived_count(list.asn_list, *table.asn_index);
+}
+
 std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& last_good) {
     const std::string_view body = feed.fetched.body;
     const auto first = body.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
     if (first != std::string_view::npos && body[first] == '<') return "an HTML or XML page instead of the feed";
     if (!feed.unreadable.empty()) return "unreadable: " + feed.unreadable;
+    if (auto why = check_limits(feed); !why.empty()) return why;
     const std::uint64_t n = feed.entries();
     if (n == 0) {
         std::string why = "no entries";
@@ -462,6 +556,13 @@ public:
         const PreparedFeed& table = feeds_[ti];
         const AsnIndex& index = index_for(ti);
         report.asn_table = table.config.name;
+        // The checks keep such a list out of run_build; a direct caller gets
+        // it reported rather than a vector of every range it names.
+        if (const std::uint64_t n = derived_count(list.asn_list, index); n > list.config.max_entries) {
+            report.failure = plural(n, "range") + " derived from its ASNs, more than max_entries " +
+                             std::to_string(list.config.max_entries) + " (not expanded)";
+            return;
+        }
 
         // Expansion, then the guards on each derived piece.
         std::vector<DerivedEntry> guarded;
@@ -519,7 +620,9 @@ private:
         return std::nullopt;
     }
 
+    // The index the checks built, or one built here.
     const AsnIndex& index_for(std::uint32_t ti) {
+        if (feeds_[ti].asn_index) return *feeds_[ti].asn_index;
         auto it = indexes_.find(ti);
         if (it == indexes_.end()) it = indexes_.emplace(ti, AsnIndex(feeds_[ti].asn_table)).first;
         return it->second;
@@ -588,7 +691,8 @@ private:
 
 }  // namespace
 
-Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version) {
+Expected<Compiled> compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version,
+                           std::uint64_t max_total_entries) {
     Compiled out;
     auto& c = out.content;
     auto& report = out.report;
@@ -610,9 +714,20 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
                                            c.providers.begin());
     };
 
+    // The merge inputs so far against max_total_entries, after each feed
+    // added its own: the feed that passes the limit is named, and nothing
+    // more is gathered.
     std::vector<MergeInput> inputs;
+    auto over_total = [&](std::uint32_t fi, std::size_t before) -> Error {
+        if (inputs.size() <= max_total_entries) return {};
+        return make_error(Status::invalid_argument,
+                          "feed '" + feeds[fi].config.name + "': its " + plural(inputs.size() - before, "range") +
+                              " bring the build to " + std::to_string(inputs.size()) +
+                              ", more than max_total_entries " + std::to_string(max_total_entries));
+    };
     for (std::uint32_t fi = 0; fi < feeds.size(); ++fi) {
         const PreparedFeed& f = feeds[fi];
+        const std::size_t inputs_before = inputs.size();
         const std::uint32_t provider = provider_id(f.config.provider);
         const auto first_origin = static_cast<std::uint32_t>(c.origins.size());
         for (const auto& o : f.origins) {
@@ -626,6 +741,7 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
         }
         for (const auto& piece : f.pieces)
             inputs.push_back({piece.range, first_origin + piece.origin, f.config.categories, provider, 0});
+        if (Error over = over_total(fi, inputs_before); over.status != Status::ok) return over;
 
         const auto& rec = f.fetched.record;
         writer::FeedInfo info;
@@ -657,8 +773,10 @@ Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time
     AsnCompiler asn(feeds, c, report.feeds);
     for (std::uint32_t fi = 0; fi < feeds.size(); ++fi) {
         if (feeds[fi].config.role != format::FeedRole::asn_list) continue;
+        const std::size_t inputs_before = inputs.size();
         asn.add_list(fi, provider_id, inputs, report.derived_ranges, report.excluded_ranges);
         c.feeds[fi].rejected = report.feeds[fi].rejected;
+        if (Error over = over_total(fi, inputs_before); over.status != Status::ok) return over;
     }
     std::vector<bool> published(c.origins.size());  // origins behind merge inputs (not table rows or rules)
     for (const auto& in : inputs) published[in.origin] = true;
@@ -708,7 +826,10 @@ Expected<BuildReport> run_build(const BuildOptions& options) {
         feeds->erase(feeds->begin() + static_cast<std::ptrdiff_t>(i));
     }
     const std::uint64_t data_version = options.data_version.value_or(static_cast<std::uint64_t>(options.build_time));
-    Compiled compiled = compile(*feeds, options.build_time, data_version);
+    auto built = compile(*feeds, options.build_time, data_version,
+                         options.max_total_entries.value_or(catalogue->max_total_entries));
+    if (!built) return built.error();
+    Compiled& compiled = *built;
     BuildReport& report = compiled.report;
     report.omitted_feeds = omitted.size();
     for (auto& fr : omitted) report.feeds.push_back(std::move(fr));

@@ -37,6 +37,7 @@ extern "C" {
 }
 
 #include "anondb/sources/asn.hpp"
+#include "lines.hpp"
 
 namespace anondb::sources {
 namespace {
@@ -132,7 +133,7 @@ void add_row(AsnTable& t, const Range& range, std::uint32_t asn, std::string_vie
 
 }  // namespace
 
-Expected<AsnTable> read_libloc_asn(const std::string& path) {
+Expected<AsnTable> read_libloc_asn(const std::string& path, const ParseOptions& options) {
     auto error = [&path](Status s, const std::string& what) { return make_error(s, path + ": " + what); };
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
     if (!file) return error(Status::io, std::strerror(errno));
@@ -167,8 +168,10 @@ Expected<AsnTable> read_libloc_asn(const std::string& path) {
     const std::unique_ptr<loc_database_enumerator, EnumeratorUnref> networks(raw_enum);
 
     AsnTable table;
-    table.rows.reserve(*records);
-    table.text.reserve(*records * 24);
+    const std::size_t expected = static_cast<std::size_t>(
+        std::min<std::uint64_t>(*records, options.max_entries));
+    table.rows.reserve(expected);
+    table.text.reserve(expected * 24);
     std::array<std::uint8_t, 16> bytes{};
     while (true) {
         loc_network* raw = nullptr;
@@ -203,6 +206,7 @@ Expected<AsnTable> read_libloc_asn(const std::string& path) {
         const std::uint32_t asn = loc_network_get_asn(net.get());
         std::string text = format_ip(first) + "/" + std::to_string(prefix);
         if (asn) text += " AS" + std::to_string(asn);
+        if (!detail::entry_allowed(table.rows.size(), options, table.rejects, table.over_max_entries, 0, text)) break;
         add_row(table, range, asn, text);
     }
 

@@ -35,11 +35,12 @@ constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-// The frame shared by the three formats: parse_lines (BOM, CRLF, oversized
-// body) with entries and issues collected into an AsnList.
+// The frame shared by the three formats: for_each_line (BOM, CRLF, oversized
+// body, line and entry limits) with entries and issues collected into an
+// AsnList.
 class ListBuilder {
 public:
-    explicit ListBuilder(std::string_view body) : body_(body) {}
+    ListBuilder(std::string_view body, const ParseOptions& options) : body_(body), options_(options) {}
 
     void reject(std::uint32_t line, std::string_view reason, std::string_view text) {
         detail::add_issue(out_.rejects, line, reason, text);
@@ -51,6 +52,8 @@ public:
     void add(std::uint32_t line, std::uint32_t asn, std::string provider, std::uint32_t categories,
              std::string reference, std::string_view text) {
         if (!valid_utf8(provider) || !valid_utf8(reference)) return reject(line, reasons::kNotUtf8, text);
+        if (!detail::entry_allowed(out_.entries.size(), options_, out_.rejects, out_.over_max_entries, line, text))
+            return;
         if (!seen_.insert(asn).second) warn(line, reasons::kDuplicateAsn, text);
         out_.entries.push_back(AsnListEntry{asn, std::move(provider), categories, std::move(reference), line,
                                             static_cast<std::size_t>(text.data() - body_.data()), text.size()});
@@ -58,23 +61,22 @@ public:
 
     template <class OnLine>
     AsnList run(OnLine on_line) {
-        ParseResult frame = detail::parse_lines(
-            body_, [&](ParseResult&, const detail::Line& line) { on_line(*this, line); });
-        // Only an oversized body leaves issues in the frame (and then no line ran).
-        for (auto& r : frame.rejects) out_.rejects.push_back(std::move(r));
+        detail::for_each_line(body_, options_, out_.rejects, out_.over_max_entries,
+                              [&](const detail::Line& line) { on_line(*this, line); });
         return std::move(out_);
     }
 
 private:
     std::string_view body_;
+    const ParseOptions& options_;
     AsnList out_;
     std::unordered_set<std::uint32_t> seen_;
 };
 
 }  // namespace
 
-AsnList parse_asn_list(std::string_view body) {
-    return ListBuilder(body).run([](ListBuilder& b, const detail::Line& line) {
+AsnList parse_asn_list(std::string_view body, const ParseOptions& options) {
+    return ListBuilder(body, options).run([](ListBuilder& b, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty() || text.front() == '#') return;
         const std::size_t hash = text.find('#');
@@ -89,10 +91,10 @@ AsnList parse_asn_list(std::string_view body) {
     });
 }
 
-AsnList parse_asn_csv(std::string_view body) {
+AsnList parse_asn_csv(std::string_view body, const ParseOptions& options) {
     bool first = true;
     std::vector<std::string> fields;
-    return ListBuilder(body).run([&](ListBuilder& b, const detail::Line& line) {
+    return ListBuilder(body, options).run([&](ListBuilder& b, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty()) return;
         const bool is_first = std::exchange(first, false);
@@ -112,10 +114,10 @@ AsnList parse_asn_csv(std::string_view body) {
     });
 }
 
-AsnList parse_provider_asns(std::string_view body) {
+AsnList parse_provider_asns(std::string_view body, const ParseOptions& options) {
     bool first = true;
     std::vector<std::string> fields;
-    return ListBuilder(body).run([&](ListBuilder& b, const detail::Line& line) {
+    return ListBuilder(body, options).run([&](ListBuilder& b, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty() || text.front() == '#') return;
         if (std::exchange(first, false)) {

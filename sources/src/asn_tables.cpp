@@ -49,8 +49,11 @@ std::string_view parse_asn(std::string_view s, std::uint32_t& out) noexcept {
     return {};
 }
 
-void add_row(AsnTable& t, const Range& range, std::uint32_t line, std::string_view text,
+// Adds a row, or past options.max_entries nothing (entry_allowed). Returns
+// whether the row was added.
+bool add_row(AsnTable& t, const ParseOptions& options, const Range& range, std::uint32_t line, std::string_view text,
              const std::vector<std::uint32_t>& asns) {
+    if (!detail::entry_allowed(t.rows.size(), options, t.rejects, t.over_max_entries, line, text)) return false;
     AsnRow row;
     row.range = range;
     row.asn_begin = static_cast<std::uint32_t>(t.asns.size());
@@ -61,58 +64,57 @@ void add_row(AsnTable& t, const Range& range, std::uint32_t line, std::string_vi
     t.text.append(text);
     t.asns.insert(t.asns.end(), asns.begin(), asns.end());
     t.rows.push_back(row);
+    return true;
 }
 
-// Runs the shared line frame, collecting rows into the table and issues into
-// the frame's result, then moves the issues over.
+// Runs the shared line frame (line and entry limits), collecting rows and
+// issues into the table.
 template <class OnLine>
-AsnTable parse_table(std::string_view body, OnLine on_line) {
+AsnTable parse_table(std::string_view body, const ParseOptions& options, OnLine on_line) {
     AsnTable table;
-    ParseResult issues = detail::parse_lines(body, [&](ParseResult& out, const detail::Line& line) {
+    detail::for_each_line(body, options, table.rejects, table.over_max_entries, [&](const detail::Line& line) {
         // Tabs separate fields, so a line is not trimmed: a row that ends in
         // empty fields ends in tabs. Blank lines are skipped.
         if (detail::trim_blanks(line.text).empty()) return;
-        on_line(table, out, line.number, line.text);
+        on_line(table, line.number, line.text);
     });
-    table.rejects = std::move(issues.rejects);
-    table.warnings = std::move(issues.warnings);
     return table;
 }
 
 }  // namespace
 
-AsnTable parse_iptoasn(std::string_view body) {
-    return parse_table(body, [](AsnTable& t, ParseResult& out, std::uint32_t number, std::string_view text) {
+AsnTable parse_iptoasn(std::string_view body, const ParseOptions& options) {
+    return parse_table(body, options, [&options](AsnTable& t, std::uint32_t number, std::string_view text) {
         const std::vector<std::string_view> f = split_tabs(text);
-        if (f.size() < 5) return detail::add_issue(out.rejects, number, reasons::kMissingField, text);
-        if (f.size() > 5) return detail::add_issue(out.rejects, number, reasons::kTooManyFields, text);
+        if (f.size() < 5) return detail::add_issue(t.rejects, number, reasons::kMissingField, text);
+        if (f.size() > 5) return detail::add_issue(t.rejects, number, reasons::kTooManyFields, text);
         const auto first = parse_ip(f[0]);
-        if (!first) return detail::add_issue(out.rejects, number, ip_error_text(first.error), text);
+        if (!first) return detail::add_issue(t.rejects, number, ip_error_text(first.error), text);
         const auto last = parse_ip(f[1]);
-        if (!last) return detail::add_issue(out.rejects, number, ip_error_text(last.error), text);
+        if (!last) return detail::add_issue(t.rejects, number, ip_error_text(last.error), text);
         if (first->written_v4 != last->written_v4)
-            return detail::add_issue(out.rejects, number, ip_error_text(IpError::mixed_families), text);
+            return detail::add_issue(t.rejects, number, ip_error_text(IpError::mixed_families), text);
         if (last->ip < first->ip)
-            return detail::add_issue(out.rejects, number, ip_error_text(IpError::reversed_range), text);
+            return detail::add_issue(t.rejects, number, ip_error_text(IpError::reversed_range), text);
         std::uint32_t asn = 0;
         if (const auto bad = parse_asn(f[2], asn); !bad.empty())
-            return detail::add_issue(out.rejects, number, bad, text);
+            return detail::add_issue(t.rejects, number, bad, text);
         // "Not routed": no origin, not an error. The ranges are disjoint, so
         // an AS 0 row has nothing to shadow and is left out.
         if (asn == 0) return;
-        add_row(t, Range{first->ip, last->ip}, number, text, {asn});
+        add_row(t, options, Range{first->ip, last->ip}, number, text, {asn});
     });
 }
 
-AsnTable parse_pfx2as(std::string_view body) {
-    return parse_table(body, [](AsnTable& t, ParseResult& out, std::uint32_t number, std::string_view text) {
+AsnTable parse_pfx2as(std::string_view body, const ParseOptions& options) {
+    return parse_table(body, options, [&options](AsnTable& t, std::uint32_t number, std::string_view text) {
         const std::vector<std::string_view> f = split_tabs(text);
-        if (f.size() < 3) return detail::add_issue(out.rejects, number, reasons::kMissingField, text);
-        if (f.size() > 3) return detail::add_issue(out.rejects, number, reasons::kTooManyFields, text);
+        if (f.size() < 3) return detail::add_issue(t.rejects, number, reasons::kMissingField, text);
+        if (f.size() > 3) return detail::add_issue(t.rejects, number, reasons::kTooManyFields, text);
         const auto addr = parse_ip(f[0]);
-        if (!addr) return detail::add_issue(out.rejects, number, ip_error_text(addr.error), text);
+        if (!addr) return detail::add_issue(t.rejects, number, ip_error_text(addr.error), text);
         const auto len = anondb::detail::parse_prefix_len(f[1], addr->written_v4 ? 32 : 128);
-        if (!len) return detail::add_issue(out.rejects, number, ip_error_text(len.error), text);
+        if (!len) return detail::add_issue(t.rejects, number, ip_error_text(len.error), text);
         const unsigned len128 = addr->written_v4 ? *len + 96 : *len;
         // Origins: '_' separates the origins of a multi-origin prefix, ','
         // the members of an AS set; both give a list of ASNs.
@@ -123,15 +125,15 @@ AsnTable parse_pfx2as(std::string_view body) {
             const std::string_view piece = origin.substr(0, sep);
             std::uint32_t asn = 0;
             if (const auto bad = parse_asn(piece, asn); !bad.empty())
-                return detail::add_issue(out.rejects, number, bad, text);
-            if (asn == 0) return detail::add_issue(out.rejects, number, reasons::kAsnZero, text);
+                return detail::add_issue(t.rejects, number, bad, text);
+            if (asn == 0) return detail::add_issue(t.rejects, number, reasons::kAsnZero, text);
             asns.push_back(asn);
             if (sep == std::string_view::npos) break;
             origin.remove_prefix(sep + 1);
         }
         const Range range = prefix_range(addr->ip, len128);
-        if (range.first != addr->ip) detail::add_issue(out.warnings, number, reasons::kHostBits, text);
-        add_row(t, range, number, text, asns);
+        if (add_row(t, options, range, number, text, asns) && range.first != addr->ip)
+            detail::add_issue(t.warnings, number, reasons::kHostBits, text);
     });
 }
 
@@ -160,7 +162,7 @@ Ip with_bit(Ip a, unsigned bit_from_top) noexcept {  // bit_from_top in 0..127
 
 }  // namespace
 
-Expected<AsnTable> read_mmdb_asn(const std::string& path) {
+Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& options) {
     MmdbHandle h;
     const int rc = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &h.db);
     if (rc != MMDB_SUCCESS) {
@@ -203,7 +205,7 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path) {
     stack.push_back(Pending{0, 0, Ip{}});
     static const char* const kPath[] = {"autonomous_system_number", nullptr};
 
-    while (!stack.empty()) {
+    while (!stack.empty() && !table.over_max_entries) {
         const Pending p = stack.back();
         stack.pop_back();
         if (p.node >= node_count) return corrupt("search node number out of range");
@@ -270,7 +272,7 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path) {
                         break;
                     }
                     if (asn == 0) break;
-                    add_row(table, range, 0, text, {static_cast<std::uint32_t>(asn)});
+                    add_row(table, options, range, 0, text, {static_cast<std::uint32_t>(asn)});
                     break;
                 }
                 default: return corrupt("invalid search tree record");

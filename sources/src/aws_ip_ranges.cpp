@@ -37,6 +37,8 @@ constexpr Node kRoot{.kind = Kind::object, .wrong_kind = reasons::kRootNotObject
 
 }  // namespace
 
-ParseResult parse_aws_ip_ranges(std::string_view body) { return detail::json::scan(body, kRoot); }
+ParseResult parse_aws_ip_ranges(std::string_view body, const ParseOptions& options) {
+    return detail::json::scan(body, kRoot, options);
+}
 
 }  // namespace anondb::sources

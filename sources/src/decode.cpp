@@ -223,7 +223,11 @@ bool BodyDecoder::process(std::string_view data) {
                 if (ZSTD_isError(r)) return fail(std::string("zstd: corrupt stream (") + ZSTD_getErrorName(r) + ")");
                 if (out.pos == 0 && in.pos == before && in.pos < in.size) return fail("zstd: decoder made no progress");
                 if (!append(buf.data(), out.pos)) return false;
-                z.last = r;
+                // A call that moved nothing says nothing about the frame:
+                // after a frame ended on a full buffer, the next call (no
+                // input left, no output) returns the size of a new frame's
+                // header, which is not a truncation.
+                if (out.pos > 0 || in.pos > before) z.last = r;
                 if (in.pos == in.size && out.pos < out.size) break;  // input used up, output flushed
             }
             return true;

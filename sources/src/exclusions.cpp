@@ -12,11 +12,11 @@ namespace {
 constexpr std::string_view kHeader = "type,value,reason,reference";
 }  // namespace
 
-ExclusionList parse_exclusions(std::string_view body) {
+ExclusionList parse_exclusions(std::string_view body, const ParseOptions& options) {
     ExclusionList out;
     bool first = true;
     std::vector<std::string> fields;
-    ParseResult frame = detail::parse_lines(body, [&](ParseResult&, const detail::Line& line) {
+    detail::for_each_line(body, options, out.rejects, out.over_max_entries, [&](const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty() || text.front() == '#') return;
         auto reject = [&](std::string_view reason) { detail::add_issue(out.rejects, line.number, reason, text); };
@@ -44,6 +44,8 @@ ExclusionList parse_exclusions(std::string_view body) {
         }
         if (fields[2].empty()) return reject(reasons::kMissingReason);
         if (fields[3].empty()) return reject(reasons::kMissingReference);
+        if (!detail::entry_allowed(out.rules.size(), options, out.rejects, out.over_max_entries, line.number, text))
+            return;
         rule.reason = std::move(fields[2]);
         rule.reference = std::move(fields[3]);
         rule.line = line.number;
@@ -51,8 +53,6 @@ ExclusionList parse_exclusions(std::string_view body) {
         rule.text_length = text.size();
         out.rules.push_back(std::move(rule));
     });
-    // Only an oversized body leaves issues in the frame (and then no line ran).
-    for (auto& r : frame.rejects) out.rejects.push_back(std::move(r));
     return out;
 }
 

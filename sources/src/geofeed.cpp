@@ -22,8 +22,8 @@ constexpr bool is_ascii_letter(char c) noexcept {
 
 }  // namespace
 
-ParseResult parse_geofeed(std::string_view body) {
-    return detail::parse_lines(body, [body](ParseResult& out, const detail::Line& line) {
+ParseResult parse_geofeed(std::string_view body, const ParseOptions& options) {
+    return detail::parse_lines(body, options, [body, &options](ParseResult& out, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty() || text.front() == '#') return;
         const std::size_t comma = text.find(',');
@@ -40,7 +40,7 @@ ParseResult parse_geofeed(std::string_view body) {
                                         is_ascii_letter(alpha2[1]))) {
             detail::add_issue(out.rejects, line.number, reasons::kBadAlpha2, text);
         } else {
-            detail::accept(out, body, line.number, *parsed.value, text);
+            detail::accept(out, options, body, line.number, *parsed.value, text);
         }
     });
 }

@@ -76,8 +76,8 @@ const Member* find_member(const Node& object, std::string_view key) noexcept {
 class Handler : public rj::BaseReaderHandler<rj::UTF8<>, Handler> {
 public:
     Handler(std::string_view body, const char* buf, const rj::InsituStringStream& is, std::size_t base,
-            const Node& root, ParseResult& out) noexcept
-        : body_(body), buf_(buf), is_(is), base_(base), root_(root), lines_(body), out_(out) {}
+            const Node& root, const ParseOptions& options, ParseResult& out) noexcept
+        : body_(body), buf_(buf), is_(is), base_(base), root_(root), options_(options), lines_(body), out_(out) {}
 
     bool Default() {  // null, true, false, numbers
         start_value(Got::scalar, scalar_pos());
@@ -87,7 +87,7 @@ public:
     bool String(const char* s, rj::SizeType n, bool) {
         const std::size_t off = string_pos(s);
         if (const Node* node = start_value(Got::string, off)) read_string(*node, std::string_view(s, n), off);
-        return true;
+        return !out_.over_max_entries;  // false stops the reader
     }
 
     bool Key(const char* s, rj::SizeType n, bool) {
@@ -194,7 +194,7 @@ private:
             add_issue(out_.rejects, line, node.wrong_family, quote);
             return;
         }
-        accept(out_, body_, line, *parsed.value, quote);
+        accept(out_, options_, body_, line, *parsed.value, quote);
     }
 
     // The text of the string starting at `off` as written in the body, up to
@@ -231,6 +231,7 @@ private:
     const rj::InsituStringStream& is_;
     std::size_t base_;
     const Node& root_;
+    const ParseOptions& options_;
     LineCounter lines_;
     ParseResult& out_;
 
@@ -241,16 +242,18 @@ private:
 
 }  // namespace
 
-ParseResult scan(std::string_view body, const Node& root) {
+ParseResult scan(std::string_view body, const Node& root, const ParseOptions& options) {
     ParseResult out;
-    if (refuse_oversized(body, out)) return out;
+    if (refuse_oversized(body, out.rejects)) return out;
     const std::size_t base = bom_length(body);
     std::vector<char> buf(body.begin(), body.end());
     buf.push_back('\0');
     rj::InsituStringStream is(buf.data() + base);
-    Handler handler(body, buf.data(), is, base, root, out);
+    Handler handler(body, buf.data(), is, base, root, options, out);
     rj::Reader reader;
     const rj::ParseResult ok = reader.Parse<rj::kParseInsituFlag | rj::kParseIterativeFlag>(is, handler);
+    // Stopped on purpose at the entry limit: what was read stays, marked partial.
+    if (out.over_max_entries) return out;
 
     std::string reason;
     std::size_t error_at = 0;

@@ -18,7 +18,12 @@
 // - a second member of a slot that must be unique: Member::duplicate;
 // - each string read: an entry quoting the string as written (between its
 //   quotes, escapes undecoded), or a reject with the reason from parse_token
-//   (or Node::token) or Node::wrong_family, quoting the same text.
+//   (or Node::token) or Node::wrong_family, quoting the same text;
+// - the string that would be entry max_entries + 1 (ParseOptions): a
+//   kTooManyEntries reject, over_max_entries, and the scan stops there (the
+//   rest of the document is not read, so not checked either).
+// ParseOptions::max_line_bytes does not apply: a JSON document may be one
+// line.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +71,6 @@ struct Node {
 
 // Parses `body` (after refuse_oversized and a UTF-8 BOM) as one JSON document
 // whose root must be `root`. Never throws on bad input.
-ParseResult scan(std::string_view body, const Node& root);
+ParseResult scan(std::string_view body, const Node& root, const ParseOptions& options);
 
 }  // namespace anondb::sources::detail::json

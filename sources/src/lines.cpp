@@ -4,6 +4,14 @@
 
 #include "anondb/ip.hpp"
 
+namespace anondb::sources {
+
+std::string reasons::line_too_long(std::size_t max_line_bytes) {
+    return std::string(kLineTooLongPrefix) + std::to_string(max_line_bytes) + " bytes";
+}
+
+}  // namespace anondb::sources
+
 namespace anondb::sources::detail {
 
 bool LineCursor::next(Line& out) noexcept {
@@ -57,28 +65,37 @@ TokenParse parse_token(std::string_view token, Shape shape) noexcept {
     return {*r, {}};
 }
 
-void accept(ParseResult& out, std::string_view body, std::uint32_t line, const ParsedRange& parsed,
-            std::string_view quote) {
+bool entry_allowed(std::size_t count, const ParseOptions& options, std::vector<LineIssue>& rejects, bool& over,
+                   std::uint32_t line, std::string_view quote) {
+    if (count < options.max_entries) return true;
+    if (!over) add_issue(rejects, line, reasons::kTooManyEntries, quote);
+    over = true;
+    return false;
+}
+
+bool accept(ParseResult& out, const ParseOptions& options, std::string_view body, std::uint32_t line,
+            const ParsedRange& parsed, std::string_view quote) {
+    if (!entry_allowed(out.entries.size(), options, out.rejects, out.over_max_entries, line, quote)) return false;
     if (parsed.host_bits_cleared) add_issue(out.warnings, line, reasons::kHostBits, quote);
     out.entries.push_back(ParsedEntry{parsed.range, line,
                                       static_cast<std::size_t>(quote.data() - body.data()),
                                       quote.size()});
+    return true;
 }
 
-bool record(ParseResult& out, std::string_view body, std::uint32_t line, std::string_view token,
-            std::string_view quote, Shape shape) {
+bool record(ParseResult& out, const ParseOptions& options, std::string_view body, std::uint32_t line,
+            std::string_view token, std::string_view quote, Shape shape) {
     const TokenParse t = parse_token(token, shape);
     if (!t.value) {
         add_issue(out.rejects, line, t.reason, quote);
         return false;
     }
-    accept(out, body, line, *t.value, quote);
-    return true;
+    return accept(out, options, body, line, *t.value, quote);
 }
 
-bool refuse_oversized(std::string_view body, ParseResult& out) {
+bool refuse_oversized(std::string_view body, std::vector<LineIssue>& rejects) {
     if (body.size() < kMaxBodyBytes) return false;
-    add_issue(out.rejects, 1, reasons::kBodyTooLarge, body.substr(0, kIssueTextMax));
+    add_issue(rejects, 1, reasons::kBodyTooLarge, body.substr(0, kIssueTextMax));
     return true;
 }
 

@@ -79,29 +79,56 @@ struct TokenParse {
 };
 TokenParse parse_token(std::string_view token, Shape shape) noexcept;
 
+// Whether a result holding `count` entries may take one more under
+// options.max_entries. When it may not, records the kTooManyEntries reject
+// on `line` quoting `quote` and sets `over`: the caller adds nothing and
+// parsing stops.
+bool entry_allowed(std::size_t count, const ParseOptions& options, std::vector<LineIssue>& rejects, bool& over,
+                   std::uint32_t line, std::string_view quote);
+
 // Adds an entry quoting `quote` (a view into `body`), plus a kHostBits
-// warning when host bits were cleared.
-void accept(ParseResult& out, std::string_view body, std::uint32_t line, const ParsedRange& parsed,
-            std::string_view quote);
+// warning when host bits were cleared; or, past options.max_entries, nothing
+// (entry_allowed). Returns whether the entry was added.
+bool accept(ParseResult& out, const ParseOptions& options, std::string_view body, std::uint32_t line,
+            const ParsedRange& parsed, std::string_view quote);
 
 // parse_token, then accept or a reject quoting `quote`. Returns whether an
 // entry was added.
-bool record(ParseResult& out, std::string_view body, std::uint32_t line, std::string_view token,
-            std::string_view quote, Shape shape);
+bool record(ParseResult& out, const ParseOptions& options, std::string_view body, std::uint32_t line,
+            std::string_view token, std::string_view quote, Shape shape);
 
 // A body too large for 32-bit line numbers: records the reject and returns
 // true; the parser then returns at once.
-bool refuse_oversized(std::string_view body, ParseResult& out);
+bool refuse_oversized(std::string_view body, std::vector<LineIssue>& rejects);
 
 // The frame of every line-oriented parser: refuses an oversized body, then
-// calls on_line(out, line) for each line.
+// walks the lines until `stop` is true (an entry limit was met). A line
+// longer than options.max_line_bytes is one reject into `rejects`
+// (reasons::line_too_long, quoting its cut start) and is not looked at again:
+// the only pass over its bytes is the search for its end. Every other line
+// goes to on_line(line).
 template <class OnLine>
-ParseResult parse_lines(std::string_view body, OnLine on_line) {
-    ParseResult out;
-    if (refuse_oversized(body, out)) return out;
+void for_each_line(std::string_view body, const ParseOptions& options, std::vector<LineIssue>& rejects,
+                   const bool& stop, OnLine on_line) {
+    if (refuse_oversized(body, rejects)) return;
+    const std::string too_long = reasons::line_too_long(options.max_line_bytes);
     LineCursor cursor(body);
     Line line;
-    while (cursor.next(line)) on_line(out, line);
+    while (!stop && cursor.next(line)) {
+        if (line.text.size() > options.max_line_bytes) {
+            add_issue(rejects, line.number, too_long, line.text);
+            continue;
+        }
+        on_line(line);
+    }
+}
+
+// for_each_line into a ParseResult: on_line(out, line) for each line, until
+// an entry limit is met (out.over_max_entries).
+template <class OnLine>
+ParseResult parse_lines(std::string_view body, const ParseOptions& options, OnLine on_line) {
+    ParseResult out;
+    for_each_line(body, options, out.rejects, out.over_max_entries, [&](const Line& line) { on_line(out, line); });
     return out;
 }
 

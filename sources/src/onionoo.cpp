@@ -69,8 +69,12 @@ constexpr Node kOrRoot{.kind = Kind::object, .wrong_kind = reasons::kRootNotObje
 
 }  // namespace
 
-ParseResult parse_onionoo_exit(std::string_view body) { return detail::json::scan(body, kExitRoot); }
+ParseResult parse_onionoo_exit(std::string_view body, const ParseOptions& options) {
+    return detail::json::scan(body, kExitRoot, options);
+}
 
-ParseResult parse_onionoo_relays(std::string_view body) { return detail::json::scan(body, kOrRoot); }
+ParseResult parse_onionoo_relays(std::string_view body, const ParseOptions& options) {
+    return detail::json::scan(body, kOrRoot, options);
+}
 
 }  // namespace anondb::sources

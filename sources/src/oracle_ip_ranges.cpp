@@ -27,6 +27,8 @@ constexpr Node kRoot{.kind = Kind::object, .wrong_kind = reasons::kRootNotObject
 
 }  // namespace
 
-ParseResult parse_oracle_ip_ranges(std::string_view body) { return detail::json::scan(body, kRoot); }
+ParseResult parse_oracle_ip_ranges(std::string_view body, const ParseOptions& options) {
+    return detail::json::scan(body, kRoot, options);
+}
 
 }  // namespace anondb::sources

@@ -4,11 +4,11 @@
 
 namespace anondb::sources {
 
-ParseResult parse_plain(std::string_view body) {
-    return detail::parse_lines(body, [body](ParseResult& out, const detail::Line& line) {
+ParseResult parse_plain(std::string_view body, const ParseOptions& options) {
+    return detail::parse_lines(body, options, [body, &options](ParseResult& out, const detail::Line& line) {
         const std::string_view token = detail::trim_blanks(detail::before_comment(line.text, "#;"));
         if (token.empty()) return;
-        detail::record(out, body, line.number, token, detail::trim_blanks(line.text), detail::Shape::any);
+        detail::record(out, options, body, line.number, token, detail::trim_blanks(line.text), detail::Shape::any);
     });
 }
 

@@ -1,5 +1,6 @@
 // The catalogue of feed formats: one line per parser.
 #include "anondb/sources/asn.hpp"
+#include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/formats.hpp"
 #include "anondb/sources/parse.hpp"
 
@@ -9,12 +10,13 @@ namespace {
 constexpr FormatInfo kFormats[] = {
     {"plain", &parse_plain,
      "one address, CIDR prefix or range per line; '#' and ';' comments (FireHOL, Cloudflare, "
-     "X4BNet, Tor bulk exit list)"},
+     "X4BNet, Tor bulk exit list)",
+     true},
     {"tor-exit-addresses", &parse_tor_exit_addresses,
-     "TorDNSEL exit list (check.torproject.org/exit-addresses, CollecTor exit-lists)"},
+     "TorDNSEL exit list (check.torproject.org/exit-addresses, CollecTor exit-lists)", true},
     {"aws-ip-ranges", &parse_aws_ip_ranges,
      "AWS ip-ranges.json (prefixes[].ip_prefix, ipv6_prefixes[].ipv6_prefix)"},
-    {"geofeed", &parse_geofeed, "RFC 8805 geofeed CSV (prefix,alpha2code,region,city,postal)"},
+    {"geofeed", &parse_geofeed, "RFC 8805 geofeed CSV (prefix,alpha2code,region,city,postal)", true},
     {"google-ip-ranges", &parse_google_ip_ranges,
      "Google cloud.json / goog.json (prefixes[].ipv4Prefix, prefixes[].ipv6Prefix)"},
     {"azure-service-tags", &parse_azure_service_tags,
@@ -57,5 +59,12 @@ const AsnListFormat* find_asn_list_format(std::string_view name) { return find_i
 std::span<const FormatInfo> formats() { return kFormats; }
 
 const FormatInfo* find_format(std::string_view name) { return find_in(formats(), name); }
+
+bool line_based_format(std::string_view name) {
+    if (const FormatInfo* f = find_format(name)) return f->line_based;
+    if (find_asn_list_format(name)) return true;  // all three are line formats
+    if (const AsnTableFormat* t = find_asn_table_format(name)) return static_cast<bool>(t->parse);  // text tables
+    return name == kExclusionsFormat;
+}
 
 }  // namespace anondb::sources

@@ -11,8 +11,8 @@
 
 namespace anondb::sources {
 
-ParseResult parse_tor_exit_addresses(std::string_view body) {
-    return detail::parse_lines(body, [body](ParseResult& out, const detail::Line& line) {
+ParseResult parse_tor_exit_addresses(std::string_view body, const ParseOptions& options) {
+    return detail::parse_lines(body, options, [body, &options](ParseResult& out, const detail::Line& line) {
         const std::string_view text = detail::trim_blanks(line.text);
         if (text.empty()) return;
         std::string_view rest;
@@ -20,7 +20,7 @@ ParseResult parse_tor_exit_addresses(std::string_view body) {
         if (keyword == "ExitAddress") {
             std::string_view when;
             const std::string_view address = detail::first_word(rest, when);
-            detail::record(out, body, line.number, address, text, detail::Shape::address);
+            detail::record(out, options, body, line.number, address, text, detail::Shape::address);
         } else if (keyword == "ExitNode" || keyword == "Published" || keyword == "LastStatus" ||
                    keyword == "Downloaded") {
             return;

@@ -10,6 +10,7 @@
 #include "anondb/builder/guard.hpp"
 #include "anondb/format.hpp"
 #include "anondb/sources/fetch.hpp"
+#include "anondb/sources/parse.hpp"
 #include "anondb/reader.hpp"  // Error, Expected
 
 namespace anondb::builder {
@@ -35,6 +36,9 @@ struct FeedConfig {
     // Checks on each fetch; a feed failing them falls back to its last good copy.
     bool optional = false;                  // no good copy at all: omit instead of failing the build
     std::uint64_t max_bytes = sources::kDefaultMaxBytes;  // decoded body size limit (default 64 MiB)
+    std::uint64_t max_line_bytes = sources::kDefaultMaxLineBytes;  // line formats: a longer line is rejected
+    std::uint64_t max_entries = sources::kDefaultMaxEntries;  // more entries (an ASN list: more derived
+                                                              // ranges) = failed fetch; parsing stops there
     std::uint64_t min_entries = 1;          // fewer entries (after guards) = failed fetch
     double min_fraction = 0.5;              // fewer than this share of the last good copy's entries = failed
     GuardPolicy guard;                      // default_guard_policy(categories) unless max_breadth_v4/v6 given
@@ -45,10 +49,24 @@ struct FeedConfig {
 // The role a format gives its feed; nullopt for an unknown format.
 std::optional<format::FeedRole> role_of_format(std::string_view format);
 
+// The default of the top-level `max_total_entries`: ranges all feeds of a
+// build may publish together (ASN-derived ones included). A build holds
+// about 540 bytes a range from parsing to the file (one 5M-range feed: 2.7
+// GB peak), so 10M keeps it near 5.5 GB; the bundled snapshot has 250k.
+inline constexpr std::uint64_t kDefaultMaxTotalEntries = 10'000'000;
+
+// The largest max_entries and max_total_entries: origins and evidence rows
+// are numbered in 32 bits.
+inline constexpr std::uint64_t kMaxEntriesLimit = 0xFFFFFFFFu;
+
 struct Catalogue {
     std::string path;
     std::vector<FeedConfig> feeds;
+    std::uint64_t max_total_entries = kDefaultMaxTotalEntries;  // top-level `max_total_entries`
 };
+
+// The options a feed's parser runs with (max_line_bytes, max_entries).
+sources::ParseOptions parse_options(const FeedConfig& feed);
 
 // Reads and validates a catalogue. Unknown keys, missing keys, bad values and
 // duplicate names are errors of the form "feeds.yaml:LINE: feed 'NAME': ...".

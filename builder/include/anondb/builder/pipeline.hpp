@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "anondb/builder/asn_expand.hpp"
 #include "anondb/builder/catalogue.hpp"
 #include "anondb/builder/last_good.hpp"
 #include "anondb/builder/merge.hpp"
@@ -32,6 +34,10 @@ struct BuildOptions {
     std::string cache_dir;        // HTTP cache and last good copies; default: "cache" beside out_path
     std::string report_path;      // write the build report JSON here ("" = none)
     sources::FetchOptions fetch;  // live fetching (cache_dir is set from the above)
+    // Ranges all feeds may publish together (merge inputs: each feed's
+    // published ranges, ASN-derived ones included); passing it fails the
+    // build. Default: the catalogue's top-level max_total_entries (10M).
+    std::optional<std::uint64_t> max_total_entries;
 };
 
 // How one feed fared in a build.
@@ -103,18 +109,37 @@ struct PreparedFeed {
     sources::AsnTable asn_table;
     sources::ExclusionList exclusions;
     FeedReport report;
+    // Parsing stopped at max_entries (the parser's over_max_entries): the
+    // entries above are a partial list, on lines before `stopped_line`.
+    bool over_max_entries = false;
+    std::uint32_t stopped_line = 0;
+    // ASN lists: how many ranges the list's ASNs expand to in its table
+    // (before guards and exclusions), once the table's copy is chosen
+    // (count_derived); what max_entries limits for a list.
+    std::optional<std::uint64_t> derived_ranges;
+    // ASN tables: the table resolved by ASN, built the first time a list
+    // needs it and shared by the checks and compile().
+    std::shared_ptr<const AsnIndex> asn_index;
 
     // Entries accepted, whatever the role: the count the fetch checks use.
     std::uint64_t entries() const;
 };
 
-// Parses a feed body (by its format's role) and, for range feeds, applies
+// Parses a feed body (by its format's role, with the feed's
+// parse_options: max_line_bytes, max_entries) and, for range feeds, applies
 // the guards.
 PreparedFeed prepare_feed(const FeedConfig& config, sources::FetchedBody fetched);
 
+// An ASN list: sets list.derived_ranges from the ranges its ASNs hold in
+// `table` (building table.asn_index when it has none), without expanding
+// them. Other feeds are left as they are.
+void count_derived(PreparedFeed& list, PreparedFeed& table);
+
 // Why a fetched copy must not be used ("" when it may): an HTML page, an
-// unreadable table, no entries, fewer than min_entries, or fewer than
-// min_fraction of the last good copy's entries.
+// unreadable table, more than max_entries entries (parsing stopped) or, for
+// an ASN list, more than max_entries derived ranges (derived_ranges), no
+// entries, fewer than min_entries, or fewer than min_fraction of the last
+// good copy's entries.
 std::string check_feed(const PreparedFeed& feed, const std::optional<GoodCopy>& last_good);
 
 struct Compiled {
@@ -123,7 +148,13 @@ struct Compiled {
 };
 // Expands every ASN list through its table (which must be among `feeds`),
 // guards and excludes what it gives, then merges it with the range feeds.
-Compiled compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version);
+// The merge inputs are counted as they are gathered (range feeds in order,
+// then ASN lists in order): once they pass `max_total_entries`, compile
+// stops with an error naming the feed that passed it, its ranges, the total
+// and the limit. An ASN list whose derived ranges pass its max_entries is not
+// expanded (its report says so); run_build never lets one through.
+Expected<Compiled> compile(const std::vector<PreparedFeed>& feeds, std::int64_t build_time, std::uint64_t data_version,
+                           std::uint64_t max_total_entries = kDefaultMaxTotalEntries);
 
 // Merges `inputs` into the ranges (what lookups answer) and the evidence
 // (the inputs themselves, in evidence order) of `content`. Each input's
@@ -138,8 +169,10 @@ std::string report_json(const BuildReport& report, std::int64_t build_time, std:
 
 // The whole build: load or fetch, prepare, fall back where needed, compile,
 // serialise, write atomically (and the report, when asked). Fails, writing
-// nothing, when a required feed has no usable copy or, with `strict`, when
-// any feed is stale or missing.
+// nothing, when a required feed has no usable copy, when the feeds together
+// pass max_total_entries or, with `strict`, when any feed is stale or
+// missing. ASN lists are checked after the other feeds, against the copy of
+// their table the build uses.
 Expected<BuildReport> run_build(const BuildOptions& options);
 
 }  // namespace anondb::builder

@@ -43,6 +43,7 @@ struct AsnTable {
     std::string text;  // row texts, referenced by offset
     std::vector<LineIssue> rejects;
     std::vector<LineIssue> warnings;
+    bool over_max_entries = false;  // stopped at ParseOptions::max_entries rows: a partial table
 
     std::string_view row_text(const AsnRow& r) const { return std::string_view(text).substr(r.text_offset, r.text_length); }
 };
@@ -51,18 +52,19 @@ struct AsnTable {
 // (range_start TAB range_end TAB AS_number TAB country_code TAB AS_description);
 // rows with AS 0 ("Not routed") carry no ASN and are skipped, not rejected:
 // the file's ranges are disjoint, so such a row has nothing to shadow.
-AsnTable parse_iptoasn(std::string_view body);
+AsnTable parse_iptoasn(std::string_view body, const ParseOptions& options = {});
 
 // `pfx2as`: CAIDA RouteViews prefix2as (prefix TAB length TAB origin), origin
 // "a", "a_b" (multi-origin) or "a,b" (AS set); an origin of AS 0 is rejected
 // (kAsnZero).
-AsnTable parse_pfx2as(std::string_view body);
+AsnTable parse_pfx2as(std::string_view body, const ParseOptions& options = {});
 
 // An ASN database in MaxMind DB format (GeoLite2-ASN, DB-IP ASN Lite, GeoIP2
 // ISP layouts: `autonomous_system_number`), read with libmaxminddb by walking
 // the whole search tree. IPv4 networks come out IPv4-mapped, once. Networks
-// are disjoint; those without the key or with AS 0 are left out.
-Expected<AsnTable> read_mmdb_asn(const std::string& path);
+// are disjoint; those without the key or with AS 0 are left out. The walk
+// stops at options.max_entries rows (over_max_entries, a reject on line 0).
+Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& options = {});
 
 // An IPFire location database (libloc format v1: location.db, as
 // location.ipfire.org serves it xz-compressed), read with libloc's network
@@ -73,8 +75,9 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path);
 // out IPv4-mapped. Fails with the path in the message when the file cannot
 // be read (Status::io), is not such a database (corrupt), has another format
 // version (unsupported_version), or is truncated or damaged (truncated,
-// corrupt); never a partial table.
-Expected<AsnTable> read_libloc_asn(const std::string& path);
+// corrupt); never a partial table, except that the enumeration stops at
+// options.max_entries rows (over_max_entries, a reject on line 0).
+Expected<AsnTable> read_libloc_asn(const std::string& path, const ParseOptions& options = {});
 
 // ---- ASN lists: provider -> ASNs -------------------------------------------
 
@@ -92,35 +95,37 @@ struct AsnList {
     std::vector<AsnListEntry> entries;
     std::vector<LineIssue> rejects;
     std::vector<LineIssue> warnings;
+    bool over_max_entries = false;  // stopped at ParseOptions::max_entries: a partial list
 };
 
 // `asn-list`: one "AS1234" or "1234" per line, '#' comments; a trailing
 // comment is taken as the provider name (X4BNet input/*/ASN.txt style:
 // "AS9009 # M247").
-AsnList parse_asn_list(std::string_view body);
+AsnList parse_asn_list(std::string_view body, const ParseOptions& options = {});
 
 // `asn-csv`: "ASN,Entity" CSV with a header line (brianhama/bad-asn-list).
-AsnList parse_asn_csv(std::string_view body);
+AsnList parse_asn_csv(std::string_view body, const ParseOptions& options = {});
 
 // `provider-asns`: anondb's curated CSV, header
 // "provider,category,asn,reference" (category vpn or hosting, reference
 // required), '#' comment lines. See data/providers/README.md.
-AsnList parse_provider_asns(std::string_view body);
+AsnList parse_provider_asns(std::string_view body, const ParseOptions& options = {});
 
 // ---- the format registry of ASN feeds ---------------------------------------
 
 // An ASN table format: text tables are parsed from the body; databases
-// (MMDB, libloc) are read from a file by their library.
+// (MMDB, libloc) are read from a file by their library. Both take
+// ParseOptions (parse.hpp); text tables and lists are line formats.
 struct AsnTableFormat {
     std::string_view name;  // the `format:` value in feeds.yaml
-    AsnTable (*parse)(std::string_view body) = nullptr;                // text formats
-    Expected<AsnTable> (*read_file)(const std::string& path) = nullptr;  // database formats
+    WithOptions<AsnTable, std::string_view> parse;                     // text formats
+    WithOptions<Expected<AsnTable>, const std::string&> read_file;  // database formats
     std::string_view description;
 };
 
 struct AsnListFormat {
     std::string_view name;
-    AsnList (*parse)(std::string_view body) = nullptr;
+    WithOptions<AsnList, std::string_view> parse;
     std::string_view description;
 };
 

@@ -34,11 +34,12 @@ struct ExclusionList {
     std::vector<ExclusionRule> rules;
     std::vector<LineIssue> rejects;
     std::vector<LineIssue> warnings;
+    bool over_max_entries = false;  // stopped at ParseOptions::max_entries rules: a partial list
 };
 
 // `exclusions`: CSV with the header "type,value,reason,reference"; type
 // `asn` (value "AS1234" or "1234") or `prefix` (value a CIDR prefix); reason
 // and reference required; '#' comment lines. See data/exclusions.csv.
-ExclusionList parse_exclusions(std::string_view body);
+ExclusionList parse_exclusions(std::string_view body, const ParseOptions& options = {});
 
 }  // namespace anondb::sources

@@ -85,7 +85,9 @@ std::array<std::uint8_t, 32> sha256(std::string_view data);
 // as a fetched body is (by its magic bytes; a path ending in .gz, .zst or
 // .xz must hold one), under the same `max_bytes` limit, and the record's
 // size and SHA-256 describe the decoded bytes, as for a live fetch: the
-// same content has the same hash whichever way it came.
+// same content has the same hash whichever way it came. The file is read
+// through the decoder 1 MiB at a time, so a file of any size, or one that
+// expands past the limit, costs at most max_bytes plus that chunk.
 Expected<FetchedBody> read_snapshot(const std::string& path, const std::string& display_path, const std::string& url,
                                     std::int64_t fetched_at, std::uint64_t max_bytes = kDefaultMaxBytes);
 

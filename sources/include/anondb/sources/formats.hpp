@@ -13,12 +13,19 @@
 //   network (10.0.0.0/8) and also reported in `warnings` (kHostBits).
 // - A body of kMaxBodyBytes or more (about 4 GiB) is refused whole: one
 //   reject on line 1 (kBodyTooLarge), no entries.
+// - Limits (ParseOptions, parse.hpp): in line formats a line longer than
+//   max_line_bytes is one reject (line_too_long), its text cut, and the next
+//   line is read; JSON formats are documents, often one long line, and have
+//   no line limit (their reader is iterative and each issue quotes at most a
+//   4 KiB window). In every format the first entry past max_entries is a
+//   reject (kTooManyEntries) and parsing stops there (over_max_entries).
 // - The quoted text of an entry is a view into the body: the whole line for
 //   line formats (without its line ending and surrounding blanks), the
 //   prefix string between its quotes for JSON formats.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "anondb/sources/parse.hpp"
@@ -32,6 +39,12 @@ namespace reasons {
 inline constexpr std::string_view kHostBits = "host bits set";  // a warning
 inline constexpr std::string_view kBodyTooLarge = "body larger than 4 GiB";
 inline constexpr std::string_view kRangeNotPrefix = "range where a prefix was expected";
+// ParseOptions limits. A line over max_line_bytes: "line longer than N bytes"
+// (N the feed's limit, so the reason is fixed within a feed).
+inline constexpr std::string_view kLineTooLongPrefix = "line longer than ";
+std::string line_too_long(std::size_t max_line_bytes);
+// The entry after the first max_entries: not added, and parsing stops.
+inline constexpr std::string_view kTooManyEntries = "more entries than max_entries";
 // tor-exit-addresses
 inline constexpr std::string_view kUnknownKeyword = "unknown keyword";
 inline constexpr std::string_view kUnsupportedType = "unsupported @type";
@@ -122,7 +135,7 @@ inline constexpr std::string_view kMissingReason = "missing reason";
 // start a comment anywhere on a line; blank lines are ignored. Reads FireHOL
 // ipset/netset files, Cloudflare and X4BNet lists, the Tor bulk exit list,
 // and Spamhaus-style "prefix ; id" lines.
-ParseResult parse_plain(std::string_view body);
+ParseResult parse_plain(std::string_view body, const ParseOptions& options = {});
 
 // `tor-exit-addresses`: TorDNSEL records as served by
 // check.torproject.org/exit-addresses and archived by CollecTor (which adds
@@ -132,7 +145,7 @@ ParseResult parse_plain(std::string_view body);
 // after it is not checked. ExitNode, Published, LastStatus and Downloaded
 // lines are checked for their keyword only; "@type" must name tordnsel. Any
 // other keyword is rejected (kUnknownKeyword).
-ParseResult parse_tor_exit_addresses(std::string_view body);
+ParseResult parse_tor_exit_addresses(std::string_view body, const ParseOptions& options = {});
 
 // `aws-ip-ranges`: AWS ip-ranges.json. Entries from prefixes[].ip_prefix
 // (IPv4 only) and ipv6_prefixes[].ipv6_prefix (IPv6 only); other members are
@@ -140,7 +153,7 @@ ParseResult parse_tor_exit_addresses(std::string_view body);
 // not valid JSON (an HTML error page, a truncated download) yields no entries
 // and exactly one reject, on the line of the syntax error, because a partial
 // list must not pass for a complete one.
-ParseResult parse_aws_ip_ranges(std::string_view body);
+ParseResult parse_aws_ip_ranges(std::string_view body, const ParseOptions& options = {});
 
 // The JSON formats below follow the same rules as aws-ip-ranges: each
 // entry's line is where its string stands and its text is that string as
@@ -152,35 +165,35 @@ ParseResult parse_aws_ip_ranges(std::string_view body);
 // `google-ip-ranges`: Google's cloud.json (Google Cloud external ranges) and
 // goog.json (all Google ranges). Entries from prefixes[].ipv4Prefix (IPv4
 // only) or prefixes[].ipv6Prefix (IPv6 only), exactly one per element.
-ParseResult parse_google_ip_ranges(std::string_view body);
+ParseResult parse_google_ip_ranges(std::string_view body, const ParseOptions& options = {});
 
 // `azure-service-tags`: Azure Service Tags (ServiceTags_Public_*.json).
 // Entries from values[].properties.addressPrefixes[], IPv4 and IPv6 mixed.
 // Every service tag must have properties, and they an addressPrefixes array
 // (which may be empty).
-ParseResult parse_azure_service_tags(std::string_view body);
+ParseResult parse_azure_service_tags(std::string_view body, const ParseOptions& options = {});
 
 // `oracle-ip-ranges`: Oracle Cloud public_ip_ranges.json. Entries from
 // regions[].cidrs[].cidr, either family; every region must have a cidrs
 // array and every element of it one cidr.
-ParseResult parse_oracle_ip_ranges(std::string_view body);
+ParseResult parse_oracle_ip_ranges(std::string_view body, const ParseOptions& options = {});
 
 // `onionoo-exit`: an Onionoo details document (e.g.
 // onionoo.torproject.org/details?search=flag:exit&fields=exit_addresses,...).
 // Entries from relays[].exit_addresses[], single addresses only; a relay
 // without exit_addresses contributes nothing. Bridges are not read.
-ParseResult parse_onionoo_exit(std::string_view body);
+ParseResult parse_onionoo_exit(std::string_view body, const ParseOptions& options = {});
 
 // `onionoo-relays`: the same document; entries from relays[].or_addresses[],
 // "1.2.3.4:9001" or "[2001:db8::1]:443", each the address without its port
 // (kBadOrAddress when it is not written so). A relay without or_addresses
 // contributes nothing.
-ParseResult parse_onionoo_relays(std::string_view body);
+ParseResult parse_onionoo_relays(std::string_view body, const ParseOptions& options = {});
 
 // `geofeed`: RFC 8805 CSV "prefix,alpha2code,region,city,postal". Fields after
 // the prefix may be missing or empty; '#' starts a comment line. The prefix is
 // a CIDR prefix or one address (not a range); alpha2code is empty or two ASCII
 // letters. Fields may be wrapped in double quotes.
-ParseResult parse_geofeed(std::string_view body);
+ParseResult parse_geofeed(std::string_view body, const ParseOptions& options = {});
 
 }  // namespace anondb::sources

@@ -4,7 +4,7 @@
 // the category, the provider or the file format (the catalogue and the
 // builder add those). Parsers never throw on bad input and never stop at the
 // first bad line: each rejected line is reported with its number and reason,
-// and parsing goes on.
+// and parsing goes on. They stop early only at ParseOptions::max_entries.
 #pragma once
 
 #include <cstddef>
@@ -39,18 +39,56 @@ struct LineIssue {
 
 inline constexpr std::size_t kIssueTextMax = 200;
 
+// Limits a parser enforces on one body (feeds.yaml sets them per feed:
+// max_line_bytes, max_entries).
+inline constexpr std::size_t kDefaultMaxLineBytes = std::size_t{64} << 10;
+inline constexpr std::uint64_t kDefaultMaxEntries = 5'000'000;
+
+struct ParseOptions {
+    // Line formats only (JSON documents and databases have no line limit). A
+    // longer line, not counting its line ending, is rejected whole with the
+    // reason reasons::line_too_long(max_line_bytes) and its text cut, without
+    // being looked at any further; parsing goes on with the next line.
+    std::size_t max_line_bytes = kDefaultMaxLineBytes;
+    // Every format. The first entry over the limit is not added: it is
+    // rejected with reasons::kTooManyEntries, `over_max_entries` is set and
+    // parsing stops there, so a huge body never becomes a huge vector.
+    std::uint64_t max_entries = kDefaultMaxEntries;
+};
+
 struct ParseResult {
     std::vector<ParsedEntry> entries;
     std::vector<LineIssue> rejects;
     std::vector<LineIssue> warnings;
+    bool over_max_entries = false;  // stopped at ParseOptions::max_entries: `entries` is a partial list
 };
 
-using ParserFn = ParseResult (*)(std::string_view body);
+// A parser or reader in a format registry: a function of the input and the
+// options, callable with the input alone (default options), so `parse(body)`
+// reads as it did before options existed.
+template <class Result, class Input>
+class WithOptions {
+public:
+    using Fn = Result (*)(Input, const ParseOptions&);
+    constexpr WithOptions() noexcept = default;
+    constexpr WithOptions(std::nullptr_t) noexcept {}
+    constexpr WithOptions(Fn fn) noexcept : fn_(fn) {}
+
+    Result operator()(Input input, const ParseOptions& options = {}) const { return fn_(input, options); }
+    explicit constexpr operator bool() const noexcept { return fn_ != nullptr; }
+    friend constexpr bool operator==(WithOptions, WithOptions) noexcept = default;
+
+private:
+    Fn fn_ = nullptr;
+};
+
+using ParserFn = WithOptions<ParseResult, std::string_view>;
 
 struct FormatInfo {
     std::string_view name;  // the `format:` value in feeds.yaml
     ParserFn parse;
     std::string_view description;
+    bool line_based = false;  // read line by line (ParseOptions::max_line_bytes applies)
 };
 
 // Every known format, in a fixed order.
@@ -58,5 +96,10 @@ std::span<const FormatInfo> formats();
 
 // nullptr when `name` is not a known format.
 const FormatInfo* find_format(std::string_view name);
+
+// Whether the format `name`, of any role (range feeds, ASN lists, ASN
+// tables, exclusions), is read line by line: false for JSON documents,
+// databases and unknown names.
+bool line_based_format(std::string_view name);
 
 }  // namespace anondb::sources
