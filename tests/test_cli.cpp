@@ -519,6 +519,59 @@ TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
     CHECK(run({"info", "-d", "hot.anondb"}).code == 1);
 }
 
+TEST_CASE("build --sign and verify --key: a signed file verifies with its key only, and a changed byte fails") {
+    // Keys made as docs/SECURITY.md tells: openssl genpkey / pkey -pubout.
+    for (const char* cmd : {"openssl genpkey -algorithm ed25519 -out sign.key.pem",
+                            "openssl pkey -in sign.key.pem -pubout -out sign.pub.pem",
+                            "openssl genpkey -algorithm ed25519 -out other.key.pem",
+                            "openssl pkey -in other.key.pem -pubout -out other.pub.pem"})
+        REQUIRE_MESSAGE(run_shell(cmd).code == 0, cmd);
+    const Run b = run({"build", "--offline", "--feeds", kFeeds, "-o", "signed.anondb", "--build-time", "2026-01-01",
+                       "--sign", "sign.key.pem"});
+    INFO(b.err);
+    REQUIRE(b.code == 0);
+    // Signing adds a section and nothing else: the unsigned build's answers.
+    for (const char* ip : {"185.220.101.1", "3.5.140.1", "192.0.2.1"})
+        CHECK(run({"lookup", "-d", "signed.anondb", ip}).out == run({"lookup", "-d", database(), ip}).out);
+
+    const Run good = run({"verify", "-d", "signed.anondb", "--key", "sign.pub.pem"});
+    INFO(good.out << good.err);
+    CHECK(good.code == 0);
+    CHECK(contains(good.out, "signature good"));
+    const Run info = run({"info", "-d", "signed.anondb"});
+    CHECK(contains(info.out, "signature       Ed25519, key SHA256:"));
+    const Run other = run({"verify", "-d", "signed.anondb", "--key", "other.pub.pem"});
+    CHECK(other.code == 1);
+    CHECK(contains(other.err, "another key"));
+    const Run unsigned_db = run({"verify", "-d", database(), "--key", "sign.pub.pem"});
+    CHECK(unsigned_db.code == 1);
+    CHECK(contains(unsigned_db.err, "not signed"));
+    // Without --key, verify says the file names a signer it did not check.
+    CHECK(contains(run({"verify", "-d", "signed.anondb"}).out, "not checked"));
+
+    // A byte of padding between two sections: no checksum covers it and no
+    // check reads it, so verify without a key still passes; the signature
+    // covers every byte and fails.
+    auto bytes = read_bytes(workdir() / "signed.anondb");
+    auto table = sections_of(bytes);
+    std::sort(table.begin(), table.end(), [](const auto& x, const auto& y) { return x.offset < y.offset; });
+    std::size_t pad = 0;
+    for (std::size_t i = 0; i + 1 < table.size() && pad == 0; ++i)
+        if (table[i].offset + table[i].stored_size < table[i + 1].offset) pad = table[i].offset + table[i].stored_size;
+    REQUIRE(pad != 0);
+    bytes[pad] ^= std::byte{0x01};
+    write_bytes(workdir() / "forged.anondb", bytes);
+    CHECK(run({"verify", "-d", "forged.anondb"}).code == 0);
+    const Run forged = run({"verify", "-d", "forged.anondb", "--key", "sign.pub.pem"});
+    CHECK(forged.code == 1);
+    CHECK(contains(forged.err, "does not match"));
+
+    const Run missing = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--sign", "no-such.pem"});
+    CHECK(missing.code != 0);
+    CHECK(contains(missing.err, "no-such.pem"));
+    CHECK_FALSE(fs::exists(workdir() / "x.anondb"));
+}
+
 TEST_CASE("a missing database is exit 1 with a message naming the path") {
     for (std::string_view cmd : {"lookup", "explain", "info", "verify"}) {
         const Run r = cmd == "lookup" || cmd == "explain" ? run({cmd, "-d", "missing/none.anondb", "192.0.2.1"})

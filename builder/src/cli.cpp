@@ -633,6 +633,12 @@ int run_cli(int argc, char** argv) {
     b->add_option("--cache", build.options.cache_dir,
                   "HTTP cache and last good copies (default: 'cache' beside the output)");
     b->add_option("--report", build.options.report_path, "Write the build report (JSON) to this file");
+    b->add_option("--sign", build.options.sign_key_path,
+                  "Sign the database with this Ed25519 private key (PEM, as `openssl genpkey -algorithm ed25519` "
+                  "writes it); check with verify --key");
+    b->add_option("--max-total-entries", build.options.max_total_entries,
+                  "Fail the build when all feeds together publish more than N ranges, ASN-derived ones included "
+                  "(default: feeds.yaml's max_total_entries, 10000000)");
     b->add_option("--parallel", build.options.fetch.max_parallel, "Feeds fetched at once")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));

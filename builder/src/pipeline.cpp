@@ -16,6 +16,7 @@
 #include "anondb/builder/guard.hpp"
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"  // sha256_hex
+#include "anondb/signing.hpp"
 #include "anondb/version.hpp"
 
 namespace anondb::builder {
@@ -797,6 +798,12 @@ std::string report_json(const BuildReport& report, std::int64_t build_time, std:
 }
 
 Expected<BuildReport> run_build(const BuildOptions& options) {
+    std::optional<writer::SigningKey> signing_key;
+    if (!options.sign_key_path.empty()) {
+        auto key = writer::SigningKey::load(options.sign_key_path);
+        if (!key) return make_error(key.error().status, "--sign: " + key.error().message);
+        signing_key.emplace(std::move(*key));
+    }
     auto catalogue = load_catalogue(options.feeds_path);
     if (!catalogue) return catalogue.error();
     const auto out_dir = std::filesystem::path(options.out_path).parent_path();
@@ -844,7 +851,9 @@ Expected<BuildReport> run_build(const BuildOptions& options) {
     }
 
     compiled.content.metadata_json = build_json(report, options.build_time, data_version, false);
-    auto bytes = writer::serialize(compiled.content);
+    writer::WriteOptions write_options;
+    write_options.signing_key = signing_key ? &*signing_key : nullptr;
+    auto bytes = writer::serialize(compiled.content, write_options);
     if (!bytes) return bytes.error();
     if (!out_dir.empty()) {
         std::error_code ec;

@@ -38,6 +38,10 @@ struct BuildOptions {
     // published ranges, ASN-derived ones included); passing it fails the
     // build. Default: the catalogue's top-level max_total_entries (10M).
     std::optional<std::uint64_t> max_total_entries;
+    // Sign the database with this Ed25519 private key (PEM; format 2.1,
+    // docs/SECURITY.md); "" = unsigned. Read before anything is fetched,
+    // so a bad key fails the build at once.
+    std::string sign_key_path;
 };
 
 // How one feed fared in a build.
