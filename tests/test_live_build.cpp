@@ -596,6 +596,25 @@ TEST_CASE("live build: a 10 MB line is one reject with its reason in the report,
     CHECK(found);
 }
 
+TEST_CASE("live build: every rejected line is counted in the report, past the ones a parse keeps in full") {
+    Fixture fx;
+    const std::size_t junk = 3 * sources::IssueList::kKept + 7;
+    std::string text = fx.tor_text;
+    for (std::size_t k = 0; k < junk; ++k) text += "not an address\n";
+    fx.server.put("tor.txt", text);
+    auto r = run_build(fx.options());
+    REQUIRE_MESSAGE(r, r.error().message);
+    const FeedReport& tor = feed(*r, "tor");
+    CHECK(tor.status == "fresh");
+    CHECK(tor.rejected == junk);
+    std::uint64_t by_reason = 0;
+    for (const auto& [reason, n] : tor.rejects_by_reason) by_reason += n;
+    CHECK(by_reason == junk);
+    REQUIRE_FALSE(tor.first_rejects.empty());
+    CHECK(tor.first_rejects.size() < junk);
+    CHECK(tor.first_rejects[0].text == "not an address");
+}
+
 TEST_CASE("live build: a feed over its max_entries is published from its last good copy, stale, the reason naming the count and the limit") {
     Fixture fx;
     auto first = run_build(fx.options());

@@ -440,8 +440,13 @@ TEST_CASE("tor-exit-addresses: a plain list is not TorDNSEL") {
     const std::string body = read_repo_file("data/snapshot/tor/torbulkexitlist");
     const ParseResult r = parse_tor_exit_addresses(body);
     CHECK(r.entries.empty());
-    REQUIRE(r.rejects.size() == 1174);
+    // Every line rejected and counted; the first IssueList::kKept kept in full.
+    REQUIRE(r.rejects.total() == 1174);
+    REQUIRE(r.rejects.size() == IssueList::kKept);
+    CHECK(r.rejects.counts().at("unknown keyword") == 1174);
+    CHECK(r.rejects.counts().size() == 1);
     for (const auto& i : r.rejects) REQUIRE(i.reason == "unknown keyword");
+    CHECK(r.rejects[IssueList::kKept - 1].line == IssueList::kKept);
     CHECK(r.rejects[0].text == "185.241.208.232");
 }
 
@@ -968,4 +973,27 @@ TEST_CASE("every parser survives random bytes and mutated real samples") {
 
     for (int round = 0; round < 400; ++round) run(noise.random_body(600));
     for (int round = 0; round < 600; ++round) run(noise.mutate(samples[noise.uniform(samples.size())], 8));
+}
+
+// ---------------------------------------------------------------------------
+TEST_CASE("a body of junk lines costs counts, not a string per line") {
+    // 2M bad lines of two reasons: every one counted, the first kKept kept
+    // in full (in line order), the last one remembered.
+    std::string body;
+    const std::size_t n = 2'000'000;
+    for (std::size_t k = 0; k < n; ++k) body += (k % 2) ? "10.0.0.0/33\n" : "junk\n";
+    const ParseResult r = parse_plain(body);
+    CHECK(r.entries.empty());
+    REQUIRE(r.rejects.total() == n);
+    REQUIRE(r.rejects.size() == IssueList::kKept);
+    std::uint64_t counted = 0;
+    for (const auto& [reason, count] : r.rejects.counts()) {
+        CHECK(count == n / 2);
+        counted += count;
+    }
+    CHECK(r.rejects.counts().size() == 2);
+    CHECK(counted == n);
+    for (std::size_t k = 0; k < r.rejects.size(); ++k) REQUIRE(r.rejects[k].line == k + 1);
+    CHECK(r.rejects.back().line == n);
+    CHECK(r.rejects.back().text == "10.0.0.0/33");
 }

@@ -164,6 +164,17 @@ void add_reject(FeedReport& r, const sources::LineIssue& issue) {
 }
 void add_warning(FeedReport& r, const sources::LineIssue& issue) { ++r.warnings_by_reason[issue.reason]; }
 
+// A parse's issues into the report: every one counted by reason, the first
+// few in full.
+void add_issues(FeedReport& r, const sources::IssueList& rejects, const sources::IssueList& warnings) {
+    for (const auto& [reason, n] : rejects.counts()) r.rejects_by_reason[reason] += n;
+    for (const auto& issue : rejects) {
+        if (r.first_rejects.size() >= kReportedRejects) break;
+        r.first_rejects.push_back(issue);
+    }
+    for (const auto& [reason, n] : warnings.counts()) r.warnings_by_reason[reason] += n;
+}
+
 FeedReport report_for(const FeedConfig& c) {
     FeedReport fr;
     fr.name = c.name;
@@ -190,8 +201,7 @@ void prepare_ranges(PreparedFeed& p) {
     const auto* parser = sources::find_format(p.config.format);  // validated with the catalogue
     const sources::ParseResult parsed = parser->parse(p.fetched.body, parse_options(p.config));
     note_limit(p, parsed);
-    for (const auto& r : parsed.rejects) add_reject(p.report, r);
-    for (const auto& w : parsed.warnings) add_warning(p.report, w);
+    add_issues(p.report, parsed.rejects, parsed.warnings);
 
     std::vector<Range> pieces;
     for (const auto& e : parsed.entries) {
@@ -380,8 +390,7 @@ namespace {
 
 template <class Parsed>
 void count_issues(FeedReport& report, const Parsed& parsed) {
-    for (const auto& r : parsed.rejects) add_reject(report, r);
-    for (const auto& w : parsed.warnings) add_warning(report, w);
+    add_issues(report, parsed.rejects, parsed.warnings);
 }
 
 // A binary table (MMDB, libloc) is read from a file by its library: the

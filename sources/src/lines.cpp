@@ -46,7 +46,7 @@ std::string issue_text(std::string_view s) {
     return std::string(s.substr(0, n));
 }
 
-void add_issue(std::vector<LineIssue>& to, std::uint32_t line, std::string_view reason,
+void add_issue(IssueList& to, std::uint32_t line, std::string_view reason,
                std::string_view text) {
     to.push_back(LineIssue{line, std::string(reason), issue_text(text)});
 }
@@ -65,7 +65,7 @@ TokenParse parse_token(std::string_view token, Shape shape) noexcept {
     return {*r, {}};
 }
 
-bool entry_allowed(std::size_t count, const ParseOptions& options, std::vector<LineIssue>& rejects, bool& over,
+bool entry_allowed(std::size_t count, const ParseOptions& options, IssueList& rejects, bool& over,
                    std::uint32_t line, std::string_view quote) {
     if (count < options.max_entries) return true;
     if (!over) add_issue(rejects, line, reasons::kTooManyEntries, quote);
@@ -93,7 +93,7 @@ bool record(ParseResult& out, const ParseOptions& options, std::string_view body
     return accept(out, options, body, line, *t.value, quote);
 }
 
-bool refuse_oversized(std::string_view body, std::vector<LineIssue>& rejects) {
+bool refuse_oversized(std::string_view body, IssueList& rejects) {
     if (body.size() < kMaxBodyBytes) return false;
     add_issue(rejects, 1, reasons::kBodyTooLarge, body.substr(0, kIssueTextMax));
     return true;

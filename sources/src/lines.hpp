@@ -61,7 +61,7 @@ std::string_view first_word(std::string_view s, std::string_view& rest) noexcept
 // cut falls inside one.
 std::string issue_text(std::string_view s);
 
-void add_issue(std::vector<LineIssue>& to, std::uint32_t line, std::string_view reason,
+void add_issue(IssueList& to, std::uint32_t line, std::string_view reason,
                std::string_view text);
 
 // What a token may be.
@@ -83,7 +83,7 @@ TokenParse parse_token(std::string_view token, Shape shape) noexcept;
 // options.max_entries. When it may not, records the kTooManyEntries reject
 // on `line` quoting `quote` and sets `over`: the caller adds nothing and
 // parsing stops.
-bool entry_allowed(std::size_t count, const ParseOptions& options, std::vector<LineIssue>& rejects, bool& over,
+bool entry_allowed(std::size_t count, const ParseOptions& options, IssueList& rejects, bool& over,
                    std::uint32_t line, std::string_view quote);
 
 // Adds an entry quoting `quote` (a view into `body`), plus a kHostBits
@@ -99,7 +99,7 @@ bool record(ParseResult& out, const ParseOptions& options, std::string_view body
 
 // A body too large for 32-bit line numbers: records the reject and returns
 // true; the parser then returns at once.
-bool refuse_oversized(std::string_view body, std::vector<LineIssue>& rejects);
+bool refuse_oversized(std::string_view body, IssueList& rejects);
 
 // The frame of every line-oriented parser: refuses an oversized body, then
 // walks the lines until `stop` is true (an entry limit was met). A line
@@ -108,7 +108,7 @@ bool refuse_oversized(std::string_view body, std::vector<LineIssue>& rejects);
 // the only pass over its bytes is the search for its end. Every other line
 // goes to on_line(line).
 template <class OnLine>
-void for_each_line(std::string_view body, const ParseOptions& options, std::vector<LineIssue>& rejects,
+void for_each_line(std::string_view body, const ParseOptions& options, IssueList& rejects,
                    const bool& stop, OnLine on_line) {
     if (refuse_oversized(body, rejects)) return;
     const std::string too_long = reasons::line_too_long(options.max_line_bytes);

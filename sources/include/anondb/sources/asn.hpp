@@ -41,8 +41,8 @@ struct AsnTable {
     std::vector<AsnRow> rows;
     std::vector<std::uint32_t> asns;
     std::string text;  // row texts, referenced by offset
-    std::vector<LineIssue> rejects;
-    std::vector<LineIssue> warnings;
+    IssueList rejects;
+    IssueList warnings;
     bool over_max_entries = false;  // stopped at ParseOptions::max_entries rows: a partial table
 
     std::string_view row_text(const AsnRow& r) const { return std::string_view(text).substr(r.text_offset, r.text_length); }
@@ -93,8 +93,8 @@ struct AsnListEntry {
 
 struct AsnList {
     std::vector<AsnListEntry> entries;
-    std::vector<LineIssue> rejects;
-    std::vector<LineIssue> warnings;
+    IssueList rejects;
+    IssueList warnings;
     bool over_max_entries = false;  // stopped at ParseOptions::max_entries: a partial list
 };
 

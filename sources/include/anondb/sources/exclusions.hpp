@@ -32,8 +32,8 @@ struct ExclusionRule {
 
 struct ExclusionList {
     std::vector<ExclusionRule> rules;
-    std::vector<LineIssue> rejects;
-    std::vector<LineIssue> warnings;
+    IssueList rejects;
+    IssueList warnings;
     bool over_max_entries = false;  // stopped at ParseOptions::max_entries rules: a partial list
 };
 
