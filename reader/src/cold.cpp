@@ -1,5 +1,8 @@
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <string>
 #include <queue>
 
 #include <zstd.h>
@@ -44,6 +47,41 @@ struct ColdData::Impl {
 
 namespace {
 
+// Decodes one zstd frame of exactly `raw_size` bytes into `out`, which
+// grows with what the frame yields rather than what it declares: a 17-byte
+// frame declaring 3 GiB (found by the reader fuzz target) fails after
+// decoding nothing, not after allocating 3 GiB. Returns the reason it
+// failed, empty on success.
+std::string decode_zstd(std::span<const std::byte> stored, std::size_t raw_size, std::vector<std::byte>& out) {
+    const std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!dctx) throw std::bad_alloc();
+    // A first buffer of eight times the stored bytes (a cold section's usual
+    // ratio is 2-20) or 1 MiB, doubled as needed up to one byte past
+    // raw_size (room to see a frame that yields more).
+    const std::size_t cap = raw_size + 1;
+    out.resize(std::min(cap, std::max<std::size_t>(stored.size() * 8, std::size_t{1} << 20)));
+    ZSTD_inBuffer in{stored.data(), stored.size(), 0};
+    ZSTD_outBuffer o{out.data(), out.size(), 0};
+    for (;;) {
+        const std::size_t in_before = in.pos, out_before = o.pos;
+        const std::size_t r = ZSTD_decompressStream(dctx.get(), &o, &in);
+        if (ZSTD_isError(r)) return ZSTD_getErrorName(r);
+        if (r == 0) break;  // the frame is complete
+        if (o.pos < o.size) {
+            if (in.pos == in.size) return "truncated frame";
+            if (in.pos == in_before && o.pos == out_before) return "no progress";
+            continue;
+        }
+        if (o.size == cap) return "more output than declared";
+        out.resize(std::min(cap, o.size * 2));
+        o = {out.data(), out.size(), o.pos};
+    }
+    if (in.pos != in.size) return "bytes after the frame";
+    if (o.pos != raw_size) return o.pos < raw_size ? "short output" : "more output than declared";
+    out.resize(raw_size);
+    return {};
+}
+
 Error load_section(const Database& db, SectionKind kind, ColdData::Impl::Section& out) {
     const auto* s = db.find_section(kind);
     if (!s) return make_error(Status::missing_section, std::string(format::section_name(static_cast<std::uint32_t>(kind))));
@@ -54,17 +92,14 @@ Error load_section(const Database& db, SectionKind kind, ColdData::Impl::Section
         out.bytes = stored;
         return {};
     }
-    // Sizes come from a checked table but an untrusted file: cap the buffer
-    // at what zstd itself says the frame holds, and at 4 GiB.
+    // Sizes come from a checked table but an untrusted file: the frame must
+    // declare raw_size, at most 4 GiB.
     const unsigned long long framed = ZSTD_getFrameContentSize(stored.data(), stored.size());
     if (framed == ZSTD_CONTENTSIZE_ERROR || framed == ZSTD_CONTENTSIZE_UNKNOWN || framed != s->raw_size ||
         s->raw_size > (std::uint64_t{1} << 32))
         return make_error(Status::decompress, detail::section_context(*s) + ": bad frame size");
-    out.owned.resize(static_cast<std::size_t>(s->raw_size));
-    const std::size_t n = ZSTD_decompress(out.owned.data(), out.owned.size(), stored.data(), stored.size());
-    if (ZSTD_isError(n) || n != s->raw_size)
-        return make_error(Status::decompress, detail::section_context(*s) + ": " +
-                                                  (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));
+    if (auto e = decode_zstd(stored, static_cast<std::size_t>(s->raw_size), out.owned); !e.empty())
+        return make_error(Status::decompress, detail::section_context(*s) + ": " + e);
     out.bytes = out.owned;
     return {};
 }

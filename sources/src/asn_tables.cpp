@@ -183,7 +183,9 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
 
     // The IPv4 subtree of an IPv6 tree: the node at ::/96 (96 left turns
     // from the root), when there is one. Other paths that reach it
-    // (::ffff:0:0/96, 2002::/16) are aliases and are skipped.
+    // (::ffff:0:0/96, 2002::/16) are aliases and are skipped. With one,
+    // IPv4 comes out as IPv4-mapped (::ffff:0:0/96) from it alone: the
+    // IPv6 walk emits nothing there (`mapped`), so rows cannot overlap.
     constexpr std::uint32_t kNoNode = 0xFFFFFFFFu;
     std::uint32_t v4_node = kNoNode;
     if (ip_version == 6) {
@@ -198,6 +200,9 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
         }
         if (depth == 96) v4_node = n;
     }
+
+    const Range mapped{kV4First, kV4Last};
+    const bool has_v4_subtree = v4_node != kNoNode;
 
     AsnTable table;
     std::vector<bool> visited(node_count, false);
@@ -232,6 +237,9 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
                 case MMDB_RECORD_TYPE_SEARCH_NODE: {
                     const auto child = static_cast<std::uint32_t>(record);
                     if (child == v4_node && !(depth == 96 && addr == Ip{})) break;  // an alias
+                    // A subtree inside ::ffff:0:0/96 beside the IPv4 subtree:
+                    // what libmaxminddb never reaches for an IPv4 address.
+                    if (has_v4_subtree && depth >= 96 && mapped.contains(addr)) break;
                     stack.push_back(Pending{child, depth, addr});
                     break;
                 }
@@ -272,7 +280,17 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
                         break;
                     }
                     if (asn == 0) break;
-                    add_row(table, options, range, 0, text, {static_cast<std::uint32_t>(asn)});
+                    const std::vector<std::uint32_t> asns{static_cast<std::uint32_t>(asn)};
+                    if (!has_v4_subtree || under_v4_subtree || range.last < mapped.first || mapped.last < range.first) {
+                        add_row(table, options, range, 0, text, asns);
+                        break;
+                    }
+                    // An IPv6 network over ::ffff:0:0/96 (found by the
+                    // read_mmdb_asn fuzz target): its parts outside it.
+                    if (range.first < mapped.first)
+                        add_row(table, options, {range.first, ip_prev(mapped.first)}, 0, text, asns);
+                    if (mapped.last < range.last)
+                        add_row(table, options, {ip_next(mapped.last), range.last}, 0, text, asns);
                     break;
                 }
                 default: return corrupt("invalid search tree record");
