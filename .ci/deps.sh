@@ -1,5 +1,11 @@
 # Sourced by run.sh and test.sh: installs the Debian 12 packages anondb needs,
 # only those missing. Needs root (or sudo) when something is missing.
+
+# The fuzz targets (fuzz.sh, test.sh's last step): clang 14, its runtime
+# libraries (libclang_rt.fuzzer, the sanitizers and FuzzedDataProvider.h are
+# in libclang-rt-14-dev, which clang only recommends; libfuzzer-14-dev is not
+# needed), and llvm-symbolizer (llvm-14) for readable crash stacks.
+ANONDB_FUZZ_DEPS=(clang libclang-rt-14-dev llvm-14)
 anondb_install_deps() {
   local pkgs=(build-essential cmake pkg-config
               libmaxminddb-dev libcurl4-openssl-dev rapidjson-dev libzstd-dev
