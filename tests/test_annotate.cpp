@@ -58,7 +58,7 @@ void check_range(const Expect& e, std::string_view text) {
 // writes (so lines split across reads); the output read from a file.
 struct Ran {
     std::string out;
-    builder::AnnotateStats stats;
+    builder::InputCounts stats;
     Error error;
 };
 

@@ -1,10 +1,13 @@
-// Bulk annotation (annotate.hpp): a line splitter over read(2), a lookup per
-// line, and an output buffer handed to write(2).
+// Bulk annotation (annotate.hpp): the address reader (a line splitter over
+// read(2), a classifier, lookups in groups) shared with `anondb stats`, and
+// the annotator, which writes each line into a buffer handed to write(2).
 #include "anondb/builder/annotate.hpp"
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include <unistd.h>
 
@@ -81,6 +84,203 @@ Error write_fully(int fd, std::string_view text) {
 
 }  // namespace
 
+Expected<InputOptions> input_options(std::string_view column, bool header, std::string_view delimiter) {
+    InputOptions o;
+    o.header = header;
+    if (delimiter == "\\t" || delimiter == "tab") o.delimiter = '\t';
+    else if (delimiter.size() == 1) o.delimiter = delimiter[0];
+    else return Error{Status::invalid_argument, "--delimiter must be one character (or 'tab')"};
+    if (!column.empty()) {
+        if (column.find_first_not_of("0123456789") == std::string_view::npos) {
+            o.column = std::strtoull(std::string(column).c_str(), nullptr, 10);
+            if (o.column == 0) return Error{Status::invalid_argument, "--column counts from 1"};
+        } else {
+            o.column_name = std::string(column);
+        }
+    }
+    return o;
+}
+
+// ---- AddressReader --------------------------------------------------------------
+
+AddressReader::AddressReader(const Database& db, InputOptions options)
+    : db_(&db), options_(std::move(options)) {
+    header_pending_ = options_.csv() && (options_.header || !options_.column_name.empty());
+}
+
+Expected<AddressReader> AddressReader::create(const Database& db, InputOptions options) {
+    const char d = options.delimiter;
+    if (d == '"' || d == '\n' || d == '\r' || d == '\0')
+        return make_error(Status::invalid_argument, "the CSV delimiter cannot be a quote, a line break or NUL");
+    return AddressReader(db, std::move(options));
+}
+
+std::string_view AddressReader::address_field(std::string_view row, bool& ok) const {
+    if (options_.column == 0) {
+        ok = true;
+        return row;
+    }
+    return csv_field(row, options_.column - 1, options_.delimiter, ok);
+}
+
+// The header row: finds a named column, then hands the row on.
+Error AddressReader::take_header(std::string_view row, std::uint64_t line_no, LineSink& sink) {
+    header_pending_ = false;
+    if (!options_.column_name.empty()) {
+        options_.column = 0;
+        for (std::size_t i = 0;; ++i) {
+            bool ok = false;
+            const auto name = csv_field(row, i, options_.delimiter, ok);
+            if (!ok) break;
+            if (detail::trim(name) == options_.column_name) {
+                options_.column = i + 1;
+                break;
+            }
+        }
+        if (options_.column == 0)
+            return Error{Status::invalid_argument, "line " + std::to_string(line_no) + ": no column named '" +
+                                                       options_.column_name + "' in the header row"};
+    }
+    return sink.header_row(row);
+}
+
+Error AddressReader::line(std::string_view text, std::uint64_t line_no, LineSink& sink) {
+    // `text` is the caller's: hand it on before returning.
+    const Error e = classify(text, line_no, sink);
+    if (e.status != Status::ok) return e;
+    return drain(sink);
+}
+
+Error AddressReader::classify(std::string_view text, std::uint64_t line_no, LineSink& sink) {
+    ++counts_.lines;
+    text = trim_cr(text);
+    if (header_pending_) {
+        if (Error e = drain(sink); e.status != Status::ok) return e;  // lines stay in input order
+        return take_header(text, line_no, sink);
+    }
+    const std::string_view trimmed = detail::trim(text);
+    if (trimmed.empty() || (options_.column == 0 && trimmed.front() == '#')) return {};
+    bool ok = false;
+    const std::string_view address = address_field(text, ok);
+    InputLine& p = pending_[pending_count_++];
+    p.row = text;
+    p.line_no = line_no;
+    if (!ok) {
+        p.shown = text;
+        p.reason = "no address column in this row (too few fields, or an unclosed quote)";
+    } else {
+        p.shown = detail::trim(address);
+        const auto parsed = parse_ip(p.shown);
+        p.reason = parsed ? std::string_view{} : ip_error_text(parsed.error);
+        if (parsed) p.ip = parsed->ip;
+        if (p.shown.empty()) p.shown = text;
+    }
+    if (pending_count_ == kBatch) return drain(sink);
+    return {};
+}
+
+// A line longer than kMaxLineBytes, by its first bytes (`start`): one
+// invalid line, handed on at once (it views overlong_shown_).
+Error AddressReader::overlong(std::string_view start, std::uint64_t line_no, LineSink& sink) {
+    if (Error e = drain(sink); e.status != Status::ok) return e;
+    ++counts_.lines;
+    overlong_shown_.assign(start.substr(0, 40));
+    overlong_shown_ += "...";
+    InputLine& p = pending_[pending_count_++];
+    p.row = {};
+    p.shown = overlong_shown_;
+    p.reason = "line longer than 1 MiB";
+    p.line_no = line_no;
+    return drain(sink);
+}
+
+// Looks the pending lines up together (locate_many overlaps their cache
+// misses), counts them, then hands them on in input order.
+Error AddressReader::drain(LineSink& sink) {
+    if (pending_count_ == 0) return {};
+    Ip ips[kBatch];
+    Segment segs[kBatch];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i)
+        if (pending_[i].valid()) ips[n++] = pending_[i].ip;
+    db_->locate_many(std::span(ips, n), std::span(segs, n));
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i) {
+        InputLine& p = pending_[i];
+        if (p.valid()) {
+            p.segment = segs[k++];
+            ++counts_.addresses;
+            counts_.flagged += p.segment.answer != 0;
+        } else {
+            ++counts_.invalid;
+            if (counts_.first_invalid_line == 0) counts_.first_invalid_line = p.line_no;
+        }
+    }
+    const std::size_t count = std::exchange(pending_count_, 0);
+    return sink.lines(std::span<const InputLine>(pending_, count));
+}
+
+Error AddressReader::read_all(int in_fd, std::string_view name, LineSink& sink) {
+    std::vector<char> buf(kInBytes);
+    std::size_t start = 0, end = 0;  // unprocessed bytes are [start, end)
+    std::uint64_t line_no = 0;
+    bool discarding = false;  // inside a line longer than kMaxLineBytes
+    // One complete line to classify. An error of the input (a missing
+    // header column) names it; the sink's own errors pass as they are.
+    auto take = [&](std::string_view text) {
+        const bool header = header_pending_;
+        Error e = classify(text, line_no, sink);
+        if (header && e.status == Status::invalid_argument) e.message = std::string(name) + ": " + e.message;
+        return e;
+    };
+    while (true) {
+        ssize_t n;
+        do n = ::read(in_fd, buf.data() + end, buf.size() - end);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return make_error(Status::io, std::string(name) + ": " + std::strerror(errno));
+        const bool eof = n == 0;
+        end += static_cast<std::size_t>(n);
+        while (start < end) {
+            const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', end - start));
+            if (!nl) break;
+            const std::size_t len = static_cast<std::size_t>(nl - (buf.data() + start));
+            ++line_no;
+            if (discarding) {
+                discarding = false;
+            } else if (len > kMaxLineBytes) {
+                if (auto e = overlong(std::string_view(buf.data() + start, len), line_no, sink); e.status != Status::ok)
+                    return e;
+            } else if (auto e = take(std::string_view(buf.data() + start, len)); e.status != Status::ok) {
+                return e;
+            }
+            start += len + 1;
+        }
+        if (eof) {
+            if (start < end && !discarding) {
+                ++line_no;
+                if (auto e = take(std::string_view(buf.data() + start, end - start)); e.status != Status::ok) return e;
+            }
+            return drain(sink);
+        }
+        // The pending lines view the buffer, which moves next.
+        if (auto e = drain(sink); e.status != Status::ok) return e;
+        // Keep the partial line; a line that fills the buffer is too long.
+        if (end - start > kMaxLineBytes) {
+            if (!discarding)
+                if (auto e = overlong(std::string_view(buf.data() + start, end - start), line_no + 1, sink);
+                    e.status != Status::ok)
+                    return e;
+            discarding = true;
+            start = end;
+        }
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+    }
+}
+
+// ---- Annotator --------------------------------------------------------------------
+
 // The writer is kept and Reset() per line: a fresh one would allocate its
 // nesting stack on every object.
 struct Annotator::JsonScratch {
@@ -93,11 +293,9 @@ struct Annotator::JsonScratch {
     }
 };
 
-Annotator::Annotator(const Database& db, AnnotateOptions options, int out_fd)
-    : db_(&db), options_(std::move(options)), out_fd_(out_fd), out_(kOutBytes) {
-    const bool csv_input = options_.column != 0 || !options_.column_name.empty();
-    if (csv_input && options_.format == AnnotateFormat::text) options_.format = AnnotateFormat::csv;
-    header_pending_ = csv_input && (options_.header || !options_.column_name.empty());
+Annotator::Annotator(AddressReader reader, const Database& db, AnnotateOptions options, int out_fd)
+    : reader_(std::move(reader)), db_(&db), options_(std::move(options)), out_fd_(out_fd), out_(kOutBytes) {
+    if (options_.csv() && options_.format == AnnotateFormat::text) options_.format = AnnotateFormat::csv;
     if (options_.format == AnnotateFormat::json) json_ = std::make_unique<JsonScratch>();
 }
 
@@ -106,12 +304,21 @@ Annotator& Annotator::operator=(Annotator&&) noexcept = default;
 Annotator::~Annotator() = default;
 
 Expected<Annotator> Annotator::create(const Database& db, AnnotateOptions options, int out_fd) {
-    const char d = options.delimiter;
-    if (d == '"' || d == '\n' || d == '\r' || d == '\0')
-        return make_error(Status::invalid_argument, "the CSV delimiter cannot be a quote, a line break or NUL");
-    if (options.format == AnnotateFormat::csv && options.column == 0 && options.column_name.empty())
+    if (options.format == AnnotateFormat::csv && !options.csv())
         return make_error(Status::invalid_argument, "csv output needs an address column (--column)");
-    return Annotator(db, std::move(options), out_fd);
+    auto reader = AddressReader::create(db, options);
+    if (!reader) return reader.error();
+    return Annotator(std::move(*reader), db, std::move(options), out_fd);
+}
+
+Error Annotator::line(std::string_view text, std::uint64_t line_no) {
+    if (Error e = reader_.line(text, line_no, *this); e.status != Status::ok) return e;
+    return write_error_;
+}
+
+Error Annotator::read_all(int in_fd, std::string_view name) {
+    if (Error e = reader_.read_all(in_fd, name, *this); e.status != Status::ok) return e;
+    return flush();
 }
 
 void Annotator::put(std::string_view s) {
@@ -184,138 +391,62 @@ Error Annotator::flush() {
     return write_error_;
 }
 
-std::string_view Annotator::address_field(std::string_view row, bool& ok) const {
-    if (options_.column == 0) {
-        ok = true;
-        return row;
-    }
-    return csv_field(row, options_.column - 1, options_.delimiter, ok);
-}
-
-void Annotator::header_row(std::string_view text) {
-    header_pending_ = false;
-    if (!options_.column_name.empty()) {
-        options_.column = 0;
-        for (std::size_t i = 0;; ++i) {
-            bool ok = false;
-            const auto name = csv_field(text, i, options_.delimiter, ok);
-            if (!ok) break;
-            if (detail::trim(name) == options_.column_name) {
-                options_.column = i + 1;
-                break;
-            }
-        }
-        if (options_.column == 0) {
-            column_missing_ = true;
-            return;
-        }
-    }
-    if (options_.format != AnnotateFormat::csv) return;
-    put(text);
+// CSV output repeats the header row with the anondb_* names appended.
+Error Annotator::header_row(std::string_view row) {
+    if (options_.format != AnnotateFormat::csv) return write_error_;
+    put(row);
     put(options_.delimiter);
     for (const char c : kCsvColumns) put(c == ',' ? options_.delimiter : c);
     put('\n');
-}
-
-Error Annotator::line(std::string_view text, std::uint64_t line_no) {
-    // `text` is the caller's: answer before returning.
-    const Error e = classify(text, line_no);
-    drain();
-    return e.status != Status::ok ? e : write_error_;
-}
-
-Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
-    ++stats_.lines;
-    text = trim_cr(text);
-    if (header_pending_) {
-        drain();  // output stays in input order
-        header_row(text);
-        if (column_missing_)
-            return Error{Status::invalid_argument, "line " + std::to_string(line_no) + ": no column named '" +
-                                                       options_.column_name + "' in the header row"};
-        return write_error_;
-    }
-    const std::string_view trimmed = detail::trim(text);
-    if (trimmed.empty() || (options_.column == 0 && trimmed.front() == '#')) return write_error_;
-    bool ok = false;
-    const std::string_view address = address_field(text, ok);
-    Pending& p = pending_[pending_count_++];
-    p.row = text;
-    p.line_no = line_no;
-    if (!ok) {
-        p.shown = text;
-        p.reason = "no address column in this row (too few fields, or an unclosed quote)";
-    } else {
-        p.shown = detail::trim(address);
-        const auto parsed = parse_ip(p.shown);
-        p.reason = parsed ? std::string_view{} : ip_error_text(parsed.error);
-        if (parsed) p.ip = parsed->ip;
-        if (p.shown.empty()) p.shown = text;
-    }
-    if (pending_count_ == kBatch) drain();
     return write_error_;
 }
 
-// Looks the pending lines up together (locate_many overlaps their cache
-// misses), then writes them in input order.
-void Annotator::drain() {
-    Ip ips[kBatch];
-    Segment segs[kBatch];
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < pending_count_; ++i)
-        if (pending_[i].reason.empty()) ips[n++] = pending_[i].ip;
-    db_->locate_many(std::span(ips, n), std::span(segs, n));
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < pending_count_; ++i) {
-        const Pending& p = pending_[i];
-        if (p.reason.empty()) annotate(p.row, p.ip, segs[k++]);
-        else bad_line(p.row, p.shown, p.reason, p.line_no);
+Error Annotator::lines(std::span<const InputLine> group) {
+    for (const InputLine& l : group) {
+        if (l.valid()) annotate(l);
+        else bad_line(l);
     }
-    pending_count_ = 0;
+    return write_error_;
 }
 
-void Annotator::bad_line(std::string_view row, std::string_view shown, std::string_view reason,
-                         std::uint64_t line_no) {
-    ++stats_.invalid;
-    if (stats_.first_invalid_line == 0) stats_.first_invalid_line = line_no;
+void Annotator::bad_line(const InputLine& l) {
     switch (options_.format) {
         case AnnotateFormat::text:
-            put_escaped(shown);
+            put_escaped(l.shown);
             put("  error: ");
-            put(reason);
+            put(l.reason);
             put('\n');
             return;
         case AnnotateFormat::json: {
             JsonWriter& w = json_->start();
             w.StartObject();
             json_str(w, "ip");
-            json_str(w, shown);
+            json_str(w, l.shown);
             json_str(w, "error");
-            json_str(w, reason);
+            json_str(w, l.reason);
             json_str(w, "line");
-            w.Uint64(line_no);
+            w.Uint64(l.line_no);
             w.EndObject();
             put_json_line();
             return;
         }
         case AnnotateFormat::csv:
-            put(row);
+            put(l.row);
             for (int i = 0; i < 7; ++i) put(options_.delimiter);
-            put_csv_field(reason);
+            put_csv_field(l.reason);
             put('\n');
             return;
     }
 }
 
-void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
+void Annotator::annotate(const InputLine& l) {
     const char d = options_.delimiter;
-    ++stats_.addresses;
+    const Segment& seg = l.segment;
     const LookupResult r = db_->answer(seg.answer);
-    if (r.flagged) ++stats_.flagged;
     char text[kRangeTextMax];
     switch (options_.format) {
         case AnnotateFormat::text:
-            put(std::string_view(text, format_ip_to(text, ip)));
+            put(std::string_view(text, format_ip_to(text, l.ip)));
             if (!r.flagged) {
                 put("  not flagged");
             } else {
@@ -337,13 +468,13 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
         case AnnotateFormat::json: {
             JsonWriter& w = json_->start();
             w.StartObject();
-            json_result_fields(w, ip, seg, r);
+            json_result_fields(w, l.ip, seg, r);
             w.EndObject();
             put_json_line();
             return;
         }
         case AnnotateFormat::csv: {
-            put(row);
+            put(l.row);
             put(d);
             put(r.flagged ? "true" : "false");
             put(d);
@@ -360,70 +491,6 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
             put('\n');
             return;
         }
-    }
-}
-
-Error Annotator::read_all(int in_fd, std::string_view name) {
-    std::vector<char> buf(kInBytes);
-    std::size_t start = 0, end = 0;  // unprocessed bytes are [start, end)
-    std::uint64_t line_no = 0;
-    bool discarding = false;  // inside a line longer than kMaxLineBytes
-    // A line past the limit is reported by its first bytes; its row cannot
-    // be echoed (csv gets an empty row with anondb_error filled).
-    // One complete line to classify; an error names the input.
-    auto take = [&](std::string_view text) {
-        Error e = classify(text, line_no);
-        if (e.status != Status::ok) {
-            drain();
-            e.message = std::string(name) + ": " + e.message;
-        }
-        return e;
-    };
-    auto overlong = [&](std::uint64_t at) {
-        ++stats_.lines;
-        const std::string shown = std::string(buf.data() + start, 40) + "...";
-        bad_line({}, shown, "line longer than 1 MiB", at);
-    };
-    while (true) {
-        ssize_t n;
-        do n = ::read(in_fd, buf.data() + end, buf.size() - end);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) return make_error(Status::io, std::string(name) + ": " + std::strerror(errno));
-        const bool eof = n == 0;
-        end += static_cast<std::size_t>(n);
-        while (start < end) {
-            const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', end - start));
-            if (!nl) break;
-            const std::size_t len = static_cast<std::size_t>(nl - (buf.data() + start));
-            ++line_no;
-            if (discarding) {
-                discarding = false;
-            } else if (len > kMaxLineBytes) {
-                drain();
-                overlong(line_no);
-            } else if (auto e = take(std::string_view(buf.data() + start, len)); e.status != Status::ok) {
-                return e;
-            }
-            start += len + 1;
-        }
-        if (eof) {
-            if (start < end && !discarding) {
-                ++line_no;
-                if (auto e = take(std::string_view(buf.data() + start, end - start)); e.status != Status::ok) return e;
-            }
-            drain();
-            return flush();
-        }
-        drain();  // the pending lines view the buffer, which moves next
-        // Keep the partial line; a line that fills the buffer is too long.
-        if (end - start > kMaxLineBytes) {
-            if (!discarding) overlong(line_no + 1);
-            discarding = true;
-            start = end;
-        }
-        std::memmove(buf.data(), buf.data() + start, end - start);
-        end -= start;
-        start = 0;
     }
 }
 

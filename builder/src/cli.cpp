@@ -20,6 +20,7 @@
 
 #include "anondb/builder/annotate.hpp"
 #include "anondb/builder/pipeline.hpp"
+#include "anondb/builder/stats.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
 #include "anondb/plain_export.hpp"
@@ -130,24 +131,12 @@ struct LookupArgs {
 // Addresses from arguments, --file or stdin, through the bulk annotator
 // (annotate.hpp) to stdout.
 int cmd_lookup(const LookupArgs& a) {
-    AnnotateOptions options;
-    options.format = a.json ? AnnotateFormat::json : AnnotateFormat::text;
-    options.header = a.header;
-    if (a.delimiter == "\\t" || a.delimiter == "tab") options.delimiter = '\t';
-    else if (a.delimiter.size() == 1) options.delimiter = a.delimiter[0];
-    else {
-        std::cerr << "anondb lookup: --delimiter must be one character (or 'tab')\n";
+    const auto input = input_options(a.column, a.header, a.delimiter);
+    if (!input) {
+        std::cerr << "anondb lookup: " << input.error().message << "\n";
         return kExitUsage;
     }
-    if (!a.column.empty()) {
-        const bool number = a.column.find_first_not_of("0123456789") == std::string::npos;
-        if (number) options.column = std::strtoull(a.column.c_str(), nullptr, 10);
-        else options.column_name = a.column;
-        if (number && options.column == 0) {
-            std::cerr << "anondb lookup: --column counts from 1\n";
-            return kExitUsage;
-        }
-    }
+    const AnnotateOptions options{*input, a.json ? AnnotateFormat::json : AnnotateFormat::text};
     auto db = open_db(a.db);
     if (!db) return kExitFailure;
     auto annotator = Annotator::create(*db, options, STDOUT_FILENO);
@@ -182,11 +171,61 @@ int cmd_lookup(const LookupArgs& a) {
         std::cerr << "anondb lookup: " << err.message << "\n";
         return err.status == Status::invalid_argument ? kExitUsage : kExitFailure;
     }
-    const AnnotateStats& st = annotator->stats();
+    const InputCounts& st = annotator->stats();
     if (st.invalid > 0) {
         std::cerr << "anondb lookup: " << source << ": " << st.invalid << " of " << st.invalid + st.addresses
                   << " lines were not IP addresses (first at line " << st.first_invalid_line << ")\n";
         return kExitBadInput;
+    }
+    return kExitOk;
+}
+
+// ---- stats ------------------------------------------------------------------
+
+struct StatsArgs {
+    std::string db = kDefaultDatabasePath;
+    std::string file = "-";
+    bool json = false;
+    std::size_t top = 10;
+    std::string column;
+    bool header = false;
+    std::string delimiter = ",";
+};
+
+// Shares of a list of addresses (FILE or stdin, read as lookup reads them)
+// per category and provider (stats.hpp). Lines that are not addresses are
+// counted, not errors.
+int cmd_stats(const StatsArgs& a) {
+    const auto input = input_options(a.column, a.header, a.delimiter);
+    if (!input) {
+        std::cerr << "anondb stats: " << input.error().message << "\n";
+        return kExitUsage;
+    }
+    auto db = open_db(a.db);
+    if (!db) return kExitFailure;
+    auto stats = StatsCollector::create(*db, *input);
+    if (!stats) {
+        std::cerr << "anondb stats: " << stats.error().message << "\n";
+        return kExitUsage;
+    }
+    const bool from_stdin = a.file.empty() || a.file == "-";
+    const std::string name = from_stdin ? "stdin" : a.file;
+    const int fd = from_stdin ? STDIN_FILENO : ::open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::cerr << "anondb stats: cannot open " << a.file << ": " << std::strerror(errno) << "\n";
+        return kExitFailure;
+    }
+    const Error err = stats->read_all(fd, name);
+    if (!from_stdin) ::close(fd);
+    if (err.status != Status::ok) {
+        std::cerr << "anondb stats: " << err.message << "\n";
+        return err.status == Status::invalid_argument ? kExitUsage : kExitFailure;
+    }
+    const StatsReport report = stats->report();
+    const std::string out = a.json ? stats_json(report, name, a.top) : stats_text(report, name, a.top);
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+        std::cerr << "anondb stats: writing output: " << std::strerror(errno) << "\n";
+        return kExitFailure;
     }
     return kExitOk;
 }
@@ -659,6 +698,26 @@ int run_cli(int argc, char** argv) {
     l->add_flag("--header", lookup.header, "CSV input: the first row is a header (implied by a --column name)");
     l->add_option("--delimiter", lookup.delimiter, "CSV delimiter: one character, or 'tab'")->capture_default_str();
 
+    StatsArgs stats;
+    auto* st = app.add_subcommand("stats", "Shares of a list of addresses flagged, per category and provider, "
+                                           "and the top providers");
+    st->add_option("-d,--db", stats.db, "Database")->capture_default_str();
+    st->add_option("file,-f,--file", stats.file,
+                   "Addresses, one per line (blank and '#' lines skipped) or a CSV column; '-' reads stdin")
+        ->capture_default_str();
+    st->add_flag("--json", stats.json, "One JSON object; shares as fractions in [0, 1]");
+    st->add_option("--top", stats.top, "How many providers to list (0: none)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000000));
+    st->add_option("--column", stats.column, "CSV input: the address column, by number (from 1) or by header name");
+    st->add_flag("--header", stats.header, "CSV input: the first row is a header (implied by a --column name)");
+    st->add_option("--delimiter", stats.delimiter, "CSV delimiter: one character, or 'tab'")->capture_default_str();
+    st->footer("Each figure is given twice. 'per occurrence' counts every line that holds an address (an address\n"
+               "listed 5 times counts 5 times, as studies count requests), out of all valid addresses; 'unique\n"
+               "addresses' counts distinct addresses (1.2.3.4 and ::ffff:1.2.3.4 are one), out of the distinct ones.\n"
+               "anonymous: any category but hosting. named provider: the answer names a provider. Lines that are not\n"
+               "addresses are counted (with the first one's line number), not errors: the exit code is 0.");
+
     ExplainArgs explain;
     auto* e = app.add_subcommand("explain", "Why an address is flagged: its range and every feed entry behind it");
     e->add_option("-d,--db", explain.db, "Database")->capture_default_str();
@@ -714,6 +773,7 @@ int run_cli(int argc, char** argv) {
     }
     if (*x) return cmd_export(exp);
     if (*l) return cmd_lookup(lookup);
+    if (*st) return cmd_stats(stats);
     if (*e) return cmd_explain(explain);
     if (*i) return cmd_info(info);
     if (*v) return cmd_verify(ver);
