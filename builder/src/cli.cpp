@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "anondb/builder/annotate.hpp"
+#include "anondb/builder/diff.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/builder/stats.hpp"
 #include "anondb/explain.hpp"
@@ -574,6 +575,195 @@ int cmd_verify(const DbArgs& a) {
     return kExitOk;
 }
 
+// ---- diff ---------------------------------------------------------------------
+
+struct DiffArgs {
+    std::string old_db, new_db;
+    bool json = false;
+    std::size_t limit = 50;  // changes listed in text output; 0: all
+};
+
+void json_count(JsonWriter& w, const DiffCount& c) {
+    w.StartObject();
+    json_str(w, "ranges");
+    w.Uint64(c.ranges);
+    json_str(w, "ipv4_addresses");
+    w.Uint64(c.ipv4_addresses);
+    json_str(w, "ipv6_ranges");
+    w.Uint64(c.ipv6_ranges);
+    w.EndObject();
+}
+
+void json_gain_loss(JsonWriter& w, std::string_view name, const GainLoss& gl) {
+    json_str(w, name);
+    w.StartObject();
+    json_str(w, "gained");
+    json_count(w, gl.gained);
+    json_str(w, "lost");
+    json_count(w, gl.lost);
+    w.EndObject();
+}
+
+void json_state(JsonWriter& w, const DiffResult& d, std::uint32_t id) {
+    if (id == kNoState) return w.Null(), void();
+    const RangeState& s = d.states[id];
+    w.StartObject();
+    json_str(w, "categories");
+    json_categories(w, s.categories);
+    json_str(w, "provider");
+    if (s.provider.empty()) w.Null();
+    else json_str(w, s.provider);
+    json_str(w, "asn");
+    if (s.asn == 0) w.Null();
+    else w.Uint(s.asn);
+    json_str(w, "sources");
+    w.StartArray();
+    for (const auto& f : s.sources) json_str(w, f);
+    w.EndArray();
+    w.EndObject();
+}
+
+void json_side(JsonWriter& w, const std::string& path, const Database& db, std::uint64_t ranges) {
+    w.StartObject();
+    json_str(w, "file");
+    json_str(w, path);
+    json_str(w, "data_version");
+    w.Uint64(db.header().data_version);
+    json_str(w, "build_time");
+    json_str(w, format_time(db.header().build_time));
+    json_str(w, "ranges");  // flagged ranges of one answer and one set of sources
+    w.Uint64(ranges);
+    w.EndObject();
+}
+
+constexpr std::string_view kind_name(ChangeKind k) {
+    return k == ChangeKind::added ? "added" : k == ChangeKind::removed ? "removed" : "changed";
+}
+
+// `tor_exit,vpn  provider P  AS1  [feed-a feed-b]`, control bytes escaped.
+std::string state_text(const DiffResult& d, std::uint32_t id) {
+    if (id == kNoState) return "not flagged";
+    const RangeState& s = d.states[id];
+    std::string out = category_list(s.categories);
+    if (!s.provider.empty()) out += "  provider " + printable(s.provider);
+    if (s.asn != 0) out += "  AS" + std::to_string(s.asn);
+    out += "  [";
+    for (std::size_t i = 0; i < s.sources.size(); ++i) out += (i ? " " : "") + s.sources[i];
+    return out + "]";
+}
+
+void print_gain_loss_header(const char* title) {
+    std::printf("\n%-28s %10s %14s %10s %14s\n", title, "gained", "IPv4 addrs", "lost", "IPv4 addrs");
+}
+void print_gain_loss(std::string_view name, const GainLoss& gl) {
+    std::printf("%-28s %10llu %14llu %10llu %14llu\n", printable(name).c_str(),
+                static_cast<unsigned long long>(gl.gained.ranges), static_cast<unsigned long long>(gl.gained.ipv4_addresses),
+                static_cast<unsigned long long>(gl.lost.ranges), static_cast<unsigned long long>(gl.lost.ipv4_addresses));
+}
+
+int cmd_diff(const DiffArgs& a) {
+    auto old_db = open_db(a.old_db);
+    if (!old_db) return kExitFailure;
+    auto new_db = open_db(a.new_db);
+    if (!new_db) return kExitFailure;
+    auto old_cold = ColdData::load(*old_db);
+    if (!old_cold) {
+        std::cerr << "anondb diff: " << a.old_db << ": " << old_cold.error().message << "\n";
+        return kExitFailure;
+    }
+    auto new_cold = ColdData::load(*new_db);
+    if (!new_cold) {
+        std::cerr << "anondb diff: " << a.new_db << ": " << new_cold.error().message << "\n";
+        return kExitFailure;
+    }
+    const DiffResult d = diff_databases(*old_db, *old_cold, *new_db, *new_cold);
+
+    if (a.json) {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        w.StartObject();
+        json_str(w, "old");
+        json_side(w, a.old_db, *old_db, d.old_ranges);
+        json_str(w, "new");
+        json_side(w, a.new_db, *new_db, d.new_ranges);
+        json_str(w, "summary");
+        w.StartObject();
+        json_str(w, "added");
+        json_count(w, d.added);
+        json_str(w, "removed");
+        json_count(w, d.removed);
+        json_str(w, "changed");
+        json_count(w, d.changed);
+        w.EndObject();
+        json_str(w, "categories");
+        w.StartObject();
+        for (std::size_t k = 0; k < d.categories.size(); ++k) json_gain_loss(w, kCategoryNames[k].name, d.categories[k]);
+        w.EndObject();
+        json_str(w, "feeds");
+        w.StartObject();
+        for (const auto& [name, gl] : d.feeds) json_gain_loss(w, name, gl);
+        w.EndObject();
+        json_str(w, "changes");
+        w.StartArray();
+        for (const auto& c : d.changes) {
+            w.StartObject();
+            json_str(w, "kind");
+            json_str(w, kind_name(c.kind));
+            json_str(w, "range");
+            json_str(w, format_range(c.range));
+            json_str(w, "first");
+            json_str(w, format_ip(c.range.first));
+            json_str(w, "last");
+            json_str(w, format_ip(c.range.last));
+            json_str(w, "old");
+            json_state(w, d, c.old_state);
+            json_str(w, "new");
+            json_state(w, d, c.new_state);
+            w.EndObject();
+        }
+        w.EndArray();
+        w.EndObject();
+        std::fwrite(buf.GetString(), 1, buf.GetSize(), stdout);
+        std::fputc('\n', stdout);
+        return kExitOk;
+    }
+
+    auto side = [](const char* label, const std::string& path, const Database& db, std::uint64_t ranges) {
+        std::printf("%s  %s  (data version %llu, built %s, %llu flagged ranges)\n", label, printable(path).c_str(),
+                    static_cast<unsigned long long>(db.header().data_version), format_time(db.header().build_time).c_str(),
+                    static_cast<unsigned long long>(ranges));
+    };
+    side("old", a.old_db, *old_db, d.old_ranges);
+    side("new", a.new_db, *new_db, d.new_ranges);
+    std::printf("\n%-28s %10s %14s %12s\n", "", "ranges", "IPv4 addrs", "IPv6 ranges");
+    for (const auto& [name, c] : {std::pair{"added", d.added}, {"removed", d.removed}, {"changed", d.changed}})
+        std::printf("%-28s %10llu %14llu %12llu\n", name, static_cast<unsigned long long>(c.ranges),
+                    static_cast<unsigned long long>(c.ipv4_addresses), static_cast<unsigned long long>(c.ipv6_ranges));
+    print_gain_loss_header("category");
+    for (std::size_t k = 0; k < d.categories.size(); ++k) print_gain_loss(kCategoryNames[k].name, d.categories[k]);
+    print_gain_loss_header("feed");
+    for (const auto& [name, gl] : d.feeds) print_gain_loss(name, gl);
+    if (d.feeds.empty()) std::printf("(none)\n");
+    if (d.changes.empty()) {
+        std::printf("\nno changes\n");
+        return kExitOk;
+    }
+    const std::size_t shown = a.limit == 0 ? d.changes.size() : std::min(a.limit, d.changes.size());
+    std::printf("\nchanges (%zu of %zu%s)\n", shown, d.changes.size(),
+                shown < d.changes.size() ? "; --limit 0 for all, --json for detail" : "");
+    for (std::size_t i = 0; i < shown; ++i) {
+        const RangeChange& c = d.changes[i];
+        const char mark = c.kind == ChangeKind::added ? '+' : c.kind == ChangeKind::removed ? '-' : '~';
+        if (c.kind == ChangeKind::changed)
+            std::printf("%c %s  %s  ->  %s\n", mark, format_range(c.range).c_str(), state_text(d, c.old_state).c_str(),
+                        state_text(d, c.new_state).c_str());
+        else
+            std::printf("%c %s  %s\n", mark, format_range(c.range).c_str(),
+                        state_text(d, c.kind == ChangeKind::added ? c.new_state : c.old_state).c_str());
+    }
+    return kExitOk;
+}
+
 // ---- export -------------------------------------------------------------------
 
 struct ExportArgs {
@@ -736,6 +926,14 @@ int run_cli(int argc, char** argv) {
                   "Also require an Ed25519 signature by this public key (PEM, as `openssl pkey -pubout` writes it)");
 
     ExportArgs exp;
+    DiffArgs diff;
+    auto* df = app.add_subcommand("diff", "What changed between two builds: ranges added, removed and changed, per "
+                                          "category and per feed");
+    df->add_option("old", diff.old_db, "The older database")->required();
+    df->add_option("new", diff.new_db, "The newer database")->required();
+    df->add_flag("--json", diff.json, "Every change as JSON, with both sides' answers and sources");
+    df->add_option("--limit", diff.limit, "Changes listed in text output (0: all)")->capture_default_str();
+
     auto* x = app.add_subcommand("export", "Write the database in another format: mmdb (MaxMind DB) or plain lists");
     x->add_option("-d,--db", exp.db, "Database")->capture_default_str();
     x->add_option("--format", exp.format, "Output format: mmdb, cidr, nft, ipset, csv, jsonl, pgsql")
@@ -777,6 +975,7 @@ int run_cli(int argc, char** argv) {
     if (*e) return cmd_explain(explain);
     if (*i) return cmd_info(info);
     if (*v) return cmd_verify(ver);
+    if (*df) return cmd_diff(diff);
     return kExitUsage;
 }
 
