@@ -228,10 +228,11 @@ Expected<ParsedReport> parse_build_report(std::string_view json, std::string_vie
         return fail(Status::corrupt, "malformed JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
                                          rapidjson::GetParseError_En(doc.GetParseError()));
     if (!doc.IsObject()) return fail(Status::corrupt, "not a build report: the JSON is not an object");
-    const auto version = doc.FindMember("report_version");
-    if (version == doc.MemberEnd()) {
-        const auto gen = doc.FindMember("generator");
-        if (gen != doc.MemberEnd() && gen->value.IsString() &&
+    const Value& root = doc;  // const iterators below (clang: no ambiguous reversed ==)
+    const auto version = root.FindMember("report_version");
+    if (version == root.MemberEnd()) {
+        const auto gen = root.FindMember("generator");
+        if (gen != root.MemberEnd() && gen->value.IsString() &&
             std::string_view(gen->value.GetString(), gen->value.GetStringLength()).starts_with("anondb "))
             return fail(Status::unsupported_version,
                         "a build report without report_version (written by " +
