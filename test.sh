@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/deps.sh
 # Test-only: a real PostgreSQL + ip4r for the pgsql export, nft and ipset for
-# the firewall exports.
+# the firewall exports, Chromium to render `anondb report`'s page (test_report).
 # The fuzz step: ANONDB_FUZZ_DEPS (clang, libFuzzer).
-anondb_install_deps postgresql postgresql-15-ip4r nftables ipset "${ANONDB_FUZZ_DEPS[@]}"
+anondb_install_deps postgresql postgresql-15-ip4r nftables ipset chromium "${ANONDB_FUZZ_DEPS[@]}"
 
 jobs=$(nproc)
 echo "==> build and test (RelWithDebInfo)"

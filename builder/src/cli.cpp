@@ -3,10 +3,12 @@
 // code (docs in README.md, "Exit codes").
 #include "anondb/builder/cli.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -21,6 +23,7 @@
 #include "anondb/builder/annotate.hpp"
 #include "anondb/builder/diff.hpp"
 #include "anondb/builder/pipeline.hpp"
+#include "anondb/builder/report_html.hpp"
 #include "anondb/builder/stats.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
@@ -841,6 +844,79 @@ int cmd_export(const ExportArgs& a) {
     return kExitOk;
 }
 
+// ---- report ------------------------------------------------------------------------
+
+struct ReportArgs {
+    std::string out;
+    std::vector<std::string> reports;
+    std::string history;
+    std::size_t last = 30;
+};
+
+// Build reports (arguments, then --history DIR's *.json) -> one HTML page
+// about the newest, with the others as its history.
+int cmd_report(const ReportArgs& a) {
+    std::vector<std::string> paths = a.reports;
+    if (!a.history.empty()) {
+        std::error_code ec;
+        std::vector<std::string> found;
+        for (std::filesystem::directory_iterator it(a.history, ec), end; !ec && it != end; it.increment(ec))
+            if (it->path().extension() == ".json" && it->is_regular_file()) found.push_back(it->path().string());
+        if (ec) {
+            std::cerr << "anondb report: --history " << a.history << ": " << ec.message() << "\n";
+            return kExitFailure;
+        }
+        std::sort(found.begin(), found.end());
+        paths.insert(paths.end(), found.begin(), found.end());
+    }
+    // One file named twice (as an argument and in --history) is read once.
+    std::vector<std::string> unique;
+    std::set<std::string> seen;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        const auto canonical = std::filesystem::weakly_canonical(p, ec);
+        if (seen.insert(ec ? p : canonical.string()).second) unique.push_back(p);
+    }
+    if (unique.empty()) {
+        std::cerr << "anondb report: no build report given (REPORT.json ... or --history DIR with *.json files)\n";
+        return kExitUsage;
+    }
+    std::vector<ParsedReport> reports;
+    for (const auto& p : unique) {
+        auto r = read_build_report(p);
+        if (!r) {
+            std::cerr << "anondb report: " << r.error().message << "\n";
+            return kExitFailure;
+        }
+        reports.push_back(std::move(*r));
+    }
+    std::stable_sort(reports.begin(), reports.end(),
+                     [](const ParsedReport& x, const ParsedReport& y) { return x.build_time < y.build_time; });
+    for (std::size_t k = 1; k < reports.size(); ++k)
+        if (reports[k].build_time == reports[k - 1].build_time) {
+            std::cerr << "anondb report: " << reports[k - 1].source << " and " << reports[k].source
+                      << " are reports of the same build time, " << format_time(reports[k].build_time)
+                      << ": give each build's report once\n";
+            return kExitFailure;
+        }
+    if (reports.size() > a.last)
+        reports.erase(reports.begin(), reports.end() - static_cast<std::ptrdiff_t>(a.last));
+    const std::string html = render_report_html(reports);
+    if (a.out == "-") {
+        std::cout << html;
+        return std::cout.good() ? kExitOk : kExitFailure;
+    }
+    if (auto w = writer::write_file_atomic(a.out, std::as_bytes(std::span(html.data(), html.size()))); !w) {
+        std::cerr << "anondb report: " << w.error().message << "\n";
+        return kExitFailure;
+    }
+    const ParsedReport& cur = reports.back();
+    std::printf("wrote %s (%zu bytes): the build of %s (%s, %zu feeds), %zu %s charted\n", a.out.c_str(), html.size(),
+                format_time(cur.build_time).c_str(), cur.source.c_str(), cur.feeds.size(), reports.size(),
+                reports.size() == 1 ? "build" : "builds");
+    return kExitOk;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -948,6 +1024,16 @@ int run_cli(int argc, char** argv) {
     x->add_option("--set-name", exp.set_name, "nft, ipset: set name prefix (sets NAME_v4, NAME_v6); pgsql: table NAME_ranges")
         ->capture_default_str();
     x->add_option("out", exp.out, "Output file ('-': standard output, plain formats)")->required();
+    ReportArgs rep;
+    auto* r = app.add_subcommand(
+        "report", "Turn build reports (build --report) into one self-contained HTML page: the newest build's feeds, "
+                  "what changed since the build before it, ranges per category over the builds given");
+    r->add_option("-o,--out", rep.out, "HTML file to write ('-': standard output)")->required();
+    r->add_option("reports", rep.reports,
+                  "Build reports (JSON), in any order: the newest by build time is the build described, the others "
+                  "its history");
+    r->add_option("--history", rep.history, "Also read every *.json file in this directory as an earlier report");
+    r->add_option("--last", rep.last, "Chart at most the newest N builds")->capture_default_str()->check(CLI::Range(1, 100000));
     std::string build_mmdb;
     b->add_option("--mmdb", build_mmdb, "Also write the MMDB export of the new database to this file");
 
@@ -970,6 +1056,7 @@ int run_cli(int argc, char** argv) {
         return exported != kExitOk ? exported : code;
     }
     if (*x) return cmd_export(exp);
+    if (*r) return cmd_report(rep);
     if (*l) return cmd_lookup(lookup);
     if (*st) return cmd_stats(stats);
     if (*e) return cmd_explain(explain);

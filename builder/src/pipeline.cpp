@@ -67,6 +67,10 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
     w.StartObject();
+    if (run_details) {
+        w.Key("report_version");
+        w.Int(kReportVersion);
+    }
     put(w, "generator", "anondb " ANONDB_VERSION);
     w.Key("build_time");
     w.Int64(build_time);
@@ -83,6 +87,21 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
     if (run_details) {
         put(w, "out_path", report.out_path);
         put_u64(w, "file_bytes", report.file_bytes);
+        // What the published database holds per category (every category,
+        // zeros included), as `anondb info` counts it.
+        w.Key("categories");
+        w.StartObject();
+        for (std::size_t k = 0; k < std::size(kCategoryNames); ++k) {
+            const auto& name = kCategoryNames[k].name;
+            const CategoryTotals& t = report.categories[k];
+            w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+            w.StartObject();
+            put_u64(w, "ranges", t.ranges);
+            put_u64(w, "ipv4_addresses", t.ipv4_addresses);
+            put_u64(w, "ipv6_ranges", t.ipv6_ranges);
+            w.EndObject();
+        }
+        w.EndObject();
     }
     w.Key("feeds");
     w.StartArray();
@@ -793,6 +812,16 @@ Expected<Compiled> compile(const std::vector<PreparedFeed>& feeds, std::int64_t 
     report.input_entries = static_cast<std::uint64_t>(std::count(published.begin(), published.end(), true));
 
     report.ranges = merge_into(inputs, c);
+    for (const auto& r : c.ranges) {
+        const bool v4 = r.range.first.is_v4() && r.range.last.is_v4();
+        for (std::size_t k = 0; k < std::size(kCategoryNames); ++k) {
+            if (!(r.categories & kCategoryNames[k].bit)) continue;
+            CategoryTotals& t = report.categories[k];
+            ++t.ranges;
+            if (v4) t.ipv4_addresses += std::uint64_t{r.range.last.v4()} - r.range.first.v4() + 1;
+            else ++t.ipv6_ranges;
+        }
+    }
     {
         std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> answers;
         for (const auto& r : c.ranges) answers.insert({r.categories, r.provider, r.asn});

@@ -2,7 +2,9 @@
 // .anondb, with a report of how every feed fared.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +16,7 @@
 #include "anondb/builder/catalogue.hpp"
 #include "anondb/builder/last_good.hpp"
 #include "anondb/builder/merge.hpp"
+#include "anondb/category.hpp"
 #include "anondb/sources/asn.hpp"
 #include "anondb/sources/exclusions.hpp"
 #include "anondb/sources/fetch.hpp"
@@ -77,6 +80,20 @@ struct FeedReport {
     std::map<std::uint32_t, std::uint64_t> excluded_by_line;
 };
 
+// The version of the build report JSON (report_json, "report_version"):
+// raised when a field changes meaning or goes; `anondb report` reads this
+// version only.
+inline constexpr int kReportVersion = 1;
+
+// What the published database holds of one category: its merged ranges
+// (maximal runs of one answer that include the category), the IPv4
+// addresses they cover and how many of them are IPv6.
+struct CategoryTotals {
+    std::uint64_t ranges = 0;
+    std::uint64_t ipv4_addresses = 0;
+    std::uint64_t ipv6_ranges = 0;
+};
+
 struct BuildReport {
     std::vector<FeedReport> feeds;
     std::uint64_t input_entries = 0;
@@ -89,6 +106,8 @@ struct BuildReport {
     std::size_t omitted_feeds = 0;  // optional feeds with no usable copy
     std::uint64_t derived_ranges = 0;   // ranges ASN expansion published
     std::uint64_t excluded_ranges = 0;  // ASN-derived ranges (or parts) exclusions removed
+    // Per category, in kCategoryNames order.
+    std::array<CategoryTotals, std::size(kCategoryNames)> categories{};
 };
 
 // One feed ready to compile: its bytes, and what parsing gave. A range feed
@@ -168,7 +187,8 @@ Expected<Compiled> compile(const std::vector<PreparedFeed>& feeds, std::int64_t 
 std::size_t merge_into(std::span<MergeInput> inputs, writer::DatabaseContent& content);
 
 // The build report as JSON: the database's metadata plus this run's
-// transport details (status, HTTP cache use, failures).
+// details (report_version, status, HTTP cache use, failures, the database's
+// path and size, ranges per category).
 std::string report_json(const BuildReport& report, std::int64_t build_time, std::uint64_t data_version);
 
 // The whole build: load or fetch, prepare, fall back where needed, compile,
