@@ -2,19 +2,27 @@
 // City and Country test databases (tests/data/mmdb/SOURCES.md), with the
 // expected countries read from the Country database's source JSON
 // (RapidJSON, not libmaxminddb) and the City database's fields read through
-// libmaxminddb's own string lookup; the reliability rule; hand-made MMDB
-// files for an IPv4-only tree and broken records.
+// libmaxminddb's own string lookup; the reliability rule; the annotator's
+// text, json and csv output over databases built in the test; hand-made
+// MMDB files for an IPv4-only tree, hostile strings and broken records.
 #include <maxminddb.h>
 #include <rapidjson/document.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <map>
 #include <random>
 
+#include "anondb/builder/annotate.hpp"
 #include "anondb/builder/geo.hpp"
 #include "test_db.hpp"
 
 using namespace anondb;
 using namespace anondb::test;
+using builder::AnnotateFormat;
+using builder::AnnotateOptions;
+using builder::Annotator;
 using builder::GeoDatabase;
 using builder::GeoLocation;
 using builder::location_verdict;
@@ -263,6 +271,50 @@ private:
     std::vector<std::array<Rec, 2>> nodes_;
     std::string data_;
 };
+
+// ---- the annotator over a database built in the test --------------------------------
+
+// Run the annotator over `input` (one line at a time through line()).
+struct Ran {
+    std::string out;
+    Error error;
+};
+Ran annotate(const Database& db, AnnotateOptions options, const std::string& input) {
+    TempDir dir("anondb-geo");
+    const std::string out_path = (dir.path / "out").string();
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    Ran ran;
+    {
+        auto a = Annotator::create(db, options, fd);
+        REQUIRE_MESSAGE(a, (a ? "" : a.error().message));
+        const std::string in_path = (dir.path / "in").string();
+        write_text(in_path, input);
+        const int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(in >= 0);
+        ran.error = a->read_all(in, "input");
+        ::close(in);
+        if (const Error f = a->flush(); ran.error.status == Status::ok) ran.error = f;
+    }
+    ::close(fd);
+    ran.out = read_text(out_path);
+    return ran;
+}
+
+// The flagged ranges every annotator case uses, inside networks of the
+// City test database (see the literals below).
+Content geo_content() {
+    Content t({"Hoster", "VPN Co"}, {"tor", "vpn", "hosting"});
+    t.add_entry("81.2.69.142/32", 0, kTorExit, 0);                   // London, GB
+    t.add_entry("89.160.20.112/28", 1, kVpn, t.pid("VPN Co"));        // Linköping, SE
+    t.add_entry("216.160.83.56/29", 2, kHosting, t.pid("Hoster"));    // Milton, US
+    t.add_entry("2001:218::/32", 1, kVpn | kHosting, t.pid("VPN Co"));  // JP, no city
+    t.add_entry("8.8.4.0/24", 0, kTorExit, 0);                       // no record in the test data
+    t.add_entry("175.16.199.0/24", 0, kRelay, 0);                    // Changchun, CN
+    t.add_entry("67.43.156.0/24", 0, kResidentialProxy | kProxy, 0);  // BT, no city
+    t.merge();
+    return t;
+}
 
 constexpr std::string_view kTorCaveat = "tor_exit: the location is the Tor exit relay's, not the user's";
 constexpr std::string_view kVpnCaveat = "vpn: the location is the VPN server's, not the user's";
@@ -516,5 +568,194 @@ TEST_CASE("geo: the reliability rule, category by category") {
         const auto none = location_verdict(false, c.categories);
         CHECK(none.reliability == Reliability::no_location);
         CHECK(none.caveat == kNoLocation);
+    }
+}
+
+TEST_CASE("geo: annotator text, json and csv with the City database") {
+    const Content t = geo_content();
+    const OpenedDb o(t);
+    GeoDatabase city = open_geo(kCity);
+    const std::string input =
+        "81.2.69.142\n89.160.20.120\n216.160.83.60\n2.125.160.216\n2001:218::1\n8.8.4.4\n8.8.8.8\n"
+        "175.16.199.9\n67.43.156.1\nnot-an-ip\n";
+
+    AnnotateOptions text;
+    text.geo = &city;
+    const Ran r = annotate(*o.db, text, input);
+    REQUIRE(r.error.status == Status::ok);
+    CHECK(r.out ==
+          "81.2.69.142  tor_exit  anonymous  provider -  (range 81.2.69.142)  country GB (United Kingdom)  city London"
+          "  location unreliable: " + std::string(kTorCaveat) + "\n"
+          "89.160.20.120  vpn  anonymous  provider VPN Co  (range 89.160.20.112/28)  country SE (Sweden)  city "
+          "Link\xc3\xb6ping  location unreliable: " + std::string(kVpnCaveat) + "\n"
+          "216.160.83.60  hosting  provider Hoster  (range 216.160.83.56/29)  country US (United States)  city Milton"
+          "  location unreliable: " + std::string(kHostingCaveat) + "\n"
+          "2.125.160.216  not flagged  (range 0.0.0.0-8.8.3.255)  country GB (United Kingdom)  city Boxford\n"
+          "2001:218::1  vpn,hosting  anonymous  provider VPN Co  (range 2001:218::/32)  country JP (Japan)"
+          "  location unreliable: " + std::string(kVpnCaveat) + "\n"
+          "8.8.4.4  tor_exit  anonymous  provider -  (range 8.8.4.0/24)  no location\n"
+          "8.8.8.8  not flagged  (range 8.8.5.0-67.43.155.255)  no location\n"
+          "175.16.199.9  relay  anonymous  provider -  (range 175.16.199.0/24)  country CN (China)  city Changchun"
+          "  location unreliable: " + std::string(kRelayCaveat) + "\n"
+          "67.43.156.1  proxy,residential_proxy  anonymous  provider -  (range 67.43.156.0/24)  country BT (Bhutan)"
+          "  location unreliable: " + std::string(kResidentialCaveat) + "\n"
+          "not-an-ip  error: not an IP address\n");
+
+    // Without --geo: the same lines without the suffix (the output is unchanged).
+    const Ran plain = annotate(*o.db, {}, input);
+    REQUIRE(plain.error.status == Status::ok);
+    const auto with = split_lines<std::string>(r.out), without = split_lines<std::string>(plain.out);
+    REQUIRE(with.size() == without.size());
+    for (std::size_t i = 0; i < with.size(); ++i) {
+        CAPTURE(with[i]);
+        CHECK(with[i].starts_with(without[i]));
+        CHECK((with[i].size() > without[i].size()) == (without[i].find("error") == std::string::npos));
+    }
+
+    AnnotateOptions json = text;
+    json.format = AnnotateFormat::json;
+    const Ran j = annotate(*o.db, json, input);
+    REQUIRE(j.error.status == Status::ok);
+    const auto lines = split_lines<std::string>(j.out);
+    REQUIRE(lines.size() == 10);
+    struct Want {
+        std::optional<Place> place;  // nullopt: all null
+        std::optional<bool> reliable;
+        std::string_view caveat;
+    };
+    const Want want[] = {
+        {Place{"GB", "United Kingdom", "London"}, false, kTorCaveat},
+        {Place{"SE", "Sweden", "Link\xc3\xb6ping"}, false, kVpnCaveat},
+        {Place{"US", "United States", "Milton"}, false, kHostingCaveat},
+        {Place{"GB", "United Kingdom", "Boxford"}, true, ""},
+        {Place{"JP", "Japan", ""}, false, kVpnCaveat},
+        {std::nullopt, std::nullopt, kNoLocation},
+        {std::nullopt, std::nullopt, kNoLocation},
+        {Place{"CN", "China", "Changchun"}, false, kRelayCaveat},
+        {Place{"BT", "Bhutan", ""}, false, kResidentialCaveat},
+    };
+    auto str_or_null = [](const rapidjson::Value& v) {
+        if (v.IsNull()) return std::string();
+        REQUIRE(v.IsString());
+        REQUIRE(v.GetStringLength() > 0);  // absent is null, never ""
+        return std::string(v.GetString(), v.GetStringLength());
+    };
+    for (std::size_t i = 0; i < 9; ++i) {
+        CAPTURE(lines[i]);
+        rapidjson::Document d;
+        d.Parse(lines[i].c_str());
+        REQUIRE_FALSE(d.HasParseError());
+        CHECK(d.MemberCount() == 13);  // the 8 of lookup --json, then the 5 of --geo
+        const Place got{str_or_null(d["country"]), str_or_null(d["country_name"]), str_or_null(d["city"])};
+        CHECK(got == want[i].place.value_or(Place{}));
+        if (want[i].reliable) CHECK(d["location_reliable"].GetBool() == *want[i].reliable);
+        else CHECK(d["location_reliable"].IsNull());
+        CHECK(str_or_null(d["location_caveat"]) == want[i].caveat);
+    }
+    CHECK(lines[9] == "{\"ip\":\"not-an-ip\",\"error\":\"not an IP address\",\"line\":10}");
+
+    // csv: the address in column 2; the geo columns after anondb_error.
+    std::string csv = "case;ip\n";
+    const auto addrs = split_lines<std::string>(input);
+    for (std::size_t i = 0; i < addrs.size(); ++i) csv += "c" + std::to_string(i) + ";" + addrs[i] + "\n";
+    AnnotateOptions c = text;
+    c.column_name = "ip";
+    c.delimiter = ';';
+    const Ran cr = annotate(*o.db, c, csv);
+    REQUIRE(cr.error.status == Status::ok);
+    const auto rows = split_lines<std::string>(cr.out);
+    REQUIRE(rows.size() == 11);
+    CHECK(rows[0] == "case;ip;anondb_flagged;anondb_anonymous;anondb_categories;anondb_provider;anondb_asn;"
+                     "anondb_range;anondb_error;anondb_country;anondb_country_name;anondb_city;"
+                     "anondb_location_reliable;anondb_location_caveat");
+    CHECK(rows[1] == "c0;81.2.69.142;true;true;tor_exit;;;81.2.69.142;;GB;United Kingdom;London;false;" +
+                         std::string(kTorCaveat));
+    // The caveat holds the delimiter: quoted.
+    CHECK(rows[3] == "c2;216.160.83.60;true;false;hosting;Hoster;;216.160.83.56/29;;US;United States;Milton;false;\"" +
+                         std::string(kHostingCaveat) + "\"");
+    CHECK(rows[4] == "c3;2.125.160.216;false;false;;;;0.0.0.0-8.8.3.255;;GB;United Kingdom;Boxford;true;");
+    CHECK(rows[6] == "c5;8.8.4.4;true;true;tor_exit;;;8.8.4.0/24;;;;;;" + std::string(kNoLocation));
+    CHECK(rows[10] == "c9;not-an-ip;;;;;;;not an IP address;;;;;");
+    // Without --geo the header and rows keep their columns.
+    c.geo = nullptr;
+    const Ran cp = annotate(*o.db, c, csv);
+    const auto plain_rows = split_lines<std::string>(cp.out);
+    REQUIRE(plain_rows.size() == 11);
+    CHECK(plain_rows[0] == "case;ip;anondb_flagged;anondb_anonymous;anondb_categories;anondb_provider;anondb_asn;"
+                           "anondb_range;anondb_error");
+    CHECK(plain_rows[1] == "c0;81.2.69.142;true;true;tor_exit;;;81.2.69.142;");
+}
+
+TEST_CASE("geo: annotator with the Country database: countries, no cities") {
+    const Content t = geo_content();
+    const OpenedDb o(t);
+    GeoDatabase country = open_geo(kCountry);
+    AnnotateOptions opt;
+    opt.geo = &country;
+    const Ran r = annotate(*o.db, opt, "81.2.69.142\n2.125.160.216\n175.16.199.1\n2a02:d500::1\n");
+    REQUIRE(r.error.status == Status::ok);
+    CHECK(r.out ==
+          "81.2.69.142  tor_exit  anonymous  provider -  (range 81.2.69.142)  country GB (United Kingdom)"
+          "  location unreliable: " + std::string(kTorCaveat) + "\n"
+          "2.125.160.216  not flagged  (range 0.0.0.0-8.8.3.255)  country GB (United Kingdom)\n"
+          "175.16.199.1  relay  anonymous  provider -  (range 175.16.199.0/24)  no location\n"
+          // A record with a continent only: no country, so no location.
+          "2a02:d500::1  not flagged  (range 2001:219::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff)  no location\n");
+}
+
+TEST_CASE("geo: hostile strings from the geolocation database are escaped in text and quoted in csv") {
+    TempDir dir("anondb-geo");
+    TinyMmdb t(4, "Test-City");
+    const std::string esc = "\x1b[31m";
+    t.insert("81.2.69.0/24", TinyMmdb::place("G\x07", "United, \"Kingdom\"", "Lon" + esc + "don\nEvil"));
+    GeoDatabase g = open_geo(t.write(dir.path, "hostile.mmdb"));
+    const Content c = geo_content();
+    const OpenedDb o(c);
+    AnnotateOptions text;
+    text.geo = &g;
+    const Ran r = annotate(*o.db, text, "81.2.69.1\n");
+    REQUIRE(r.error.status == Status::ok);
+    CHECK(r.out == "81.2.69.1  not flagged  (range 67.43.157.0-81.2.69.141)  country G\\x07 (United, \"Kingdom\")  city "
+                   "Lon\\x1b[31mdon\\x0aEvil\n");
+    CHECK_FALSE(contains(r.out, esc));
+
+    AnnotateOptions json = text;
+    json.format = AnnotateFormat::json;
+    const Ran j = annotate(*o.db, json, "81.2.69.1\n");
+    REQUIRE(j.error.status == Status::ok);
+    CHECK(contains(j.out, "\"country\":\"G\\u0007\",\"country_name\":\"United, \\\"Kingdom\\\"\","
+                          "\"city\":\"Lon\\u001B[31mdon\\nEvil\""));
+    rapidjson::Document d;
+    d.Parse(j.out.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    CHECK(std::string(d["city"].GetString()) == "Lon" + esc + "don\nEvil");
+
+    AnnotateOptions csv = text;
+    csv.column = 1;
+    const Ran cr = annotate(*o.db, csv, "81.2.69.1\n");
+    REQUIRE(cr.error.status == Status::ok);
+    CHECK(cr.out == "81.2.69.1,false,false,,,,67.43.157.0-81.2.69.141,,G\x07,\"United, \"\"Kingdom\"\"\",\"Lon" + esc +
+                        "don\nEvil\",true,\n");
+}
+
+TEST_CASE("geo: a broken record stops the annotator at its line with an error naming the file and address") {
+    TempDir dir("anondb-geo");
+    TinyMmdb t(4, "GeoLite2-City");
+    t.insert("81.2.69.0/24", TinyMmdb::place("GB", "United Kingdom", "London"));
+    t.insert("89.160.20.0/24", TinyMmdb::place("SE", "Sweden \xc3", "Link"));  // a cut UTF-8 sequence
+    const std::string path = t.write(dir.path, "broken.mmdb");
+    GeoDatabase g = open_geo(path);
+    const Content c = geo_content();
+    const OpenedDb o(c);
+    for (const AnnotateFormat f : {AnnotateFormat::text, AnnotateFormat::json}) {
+        AnnotateOptions opt;
+        opt.format = f;
+        opt.geo = &g;
+        const Ran r = annotate(*o.db, opt, "81.2.69.1\n81.2.69.2\n89.160.20.112\n81.2.69.3\nbad\n");
+        CHECK(r.error.status == Status::corrupt);
+        CHECK(contains(r.error.message, path + ": the record of 89.160.20.112: country.names.en is not UTF-8"));
+        const auto lines = split_lines<std::string>(r.out);
+        REQUIRE(lines.size() == 2);  // the lines before it, nothing after
+        CHECK(contains(lines[1], "81.2.69.2"));
     }
 }

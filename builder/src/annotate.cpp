@@ -21,6 +21,31 @@ constexpr std::size_t kInBytes = kMaxLineBytes + (1 << 20);
 
 constexpr std::string_view kCsvColumns =
     "anondb_flagged,anondb_anonymous,anondb_categories,anondb_provider,anondb_asn,anondb_range,anondb_error";
+// Appended with --geo.
+constexpr std::string_view kCsvGeoColumns =
+    ",anondb_country,anondb_country_name,anondb_city,anondb_location_reliable,anondb_location_caveat";
+constexpr int kCsvGeoColumnCount = 5;
+
+void json_or_null(JsonWriter& w, std::string_view s) {
+    if (s.empty()) w.Null();
+    else json_str(w, s);
+}
+
+// country, country_name, city, location_reliable, location_caveat: null
+// where there is nothing to say.
+void json_geo_fields(JsonWriter& w, const GeoLocation& g, const LocationVerdict& v) {
+    json_str(w, "country");
+    json_or_null(w, g.country);
+    json_str(w, "country_name");
+    json_or_null(w, g.country_name);
+    json_str(w, "city");
+    json_or_null(w, g.city);
+    json_str(w, "location_reliable");
+    if (v.reliability == Reliability::no_location) w.Null();
+    else w.Bool(v.reliability == Reliability::reliable);
+    json_str(w, "location_caveat");
+    json_or_null(w, v.caveat);
+}
 
 std::string_view trim_cr(std::string_view s) {
     if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
@@ -214,6 +239,8 @@ void Annotator::header_row(std::string_view text) {
     put(text);
     put(options_.delimiter);
     for (const char c : kCsvColumns) put(c == ',' ? options_.delimiter : c);
+    if (options_.geo)
+        for (const char c : kCsvGeoColumns) put(c == ',' ? options_.delimiter : c);
     put('\n');
 }
 
@@ -221,7 +248,7 @@ Error Annotator::line(std::string_view text, std::uint64_t line_no) {
     // `text` is the caller's: answer before returning.
     const Error e = classify(text, line_no);
     drain();
-    return e.status != Status::ok ? e : write_error_;
+    return e.status != Status::ok ? e : failure();
 }
 
 Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
@@ -233,10 +260,10 @@ Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
         if (column_missing_)
             return Error{Status::invalid_argument, "line " + std::to_string(line_no) + ": no column named '" +
                                                        options_.column_name + "' in the header row"};
-        return write_error_;
+        return failure();
     }
     const std::string_view trimmed = detail::trim(text);
-    if (trimmed.empty() || (options_.column == 0 && trimmed.front() == '#')) return write_error_;
+    if (trimmed.empty() || (options_.column == 0 && trimmed.front() == '#')) return failure();
     bool ok = false;
     const std::string_view address = address_field(text, ok);
     Pending& p = pending_[pending_count_++];
@@ -253,7 +280,7 @@ Error Annotator::classify(std::string_view text, std::uint64_t line_no) {
         if (p.shown.empty()) p.shown = text;
     }
     if (pending_count_ == kBatch) drain();
-    return write_error_;
+    return failure();
 }
 
 // Looks the pending lines up together (locate_many overlaps their cache
@@ -266,7 +293,9 @@ void Annotator::drain() {
         if (pending_[i].reason.empty()) ips[n++] = pending_[i].ip;
     db_->locate_many(std::span(ips, n), std::span(segs, n));
     std::size_t k = 0;
-    for (std::size_t i = 0; i < pending_count_; ++i) {
+    // After a geolocation error nothing more is written: the output ends
+    // at the line before it.
+    for (std::size_t i = 0; i < pending_count_ && geo_error_.status == Status::ok; ++i) {
         const Pending& p = pending_[i];
         if (p.reason.empty()) annotate(p.row, p.ip, segs[k++]);
         else bad_line(p.row, p.shown, p.reason, p.line_no);
@@ -276,6 +305,7 @@ void Annotator::drain() {
 
 void Annotator::bad_line(std::string_view row, std::string_view shown, std::string_view reason,
                          std::uint64_t line_no) {
+    if (geo_error_.status != Status::ok) return;  // the output ended at the error
     ++stats_.invalid;
     if (stats_.first_invalid_line == 0) stats_.first_invalid_line = line_no;
     switch (options_.format) {
@@ -302,6 +332,8 @@ void Annotator::bad_line(std::string_view row, std::string_view shown, std::stri
             put(row);
             for (int i = 0; i < 7; ++i) put(options_.delimiter);
             put_csv_field(reason);
+            if (options_.geo)
+                for (int i = 0; i < kCsvGeoColumnCount; ++i) put(options_.delimiter);
             put('\n');
             return;
     }
@@ -312,6 +344,17 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
     ++stats_.addresses;
     const LookupResult r = db_->answer(seg.answer);
     if (r.flagged) ++stats_.flagged;
+    GeoLocation g;
+    LocationVerdict v;
+    if (options_.geo) {
+        auto found = options_.geo->lookup(ip);
+        if (!found) {
+            geo_error_ = found.error();
+            return;
+        }
+        g = *found;
+        v = location_verdict(g.located(), r.categories);
+    }
     char text[kRangeTextMax];
     switch (options_.format) {
         case AnnotateFormat::text:
@@ -332,12 +375,15 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
             }
             put("  (range ");
             put(std::string_view(text, format_range_to(text, seg.range)));
-            put(")\n");
+            put(')');
+            if (options_.geo) put_geo_text(g, v);
+            put('\n');
             return;
         case AnnotateFormat::json: {
             JsonWriter& w = json_->start();
             w.StartObject();
             json_result_fields(w, ip, seg, r);
+            if (options_.geo) json_geo_fields(w, g, v);
             w.EndObject();
             put_json_line();
             return;
@@ -357,10 +403,50 @@ void Annotator::annotate(std::string_view row, Ip ip, const Segment& seg) {
             put(d);
             put_csv_field(std::string_view(text, format_range_to(text, seg.range)));
             put(d);
+            if (options_.geo) put_geo_csv(g, v);
             put('\n');
             return;
         }
     }
+}
+
+// `  country CC (Name)[  city C][  location unreliable: CAVEAT]`, or
+// `  no location`; the database's text with control bytes escaped.
+void Annotator::put_geo_text(const GeoLocation& g, const LocationVerdict& v) {
+    if (!g.located()) {
+        put("  no location");
+        return;
+    }
+    put("  country ");
+    put_escaped(g.country);
+    if (!g.country_name.empty()) {
+        put(" (");
+        put_escaped(g.country_name);
+        put(')');
+    }
+    if (!g.city.empty()) {
+        put("  city ");
+        put_escaped(g.city);
+    }
+    if (v.reliability == Reliability::unreliable) {
+        put("  location unreliable: ");
+        put(v.caveat);
+    }
+}
+
+// The kCsvGeoColumns fields, each after a delimiter.
+void Annotator::put_geo_csv(const GeoLocation& g, const LocationVerdict& v) {
+    const char d = options_.delimiter;
+    put(d);
+    put_csv_field(g.country);
+    put(d);
+    put_csv_field(g.country_name);
+    put(d);
+    put_csv_field(g.city);
+    put(d);
+    if (v.reliability != Reliability::no_location) put(v.reliability == Reliability::reliable ? "true" : "false");
+    put(d);
+    put_csv_field(v.caveat);
 }
 
 Error Annotator::read_all(int in_fd, std::string_view name) {
@@ -412,7 +498,8 @@ Error Annotator::read_all(int in_fd, std::string_view name) {
                 if (auto e = take(std::string_view(buf.data() + start, end - start)); e.status != Status::ok) return e;
             }
             drain();
-            return flush();
+            const Error flushed = flush();
+            return geo_error_.status != Status::ok ? geo_error_ : flushed;
         }
         drain();  // the pending lines view the buffer, which moves next
         // Keep the partial line; a line that fills the buffer is too long.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -19,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "anondb/builder/annotate.hpp"
+#include "anondb/builder/geo.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
@@ -125,6 +127,7 @@ struct LookupArgs {
     std::string column;  // 1-based number or header name; "" = whole line
     bool header = false;
     std::string delimiter = ",";
+    std::string geo;  // a City or Country MMDB: add each address's location and whether it is reliable
 };
 
 // Addresses from arguments, --file or stdin, through the bulk annotator
@@ -150,6 +153,16 @@ int cmd_lookup(const LookupArgs& a) {
     }
     auto db = open_db(a.db);
     if (!db) return kExitFailure;
+    std::optional<GeoDatabase> geo;
+    if (!a.geo.empty()) {
+        auto g = GeoDatabase::open(a.geo);
+        if (!g) {
+            std::cerr << "anondb lookup: --geo: " << g.error().message << "\n";
+            return kExitFailure;
+        }
+        geo.emplace(std::move(*g));
+        options.geo = &*geo;
+    }
     auto annotator = Annotator::create(*db, options, STDOUT_FILENO);
     if (!annotator) {
         std::cerr << "anondb lookup: " << annotator.error().message << "\n";
@@ -658,6 +671,10 @@ int run_cli(int argc, char** argv) {
                   "anondb_* columns");
     l->add_flag("--header", lookup.header, "CSV input: the first row is a header (implied by a --column name)");
     l->add_option("--delimiter", lookup.delimiter, "CSV delimiter: one character, or 'tab'")->capture_default_str();
+    l->add_option("--geo", lookup.geo,
+                  "A MaxMind-format City or Country database (.mmdb): add each address's country and city, and "
+                  "location_reliable: false with the reason when anondb flags the address (Tor exit, VPN, proxy, "
+                  "relay, hosting)");
 
     ExplainArgs explain;
     auto* e = app.add_subcommand("explain", "Why an address is flagged: its range and every feed entry behind it");

@@ -19,6 +19,15 @@
 //         anondb_provider, anondb_asn, anondb_range, anondb_error; a header
 //         row gets those names appended. On a bad row only anondb_error is
 //         filled.
+// With a geolocation database (options.geo, `lookup --geo`), each answered
+// line also gets the address's country and city and whether that location
+// is reliable (geo.hpp, location_verdict): text appends
+// `  country CC (Name)[  city C][  location unreliable: CAVEAT]` or
+// `  no location`; json adds country, country_name, city,
+// location_reliable, location_caveat; csv appends the
+// columns anondb_country, anondb_country_name, anondb_city,
+// anondb_location_reliable, anondb_location_caveat. Without it the output is
+// as above, byte for byte.
 // Without a column, blank lines and lines starting with '#' are skipped; in
 // CSV mode blank lines are. A trailing CR is dropped. A line longer than
 // kMaxLineBytes is an error line, never a crash or a silent skip.
@@ -31,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "anondb/builder/geo.hpp"
 #include "anondb/error.hpp"
 #include "anondb/reader.hpp"
 
@@ -47,6 +57,9 @@ struct AnnotateOptions {
     std::string column_name;
     bool header = false;  // the first row is a header (implied by column_name)
     char delimiter = ',';
+    // Geolocation (lookup --geo): not owned, must outlive the Annotator.
+    // nullptr: no location output.
+    GeoDatabase* geo = nullptr;
 };
 
 struct AnnotateStats {
@@ -93,6 +106,10 @@ private:
     void drain();
     void bad_line(std::string_view row, std::string_view shown, std::string_view reason, std::uint64_t line_no);
     void annotate(std::string_view row, Ip ip, const Segment& seg);
+    void put_geo_text(const GeoLocation& g, const LocationVerdict& v);
+    void put_geo_csv(const GeoLocation& g, const LocationVerdict& v);
+    // The first write or geolocation error; ok while there is none.
+    const Error& failure() const noexcept { return write_error_.status != Status::ok ? write_error_ : geo_error_; }
 
     const Database* db_;
     AnnotateOptions options_;
@@ -100,6 +117,7 @@ private:
     std::vector<char> out_;
     std::size_t used_ = 0;
     Error write_error_;
+    Error geo_error_;  // a record the geolocation database could not give: output stops there
     AnnotateStats stats_;
     bool header_pending_ = false;
     bool column_missing_ = false;  // column_name is not in the header row
