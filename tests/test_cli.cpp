@@ -963,3 +963,94 @@ TEST_CASE("lookup --column: a CSV of cases annotated in place, bad rows reported
     CHECK(missing.code == 2);
     CHECK(contains(missing.err, "cases.csv: line 1: no column named 'addr'"));
 }
+
+TEST_CASE("lookup --geo: country, city and location_reliable in text, json and csv, and bad databases exit 1") {
+    // A database of our own over places in MaxMind's City test database
+    // (fake data; tests/data/mmdb/SOURCES.md): a Tor exit in London, a VPN in
+    // Linköping, a hosting range in Milton; 2.125.160.216 (Boxford) unflagged.
+    write_text(workdir() / "geo-tor.txt", "81.2.69.142\n2001:218::1\n");
+    write_text(workdir() / "geo-vpn.txt", "89.160.20.112/28\n");
+    write_text(workdir() / "geo-hosting.txt", "216.160.83.56/29\n");
+    std::string yaml = "version: 1\nfeeds:\n";
+    for (const auto& [name, category] : {std::pair{"geo-tor", "tor_exit"}, {"geo-vpn", "vpn"}, {"geo-hosting", "hosting"}})
+        yaml += std::string("  - name: ") + name + "\n    url: https://example.org/" + name + "\n    format: plain\n" +
+                "    category: " + category + "\n    license: test\n    snapshot: " + name + ".txt\n";
+    write_text(workdir() / "geo.yaml", yaml);
+    const Run b = run({"build", "--offline", "--feeds", "geo.yaml", "-o", "geo.anondb", "--build-time", "2026-01-01"});
+    INFO(b.out << b.err);
+    REQUIRE(b.code == 0);
+    const std::string city = kRepo + "/tests/data/mmdb/GeoIP2-City-Test.mmdb";
+    const std::string country = kRepo + "/tests/data/mmdb/GeoLite2-Country-Test.mmdb";
+    const std::string tor_caveat = "tor_exit: the location is the Tor exit relay's, not the user's";
+    const std::string vpn_caveat = "vpn: the location is the VPN server's, not the user's";
+    const std::string hosting_caveat = "hosting: a datacenter address; the user may be behind it";
+
+    const Run t = run({"lookup", "-d", "geo.anondb", "--geo", city, "81.2.69.142", "89.160.20.113", "216.160.83.57",
+                       "2.125.160.216", "2001:218::1", "8.8.8.8"});
+    INFO(t.out << t.err);
+    REQUIRE(t.code == 0);
+    const auto lines = split_lines<std::string>(t.out);
+    REQUIRE(lines.size() == 6);
+    CHECK(lines[0].starts_with("81.2.69.142  tor_exit  anonymous  "));
+    CHECK(lines[0].ends_with(")  country GB (United Kingdom)  city London  location unreliable: " + tor_caveat));
+    CHECK(lines[1].ends_with(")  country SE (Sweden)  city Link\xc3\xb6ping  location unreliable: " + vpn_caveat));
+    CHECK(lines[2].starts_with("216.160.83.57  hosting  provider -  "));
+    CHECK(lines[2].ends_with(")  country US (United States)  city Milton  location unreliable: " + hosting_caveat));
+    CHECK(lines[3].starts_with("2.125.160.216  not flagged  "));
+    CHECK(lines[3].ends_with(")  country GB (United Kingdom)  city Boxford"));
+    CHECK(lines[4].ends_with(")  country JP (Japan)  location unreliable: " + tor_caveat));
+    CHECK(lines[5].ends_with(")  no location"));
+    // The same lines as without --geo, up to the location.
+    const Run plain = run({"lookup", "-d", "geo.anondb", "81.2.69.142", "89.160.20.113", "216.160.83.57",
+                           "2.125.160.216", "2001:218::1", "8.8.8.8"});
+    REQUIRE(plain.code == 0);
+    const auto plain_lines = split_lines<std::string>(plain.out);
+    REQUIRE(plain_lines.size() == 6);
+    for (std::size_t i = 0; i < 6; ++i) {
+        CHECK(lines[i].starts_with(plain_lines[i] + "  "));
+        CHECK_FALSE(contains(plain_lines[i], "country"));
+    }
+
+    const Run j = run({"lookup", "--json", "-d", "geo.anondb", "--geo", country, "81.2.69.142", "2.125.160.216", "8.8.8.8"});
+    REQUIRE(j.code == 0);
+    const auto jl = split_lines<std::string>(j.out);
+    REQUIRE(jl.size() == 3);
+    const auto tor = parse_json(jl[0]);
+    CHECK(std::string(tor["country"].GetString()) == "GB");
+    CHECK(std::string(tor["country_name"].GetString()) == "United Kingdom");
+    CHECK(tor["city"].IsNull());  // a Country database
+    CHECK_FALSE(tor["location_reliable"].GetBool());
+    CHECK(std::string(tor["location_caveat"].GetString()) == tor_caveat);
+    const auto user = parse_json(jl[1]);
+    CHECK(std::string(user["country"].GetString()) == "GB");
+    CHECK(user["location_reliable"].GetBool());
+    CHECK(user["location_caveat"].IsNull());
+    const auto nowhere = parse_json(jl[2]);
+    CHECK(nowhere["country"].IsNull());
+    CHECK(nowhere["location_reliable"].IsNull());
+    CHECK(contains(nowhere["location_caveat"].GetString(), "no location"));
+
+    write_text(workdir() / "geo-cases.csv", "case,ip\nc1,81.2.69.142\nc2,2.125.160.216\n");
+    const Run c = run({"lookup", "-d", "geo.anondb", "--geo", city, "--column", "ip", "-f", "geo-cases.csv"});
+    REQUIRE(c.code == 0);
+    const auto rows = split_lines<std::string>(c.out);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0] == "case,ip,anondb_flagged,anondb_anonymous,anondb_categories,anondb_provider,anondb_asn,anondb_range,"
+                     "anondb_error,anondb_country,anondb_country_name,anondb_city,anondb_location_reliable,"
+                     "anondb_location_caveat");
+    CHECK(rows[1].ends_with(",GB,United Kingdom,London,false,\"" + tor_caveat + "\""));  // it holds a comma
+    CHECK(rows[2].ends_with(",GB,United Kingdom,Boxford,true,"));
+
+    // An ASN database, a missing file and a file that is no MaxMind DB: exit 1, naming the file.
+    write_text(workdir() / "not-a.mmdb", "81.2.69.142,GB\n");
+    const std::string asn = kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.mmdb";
+    for (const std::string& bad : {asn, std::string("missing/none.mmdb"), std::string("not-a.mmdb")}) {
+        const Run r = run({"lookup", "-d", "geo.anondb", "--geo", bad, "81.2.69.142"});
+        INFO(bad << ": " << r.err);
+        CHECK(r.code == 1);
+        CHECK(contains(r.err, bad));
+        CHECK(r.out.empty());
+    }
+    CHECK(contains(run({"lookup", "-d", "geo.anondb", "--geo", asn, "81.2.69.142"}).err,
+                   "database_type 'GeoLite2-ASN' is not a City or Country database"));
+}

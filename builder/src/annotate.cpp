@@ -24,6 +24,31 @@ constexpr std::size_t kInBytes = kMaxLineBytes + (1 << 20);
 
 constexpr std::string_view kCsvColumns =
     "anondb_flagged,anondb_anonymous,anondb_categories,anondb_provider,anondb_asn,anondb_range,anondb_error";
+// Appended with --geo.
+constexpr std::string_view kCsvGeoColumns =
+    ",anondb_country,anondb_country_name,anondb_city,anondb_location_reliable,anondb_location_caveat";
+constexpr int kCsvGeoColumnCount = 5;
+
+void json_or_null(JsonWriter& w, std::string_view s) {
+    if (s.empty()) w.Null();
+    else json_str(w, s);
+}
+
+// country, country_name, city, location_reliable, location_caveat: null
+// where there is nothing to say.
+void json_geo_fields(JsonWriter& w, const GeoLocation& g, const LocationVerdict& v) {
+    json_str(w, "country");
+    json_or_null(w, g.country);
+    json_str(w, "country_name");
+    json_or_null(w, g.country_name);
+    json_str(w, "city");
+    json_or_null(w, g.city);
+    json_str(w, "location_reliable");
+    if (v.reliability == Reliability::no_location) w.Null();
+    else w.Bool(v.reliability == Reliability::reliable);
+    json_str(w, "location_caveat");
+    json_or_null(w, v.caveat);
+}
 
 std::string_view trim_cr(std::string_view s) {
     if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
@@ -397,14 +422,23 @@ Error Annotator::header_row(std::string_view row) {
     put(row);
     put(options_.delimiter);
     for (const char c : kCsvColumns) put(c == ',' ? options_.delimiter : c);
+    if (options_.geo)
+        for (const char c : kCsvGeoColumns) put(c == ',' ? options_.delimiter : c);
     put('\n');
     return write_error_;
 }
 
 Error Annotator::lines(std::span<const InputLine> group) {
     for (const InputLine& l : group) {
-        if (l.valid()) annotate(l);
-        else bad_line(l);
+        if (!l.valid()) {
+            bad_line(l);
+            continue;
+        }
+        // A geolocation error ends the output at the line before it.
+        if (Error e = annotate(l); e.status != Status::ok) {
+            const Error flushed = flush();
+            return flushed.status != Status::ok ? flushed : e;
+        }
     }
     return write_error_;
 }
@@ -434,15 +468,25 @@ void Annotator::bad_line(const InputLine& l) {
             put(l.row);
             for (int i = 0; i < 7; ++i) put(options_.delimiter);
             put_csv_field(l.reason);
+            if (options_.geo)
+                for (int i = 0; i < kCsvGeoColumnCount; ++i) put(options_.delimiter);
             put('\n');
             return;
     }
 }
 
-void Annotator::annotate(const InputLine& l) {
+Error Annotator::annotate(const InputLine& l) {
     const char d = options_.delimiter;
     const Segment& seg = l.segment;
     const LookupResult r = db_->answer(seg.answer);
+    GeoLocation g;
+    LocationVerdict v;
+    if (options_.geo) {
+        auto found = options_.geo->lookup(l.ip);
+        if (!found) return found.error();
+        g = *found;
+        v = location_verdict(g.located(), r.categories);
+    }
     char text[kRangeTextMax];
     switch (options_.format) {
         case AnnotateFormat::text:
@@ -463,15 +507,18 @@ void Annotator::annotate(const InputLine& l) {
             }
             put("  (range ");
             put(std::string_view(text, format_range_to(text, seg.range)));
-            put(")\n");
-            return;
+            put(')');
+            if (options_.geo) put_geo_text(g, v);
+            put('\n');
+            return {};
         case AnnotateFormat::json: {
             JsonWriter& w = json_->start();
             w.StartObject();
             json_result_fields(w, l.ip, seg, r);
+            if (options_.geo) json_geo_fields(w, g, v);
             w.EndObject();
             put_json_line();
-            return;
+            return {};
         }
         case AnnotateFormat::csv: {
             put(l.row);
@@ -488,10 +535,51 @@ void Annotator::annotate(const InputLine& l) {
             put(d);
             put_csv_field(std::string_view(text, format_range_to(text, seg.range)));
             put(d);
+            if (options_.geo) put_geo_csv(g, v);
             put('\n');
-            return;
+            return {};
         }
     }
+    return {};
+}
+
+// `  country CC (Name)[  city C][  location unreliable: CAVEAT]`, or
+// `  no location`; the database's text with control bytes escaped.
+void Annotator::put_geo_text(const GeoLocation& g, const LocationVerdict& v) {
+    if (!g.located()) {
+        put("  no location");
+        return;
+    }
+    put("  country ");
+    put_escaped(g.country);
+    if (!g.country_name.empty()) {
+        put(" (");
+        put_escaped(g.country_name);
+        put(')');
+    }
+    if (!g.city.empty()) {
+        put("  city ");
+        put_escaped(g.city);
+    }
+    if (v.reliability == Reliability::unreliable) {
+        put("  location unreliable: ");
+        put(v.caveat);
+    }
+}
+
+// The kCsvGeoColumns fields, each after a delimiter.
+void Annotator::put_geo_csv(const GeoLocation& g, const LocationVerdict& v) {
+    const char d = options_.delimiter;
+    put(d);
+    put_csv_field(g.country);
+    put(d);
+    put_csv_field(g.country_name);
+    put(d);
+    put_csv_field(g.city);
+    put(d);
+    if (v.reliability != Reliability::no_location) put(v.reliability == Reliability::reliable ? "true" : "false");
+    put(d);
+    put_csv_field(v.caveat);
 }
 
 }  // namespace anondb::builder

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -22,6 +23,7 @@
 
 #include "anondb/builder/annotate.hpp"
 #include "anondb/builder/diff.hpp"
+#include "anondb/builder/geo.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/builder/report_html.hpp"
 #include "anondb/builder/stats.hpp"
@@ -130,6 +132,7 @@ struct LookupArgs {
     std::string column;  // 1-based number or header name; "" = whole line
     bool header = false;
     std::string delimiter = ",";
+    std::string geo;  // a City or Country MMDB: add each address's location and whether it is reliable
 };
 
 // Addresses from arguments, --file or stdin, through the bulk annotator
@@ -140,9 +143,19 @@ int cmd_lookup(const LookupArgs& a) {
         std::cerr << "anondb lookup: " << input.error().message << "\n";
         return kExitUsage;
     }
-    const AnnotateOptions options{*input, a.json ? AnnotateFormat::json : AnnotateFormat::text};
+    AnnotateOptions options{*input, a.json ? AnnotateFormat::json : AnnotateFormat::text};
     auto db = open_db(a.db);
     if (!db) return kExitFailure;
+    std::optional<GeoDatabase> geo;
+    if (!a.geo.empty()) {
+        auto g = GeoDatabase::open(a.geo);
+        if (!g) {
+            std::cerr << "anondb lookup: --geo: " << g.error().message << "\n";
+            return kExitFailure;
+        }
+        geo.emplace(std::move(*g));
+        options.geo = &*geo;
+    }
     auto annotator = Annotator::create(*db, options, STDOUT_FILENO);
     if (!annotator) {
         std::cerr << "anondb lookup: " << annotator.error().message << "\n";
@@ -963,6 +976,10 @@ int run_cli(int argc, char** argv) {
                   "anondb_* columns");
     l->add_flag("--header", lookup.header, "CSV input: the first row is a header (implied by a --column name)");
     l->add_option("--delimiter", lookup.delimiter, "CSV delimiter: one character, or 'tab'")->capture_default_str();
+    l->add_option("--geo", lookup.geo,
+                  "A MaxMind-format City or Country database (.mmdb): add each address's country and city, and "
+                  "location_reliable: false with the reason when anondb flags the address (Tor exit, VPN, proxy, "
+                  "relay, hosting)");
 
     StatsArgs stats;
     auto* st = app.add_subcommand("stats", "Shares of a list of addresses flagged, per category and provider, "

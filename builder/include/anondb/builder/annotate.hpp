@@ -22,6 +22,16 @@
 //         anondb_provider, anondb_asn, anondb_range, anondb_error; a header
 //         row gets those names appended. On a bad row only anondb_error is
 //         filled.
+// With a geolocation database (options.geo, `lookup --geo`), each answered
+// line also gets the address's country and city and whether that location
+// is reliable (geo.hpp, location_verdict): text appends
+// `  country CC (Name)[  city C][  location unreliable: CAVEAT]` or
+// `  no location`; json adds country, country_name, city,
+// location_reliable, location_caveat; csv appends the
+// columns anondb_country, anondb_country_name, anondb_city,
+// anondb_location_reliable, anondb_location_caveat. Without it the output is
+// as above, byte for byte. A record the geolocation database cannot give
+// ends the output at the line before it, with its error.
 // Without a column, blank lines and lines starting with '#' are skipped; in
 // CSV mode blank lines are. A trailing CR is dropped. A line longer than
 // kMaxLineBytes is an error line, never a crash or a silent skip.
@@ -35,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "anondb/builder/geo.hpp"
 #include "anondb/error.hpp"
 #include "anondb/reader.hpp"
 
@@ -142,6 +153,9 @@ enum class AnnotateFormat { text, json, csv };
 // A CSV column makes the output csv unless format is json.
 struct AnnotateOptions : InputOptions {
     AnnotateFormat format = AnnotateFormat::text;
+    // Geolocation (lookup --geo): not owned, must outlive the Annotator.
+    // nullptr: no location output.
+    GeoDatabase* geo = nullptr;
 };
 
 class Annotator : private LineSink {
@@ -177,7 +191,9 @@ private:
     void put_categories(std::uint32_t flags, char sep);
     void put_json_line();  // the JSON scratch's object, then a line break
     void bad_line(const InputLine& l);
-    void annotate(const InputLine& l);
+    Error annotate(const InputLine& l);  // fails only on a geolocation record it cannot read
+    void put_geo_text(const GeoLocation& g, const LocationVerdict& v);
+    void put_geo_csv(const GeoLocation& g, const LocationVerdict& v);
 
     AddressReader reader_;
     const Database* db_;
