@@ -11,8 +11,6 @@ extern "C" {  // libloc 0.9.16 headers lack extern "C"
 }
 #include <openssl/evp.h>
 #include <rapidjson/document.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -37,7 +35,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kCli = ANONDB_CLI;
 const std::string kFeeds = kRepo + "/feeds.yaml";
 const std::string kTorSnapshot = "data/snapshot/tor/exit-addresses";
 const std::string kAwsSnapshot = "data/snapshot/aws/ip-ranges.json";
@@ -55,55 +52,21 @@ std::string sha256_hex(std::string_view data) {
     return out;
 }
 
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
-    }
-    return out + "'";
-}
-
 // A temporary working directory for the whole process.
 const fs::path& workdir() {
     static const TempDir w("anondb-cli");
     return w.path;
 }
 
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-// Runs a shell command line in the working directory; stdin from `input`
-// (empty: /dev/null).
-Run run_shell(const std::string& line, const std::string& input = "") {
-    const fs::path& dir = workdir();
-    std::string cmd = "cd " + quote(dir.string()) + " && " + line;
-    if (input.empty()) {
-        cmd += " </dev/null";
-    } else {
-        write_text(dir / ".stdin", input);
-        cmd += " <.stdin";
-    }
-    cmd += " >.stdout 2>.stderr";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(dir / ".stdout");
-    r.err = read_text(dir / ".stderr");
-    return r;
+// A shell command line in the working directory (test_util.hpp's run_in);
+// stdin from `input` (empty: /dev/null).
+CliRun run_shell(const std::string& line, const std::string& input = "") {
+    return run_in(workdir(), line, input.empty() ? std::nullopt : std::optional<std::string>(input));
 }
 
-// Runs the CLI with `args`, as run_shell does.
-Run run(std::initializer_list<std::string_view> args, const std::string& input = "") {
-    std::string cmd = quote(kCli);
-    for (auto a : args) {
-        cmd += ' ';
-        cmd += quote(a);
-    }
-    return run_shell(cmd, input);
+// The CLI with `args` in the working directory, as run_shell does.
+CliRun run(std::initializer_list<std::string_view> args, const std::string& input = "") {
+    return run_cli(workdir(), args, input.empty() ? std::nullopt : std::optional<std::string>(input));
 }
 
 // The database every lookup test uses: the snapshot build of feeds.yaml at
@@ -113,7 +76,7 @@ Run run(std::initializer_list<std::string_view> args, const std::string& input =
 const std::string& database() {
     static const std::string name = [] {
         if (fs::is_regular_file(ANONDB_SNAPSHOT_DB)) return std::string(ANONDB_SNAPSHOT_DB);
-        const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "db.anondb", "--build-time", "2026-01-01"});
+        const CliRun r = run({"build", "--offline", "--feeds", kFeeds, "-o", "db.anondb", "--build-time", "2026-01-01"});
         REQUIRE_MESSAGE(r.code == 0, "build failed: " << r.err);
         return std::string("db.anondb");
     }();
@@ -224,13 +187,13 @@ std::vector<anondb::format::SectionEntry> sections_of(const std::vector<std::byt
 
 TEST_CASE("build --offline: succeeds, reports every feed, writes the file") {
     const auto cat = catalogue();
-    const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", "summary.anondb", "--build-time", "2026-01-01",
-                       "--mmdb", "summary.mmdb"});
+    const CliRun r = run({"build", "--offline", "--feeds", kFeeds, "-o", "summary.anondb", "--build-time", "2026-01-01",
+                          "--mmdb", "summary.mmdb"});
     INFO(r.out << r.err);
     REQUIRE(r.code == 0);
     // --mmdb: the MMDB export of what was just built, readable by MaxMind's own tool.
     CHECK(contains(r.out, "wrote summary.mmdb (mmdb"));
-    const Run meta = run_shell("mmdblookup --file summary.mmdb --ip 192.0.2.1");
+    const CliRun meta = run_shell("mmdblookup --file summary.mmdb --ip 192.0.2.1");
     CHECK(contains(meta.err + meta.out, "Could not find an entry"));
     const auto path = workdir() / "summary.anondb";
     REQUIRE(fs::is_regular_file(path));
@@ -257,7 +220,7 @@ TEST_CASE("build: the same build time gives the same bytes, another time other b
     // a: database() (2026-01-01, built by another run); b: the same instant
     // in Unix seconds; c: a day later.
     for (auto [out, when] : {std::pair{"b.anondb", "1767225600"}, std::pair{"c.anondb", "2026-01-02"}}) {
-        const Run r = run({"build", "--offline", "--feeds", kFeeds, "-o", out, "--build-time", when});
+        const CliRun r = run({"build", "--offline", "--feeds", kFeeds, "-o", out, "--build-time", when});
         INFO(out << ": " << r.err);
         REQUIRE(r.code == 0);
     }
@@ -278,10 +241,10 @@ TEST_CASE("build: the same build time gives the same bytes, another time other b
     CHECK(i64_at(c, 32) == utc(2026, 1, 2));
     CHECK(i64_at(a, 24) == utc(2026, 1, 1));
 
-    const Run bad = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--build-time", "tomorrow"});
+    const CliRun bad = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--build-time", "tomorrow"});
     CHECK(bad.code == 2);
     CHECK(contains(bad.err, "--build-time"));
-    const Run missing = run({"build", "--offline", "--feeds", "no/such/feeds.yaml", "-o", "x.anondb"});
+    const CliRun missing = run({"build", "--offline", "--feeds", "no/such/feeds.yaml", "-o", "x.anondb"});
     CHECK(missing.code == 1);
     CHECK(contains(missing.err, "no/such/feeds.yaml"));
     CHECK_FALSE(fs::exists(workdir() / "x.anondb"));
@@ -296,7 +259,7 @@ TEST_CASE("explain: a Tor exit names its feed, line, text and the snapshot's SHA
     if (fetched.size() == 10) fetched += "T00:00:00Z";
     INFO("address " << exit.address << " on line " << exit.line);
 
-    const Run text = run({"explain", "-d", db, exit.address});
+    const CliRun text = run({"explain", "-d", db, exit.address});
     INFO(text.out << text.err);
     REQUIRE(text.code == 0);
     CHECK(contains(text.out, "feed tor-exit-addresses"));
@@ -304,7 +267,7 @@ TEST_CASE("explain: a Tor exit names its feed, line, text and the snapshot's SHA
     CHECK(contains(text.out, sha));
     CHECK(contains(text.out, "tor_exit"));
 
-    const Run json = run({"explain", "--json", "-d", db, exit.address});
+    const CliRun json = run({"explain", "--json", "-d", db, exit.address});
     REQUIRE(json.code == 0);
     const auto doc = parse_json(json.out);
     CHECK(std::string(doc["ip"].GetString()) == exit.address);
@@ -335,7 +298,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
     const std::string aws_provider = feed_named(catalogue(), "aws").keys.at("provider");
     INFO("tor " << exit.address << ", aws " << aws);
 
-    const Run text = run({"lookup", "-d", db, exit.address, aws, "192.0.2.1"});
+    const CliRun text = run({"lookup", "-d", db, exit.address, aws, "192.0.2.1"});
     INFO(text.out << text.err);
     REQUIRE(text.code == 0);
     const auto lines = split_lines<std::string>(text.out);
@@ -349,7 +312,7 @@ TEST_CASE("lookup: a Tor exit, an AWS address and 192.0.2.1, as text and JSON") 
     CHECK(lines[2].rfind("192.0.2.1 ", 0) == 0);
     CHECK(contains(lines[2], "not flagged"));
 
-    const Run json = run({"lookup", "--json", "-d", db, exit.address, aws, "192.0.2.1"});
+    const CliRun json = run({"lookup", "--json", "-d", db, exit.address, aws, "192.0.2.1"});
     REQUIRE(json.code == 0);
     const auto jl = split_lines<std::string>(json.out);
     REQUIRE(jl.size() == 3);
@@ -391,20 +354,20 @@ TEST_CASE("lookup: stdin, '-', --file and arguments give the same answers") {
     std::string input = "# addresses to check\n\n";
     for (const auto& a : addresses) input += a + "\r\n";  // CRLF too
 
-    const Run args = run({"lookup", "-d", db, addresses[0], addresses[1], addresses[2], addresses[3], addresses[4]});
+    const CliRun args = run({"lookup", "-d", db, addresses[0], addresses[1], addresses[2], addresses[3], addresses[4]});
     REQUIRE(args.code == 0);
     CHECK(split_lines<std::string>(args.out).size() == addresses.size());
 
-    const Run in = run({"lookup", "-d", db}, input);
+    const CliRun in = run({"lookup", "-d", db}, input);
     CHECK(in.code == 0);
     CHECK(in.out == args.out);
 
-    const Run dash = run({"lookup", "-d", db, "-"}, input);
+    const CliRun dash = run({"lookup", "-d", db, "-"}, input);
     CHECK(dash.code == 0);
     CHECK(dash.out == args.out);
 
     write_text(workdir() / "addresses.txt", input);
-    const Run file = run({"lookup", "-d", db, "--file", "addresses.txt"});
+    const CliRun file = run({"lookup", "-d", db, "--file", "addresses.txt"});
     CHECK(file.code == 0);
     CHECK(file.out == args.out);
 
@@ -412,14 +375,14 @@ TEST_CASE("lookup: stdin, '-', --file and arguments give the same answers") {
     const auto lines = split_lines<std::string>(args.out);
     CHECK(lines[4] == lines[1]);
 
-    const Run nofile = run({"lookup", "-d", db, "--file", "no-such-list.txt"});
+    const CliRun nofile = run({"lookup", "-d", db, "--file", "no-such-list.txt"});
     CHECK(nofile.code == 1);
     CHECK(contains(nofile.err, "no-such-list.txt"));
 }
 
 TEST_CASE("lookup and explain: a bad address is exit code 3 with an error line") {
     const auto& db = database();
-    const Run r = run({"lookup", "-d", db, "192.0.2.1", "1.2.3", "2001:db8::1"});
+    const CliRun r = run({"lookup", "-d", db, "192.0.2.1", "1.2.3", "2001:db8::1"});
     INFO(r.out << r.err);
     CHECK(r.code == 3);
     const auto lines = split_lines<std::string>(r.out);
@@ -429,17 +392,17 @@ TEST_CASE("lookup and explain: a bad address is exit code 3 with an error line")
     CHECK_FALSE(contains(lines[0], "error"));
     CHECK_FALSE(contains(lines[2], "error"));
 
-    const Run json = run({"lookup", "--json", "-d", db, "300.1.1.1"});
+    const CliRun json = run({"lookup", "--json", "-d", db, "300.1.1.1"});
     CHECK(json.code == 3);
     const auto doc = parse_json(split_lines<std::string>(json.out).at(0));
     CHECK(std::string(doc["ip"].GetString()) == "300.1.1.1");
     CHECK(doc.HasMember("error"));
 
-    const Run stdin_bad = run({"lookup", "-d", db}, "192.0.2.1\nnot-an-ip\n");
+    const CliRun stdin_bad = run({"lookup", "-d", db}, "192.0.2.1\nnot-an-ip\n");
     CHECK(stdin_bad.code == 3);
     CHECK(split_lines<std::string>(stdin_bad.out).size() == 2);
 
-    const Run ex = run({"explain", "-d", db, "example.com"});
+    const CliRun ex = run({"explain", "-d", db, "example.com"});
     CHECK(ex.code == 3);
     CHECK(contains(ex.err, "example.com"));
 }
@@ -453,14 +416,14 @@ TEST_CASE("info: format version, build time and the feeds") {
     const std::string version = std::to_string(major) + "." + std::to_string(minor);
     const auto cat = catalogue();
 
-    const Run r = run({"info", "-d", db});
+    const CliRun r = run({"info", "-d", db});
     INFO(r.out << r.err);
     REQUIRE(r.code == 0);
     CHECK(contains(r.out, "format version  " + version));
     CHECK(contains(r.out, "2026-01-01T00:00:00Z"));
     for (const auto& f : cat) CHECK_MESSAGE(contains(r.out, "\n" + f.name + " "), f.name);
 
-    const Run json = run({"info", "--json", "-d", db});
+    const CliRun json = run({"info", "--json", "-d", db});
     REQUIRE(json.code == 0);
     const auto doc = parse_json(json.out);
     CHECK(std::string(doc["format_version"].GetString()) == version);
@@ -483,7 +446,7 @@ TEST_CASE("info: format version, build time and the feeds") {
 TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
     namespace format = anondb::format;
     const auto& db = database();
-    const Run good = run({"verify", "-d", db});
+    const CliRun good = run({"verify", "-d", db});
     INFO(good.out << good.err);
     CHECK(good.code == 0);
     CHECK(contains(good.out, "OK"));
@@ -502,7 +465,7 @@ TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
 
     // A cold section: the file opens, so lookups work, but verify and explain refuse it.
     corrupt_copy(format::SectionKind::metadata, "cold.anondb");
-    const Run cold = run({"verify", "-d", "cold.anondb"});
+    const CliRun cold = run({"verify", "-d", "cold.anondb"});
     CHECK(cold.code == 1);
     CHECK(contains(cold.err, "cold.anondb"));
     CHECK(contains(cold.err, "checksum"));
@@ -512,7 +475,7 @@ TEST_CASE("verify: a good file passes, corrupted copies fail with exit 1") {
 
     // A hot section: nothing opens it.
     corrupt_copy(format::SectionKind::v4_starts, "hot.anondb");
-    const Run hot = run({"verify", "-d", "hot.anondb"});
+    const CliRun hot = run({"verify", "-d", "hot.anondb"});
     CHECK(hot.code == 1);
     CHECK(contains(hot.err, "v4_starts"));
     CHECK(run({"lookup", "-d", "hot.anondb", "192.0.2.1"}).code == 1);
@@ -526,24 +489,24 @@ TEST_CASE("build --sign and verify --key: a signed file verifies with its key on
                             "openssl genpkey -algorithm ed25519 -out other.key.pem",
                             "openssl pkey -in other.key.pem -pubout -out other.pub.pem"})
         REQUIRE_MESSAGE(run_shell(cmd).code == 0, cmd);
-    const Run b = run({"build", "--offline", "--feeds", kFeeds, "-o", "signed.anondb", "--build-time", "2026-01-01",
-                       "--sign", "sign.key.pem"});
+    const CliRun b = run({"build", "--offline", "--feeds", kFeeds, "-o", "signed.anondb", "--build-time", "2026-01-01",
+                          "--sign", "sign.key.pem"});
     INFO(b.err);
     REQUIRE(b.code == 0);
     // Signing adds a section and nothing else: the unsigned build's answers.
     for (const char* ip : {"185.220.101.1", "3.5.140.1", "192.0.2.1"})
         CHECK(run({"lookup", "-d", "signed.anondb", ip}).out == run({"lookup", "-d", database(), ip}).out);
 
-    const Run good = run({"verify", "-d", "signed.anondb", "--key", "sign.pub.pem"});
+    const CliRun good = run({"verify", "-d", "signed.anondb", "--key", "sign.pub.pem"});
     INFO(good.out << good.err);
     CHECK(good.code == 0);
     CHECK(contains(good.out, "signature good"));
-    const Run info = run({"info", "-d", "signed.anondb"});
+    const CliRun info = run({"info", "-d", "signed.anondb"});
     CHECK(contains(info.out, "signature       Ed25519, key SHA256:"));
-    const Run other = run({"verify", "-d", "signed.anondb", "--key", "other.pub.pem"});
+    const CliRun other = run({"verify", "-d", "signed.anondb", "--key", "other.pub.pem"});
     CHECK(other.code == 1);
     CHECK(contains(other.err, "another key"));
-    const Run unsigned_db = run({"verify", "-d", database(), "--key", "sign.pub.pem"});
+    const CliRun unsigned_db = run({"verify", "-d", database(), "--key", "sign.pub.pem"});
     CHECK(unsigned_db.code == 1);
     CHECK(contains(unsigned_db.err, "not signed"));
     // Without --key, verify says the file names a signer it did not check.
@@ -562,11 +525,11 @@ TEST_CASE("build --sign and verify --key: a signed file verifies with its key on
     bytes[pad] ^= std::byte{0x01};
     write_bytes(workdir() / "forged.anondb", bytes);
     CHECK(run({"verify", "-d", "forged.anondb"}).code == 0);
-    const Run forged = run({"verify", "-d", "forged.anondb", "--key", "sign.pub.pem"});
+    const CliRun forged = run({"verify", "-d", "forged.anondb", "--key", "sign.pub.pem"});
     CHECK(forged.code == 1);
     CHECK(contains(forged.err, "does not match"));
 
-    const Run missing = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--sign", "no-such.pem"});
+    const CliRun missing = run({"build", "--offline", "--feeds", kFeeds, "-o", "x.anondb", "--sign", "no-such.pem"});
     CHECK(missing.code != 0);
     CHECK(contains(missing.err, "no-such.pem"));
     CHECK_FALSE(fs::exists(workdir() / "x.anondb"));
@@ -574,8 +537,8 @@ TEST_CASE("build --sign and verify --key: a signed file verifies with its key on
 
 TEST_CASE("a missing database is exit 1 with a message naming the path") {
     for (std::string_view cmd : {"lookup", "explain", "info", "verify"}) {
-        const Run r = cmd == "lookup" || cmd == "explain" ? run({cmd, "-d", "missing/none.anondb", "192.0.2.1"})
-                                                          : run({cmd, "-d", "missing/none.anondb"});
+        const CliRun r = cmd == "lookup" || cmd == "explain" ? run({cmd, "-d", "missing/none.anondb", "192.0.2.1"})
+                                                             : run({cmd, "-d", "missing/none.anondb"});
         INFO(cmd << ": " << r.err);
         CHECK(r.code == 1);
         CHECK(contains(r.err, "missing/none.anondb"));
@@ -590,18 +553,18 @@ TEST_CASE("usage: unknown commands and options exit 2, --help exits 0") {
     CHECK(run({"explain"}).code == 2);  // the address is required
     CHECK(run({"info", "extra-argument"}).code == 2);
 
-    const Run top = run({"--help"});
+    const CliRun top = run({"--help"});
     CHECK(top.code == 0);
     for (std::string_view cmd : {"build", "lookup", "explain", "info", "verify", "export"}) CHECK(contains(top.out, cmd));
     const std::pair<std::string_view, std::string_view> helps[] = {
         {"build", "--feeds"}, {"lookup", "--db"}, {"explain", "--json"}, {"info", "--db"}, {"verify", "--db"}};
     for (const auto& [cmd, option] : helps) {
-        const Run r = run({cmd, "--help"});
+        const CliRun r = run({cmd, "--help"});
         INFO(cmd);
         CHECK(r.code == 0);
         CHECK(contains(r.out, option));
     }
-    const Run version = run({"--version"});
+    const CliRun version = run({"--version"});
     CHECK(version.code == 0);
     CHECK(contains(version.out, "anondb"));
 }
@@ -614,18 +577,18 @@ TEST_CASE("hostile feed text: rejects and evidence are printed with control byte
     write_text(workdir() / "hostile.yaml",
                "version: 1\nfeeds:\n  - name: hostile\n    url: https://example.org/list\n    format: plain\n"
                "    category: proxy\n    license: test\n    snapshot: hostile.txt\n");
-    const Run b = run({"build", "--offline", "--feeds", "hostile.yaml", "-o", "hostile.anondb", "--build-time", "0"});
+    const CliRun b = run({"build", "--offline", "--feeds", "hostile.yaml", "-o", "hostile.anondb", "--build-time", "0"});
     INFO(b.out << b.err);
     REQUIRE(b.code == 0);
     CHECK(contains(b.out, "first at line 2: ju\\x1b[31mnk"));
     CHECK_FALSE(contains(b.out, esc));
 
-    const Run e = run({"explain", "-d", "hostile.anondb", "5.188.10.7"});
+    const CliRun e = run({"explain", "-d", "hostile.anondb", "5.188.10.7"});
     REQUIRE(e.code == 0);
     CHECK(contains(e.out, "line     1: 5.188.10.7 # \\x1b[31mred"));
     CHECK_FALSE(contains(e.out, esc));
 
-    const Run l = run({"lookup", "-d", "hostile.anondb"}, "bad" + esc + "\n");
+    const CliRun l = run({"lookup", "-d", "hostile.anondb"}, "bad" + esc + "\n");
     CHECK(l.code == 3);
     CHECK(contains(l.out, "bad\\x1b[31m"));
     CHECK_FALSE(contains(l.out, esc));
@@ -708,14 +671,14 @@ TEST_CASE("ASN attribution: a VPN provider's network shows the provider, and exp
     REQUIRE(net);
     INFO("AS" << asn << " " << provider << " network " << net->network << " address " << net->first);
 
-    const Run text = run({"lookup", "-d", db, net->first});
+    const CliRun text = run({"lookup", "-d", db, net->first});
     INFO(text.out << text.err);
     REQUIRE(text.code == 0);
     CHECK(contains(text.out, "vpn"));
     CHECK(contains(text.out, "provider " + provider));
     CHECK(contains(text.out, "AS" + std::to_string(asn)));
 
-    const Run json = run({"lookup", "--json", "-d", db, net->first});
+    const CliRun json = run({"lookup", "--json", "-d", db, net->first});
     const auto doc = parse_json(json.out);
     REQUIRE(doc["provider"].IsString());
     CHECK(std::string(doc["provider"].GetString()) == provider);
@@ -728,7 +691,7 @@ TEST_CASE("ASN attribution: a VPN provider's network shows the provider, and exp
     // Both links of the chain, each with its feed's fetch record.
     const std::string list_sha = sha256_hex(read_repo_file("data/providers/providers.csv"));
     const std::string table_sha = sha256_hex(read_text(kLocationDb));
-    const Run ex = run({"explain", "-d", db, net->first});
+    const CliRun ex = run({"explain", "-d", db, net->first});
     INFO(ex.out);
     REQUIRE(ex.code == 0);
     CHECK(contains(ex.out, "feed anondb-provider-asns"));
@@ -739,7 +702,7 @@ TEST_CASE("ASN attribution: a VPN provider's network shows the provider, and exp
     CHECK(contains(ex.out, table_sha));
     CHECK(contains(ex.out, kLocationDb));
 
-    const Run exj = run({"explain", "--json", "-d", db, net->first});
+    const CliRun exj = run({"explain", "--json", "-d", db, net->first});
     const auto e = parse_json(exj.out);
     int chains = 0;
     for (const auto& ev : e["evidence"].GetArray()) {
@@ -767,11 +730,11 @@ TEST_CASE("ASN attribution: an excluded AS flags nothing, and explain names the 
     REQUIRE(net);
     INFO("network " << net->network);
 
-    const Run json = run({"lookup", "--json", "-d", db, net->first});
+    const CliRun json = run({"lookup", "--json", "-d", db, net->first});
     const auto doc = parse_json(json.out);
     CHECK((doc["asn"].IsNull() || doc["asn"].GetUint() != 15169));
 
-    const Run exj = run({"explain", "--json", "-d", db, net->first});
+    const CliRun exj = run({"explain", "--json", "-d", db, net->first});
     const auto e = parse_json(exj.out);
     REQUIRE(e["exclusions"].IsArray());
     int removed = 0;
@@ -786,20 +749,20 @@ TEST_CASE("ASN attribution: an excluded AS flags nothing, and explain names the 
     CHECK(removed >= 1);  // X4BNet's datacenter list names AS15169
     for (const auto& ev : e["evidence"].GetArray()) CHECK((ev["asn"].IsNull() || ev["asn"].GetUint() != 15169));
 
-    const Run ex = run({"explain", "-d", db, net->first});
+    const CliRun ex = run({"explain", "-d", db, net->first});
     CHECK(contains(ex.out, "removed by anondb-exclusions line " + std::to_string(rules[0].first)));
 }
 
 TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node and is_anonymous") {
     const auto& db = database();
     const TorExit exit = pick_tor_exit();
-    const Run x = run({"export", "--format", "mmdb", "-d", db, "export.mmdb"});
+    const CliRun x = run({"export", "--format", "mmdb", "-d", db, "export.mmdb"});
     INFO(x.out << x.err);
     REQUIRE(x.code == 0);
     REQUIRE(fs::file_size(workdir() / "export.mmdb") > 0);
 
     // mmdblookup (Debian mmdb-bin, libmaxminddb's own client) on the file.
-    const Run m = run_shell("mmdblookup --file export.mmdb --ip " + exit.address);
+    const CliRun m = run_shell("mmdblookup --file export.mmdb --ip " + exit.address);
     INFO(m.out << m.err);
     REQUIRE(m.code == 0);
     auto key_true = [&](const std::string& key) {
@@ -810,10 +773,10 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
     CHECK(key_true("is_anonymous"));
     CHECK(contains(m.out, "tor-exit-addresses"));  // among the sources
     // The same address as IPv4-mapped IPv6 answers the same.
-    const Run mapped = run_shell("mmdblookup --file export.mmdb --ip ::ffff:" + exit.address);
+    const CliRun mapped = run_shell("mmdblookup --file export.mmdb --ip ::ffff:" + exit.address);
     CHECK(mapped.out == m.out);
     // An address no feed lists has no entry.
-    const Run none = run_shell("mmdblookup --file export.mmdb --ip 192.0.2.1");
+    const CliRun none = run_shell("mmdblookup --file export.mmdb --ip 192.0.2.1");
     CHECK(contains(none.out + none.err, "Could not find an entry"));
 
     // Python's maxminddb module (Debian python3-maxminddb, hence Debian's own
@@ -824,7 +787,7 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
                "db = maxminddb.open_database(sys.argv[1], maxminddb.MODE_FILE)\n"
                "for ip in sys.argv[2:]:\n"
                "    print(json.dumps(db.get(ip), sort_keys=True))\n");
-    const Run py = run_shell("/usr/bin/python3 read_mmdb.py export.mmdb " + exit.address + " ::ffff:" + exit.address + " 192.0.2.1");
+    const CliRun py = run_shell("/usr/bin/python3 read_mmdb.py export.mmdb " + exit.address + " ::ffff:" + exit.address + " 192.0.2.1");
     INFO(py.out << py.err);
     REQUIRE(py.code == 0);
     const auto rows = split_lines<std::string>(py.out);
@@ -835,7 +798,7 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
     CHECK(rows[1] == rows[0]);
     CHECK(rows[2] == "null");
     // Against the native reader: the same provider and AS.
-    const Run native = run({"lookup", "--json", "-d", db, exit.address});
+    const CliRun native = run({"lookup", "--json", "-d", db, exit.address});
     const auto n = parse_json(native.out);
     if (n["provider"].IsString()) CHECK(std::string(first["provider_name"].GetString()) == n["provider"].GetString());
     if (n["asn"].IsUint()) CHECK(first["autonomous_system_number"].GetUint() == n["asn"].GetUint());
@@ -847,7 +810,7 @@ TEST_CASE("export --format mmdb: mmdblookup reads a Tor exit as is_tor_exit_node
 TEST_CASE("export --format cidr: filtered by category, read back against lookup") {
     const auto& db = database();
     const TorExit exit = pick_tor_exit();
-    const Run x = run({"export", "--format", "cidr", "--category", "tor_exit", "--family", "v4", "-d", db, "tor.txt"});
+    const CliRun x = run({"export", "--format", "cidr", "--category", "tor_exit", "--family", "v4", "-d", db, "tor.txt"});
     INFO(x.out << x.err);
     REQUIRE(x.code == 0);
     bool covered = false;
@@ -861,7 +824,7 @@ TEST_CASE("export --format cidr: filtered by category, read back against lookup"
         covered |= range_contains(l, exit.address);
         // Every listed range's first address is a Tor exit per lookup.
         if (lines % 50 == 1) {
-            const Run one = run({"lookup", "--json", "-d", db, anondb::format_ip(r->range.first)});
+            const CliRun one = run({"lookup", "--json", "-d", db, anondb::format_ip(r->range.first)});
             const auto cats = json_strings(parse_json(one.out)["categories"]);
             CHECK(std::find(cats.begin(), cats.end(), "tor_exit") != cats.end());
         }
@@ -869,7 +832,7 @@ TEST_CASE("export --format cidr: filtered by category, read back against lookup"
     CHECK(covered);
     CHECK(lines > 500);
     // To standard output, and the other plain formats parse as what they claim.
-    const Run out = run({"export", "--format", "jsonl", "--category", "tor_exit", "-d", db, "-"});
+    const CliRun out = run({"export", "--format", "jsonl", "--category", "tor_exit", "-d", db, "-"});
     REQUIRE(out.code == 0);
     const auto rows = split_lines<std::string>(out.out);
     REQUIRE(rows.size() > 100);
@@ -902,14 +865,14 @@ TEST_CASE("export --format nft and ipset: the real tools load the whole snapshot
         MESSAGE("nft not installed (Debian package nftables): check skipped");
     } else {
         // -c: parse and check against the kernel, commit nothing.
-        const Run nft = run_shell("nft -c -f all.nft");
+        const CliRun nft = run_shell("nft -c -f all.nft");
         CHECK_MESSAGE(nft.code == 0, nft.err);
     }
 
     REQUIRE(run({"export", "--format", "ipset", "-d", db, "all.ipset"}).code == 0);
     // The sets are really created, in a network namespace of their own that
     // goes away with the command.
-    const Run ipset = run_shell(
+    const CliRun ipset = run_shell(
         "command -v ipset >/dev/null && unshare -n sh -c "
         "'ipset restore < all.ipset && ipset list -t anondb_v4 && echo ==== && ipset list -t anondb_v6'");
     if (ipset.code != 0 && (run_shell("command -v ipset").code != 0 || contains(ipset.err, "unshare"))) {
@@ -932,7 +895,7 @@ TEST_CASE("lookup --column: a CSV of cases annotated in place, bad rows reported
                             "c3,not-an-ip,y\n"
                             "c4,\"::ffff:" + exit.address + "\",z\n";
     write_text(workdir() / "cases.csv", csv);
-    const Run r = run({"lookup", "-d", db, "--column", "ip", "-f", "cases.csv"});
+    const CliRun r = run({"lookup", "-d", db, "--column", "ip", "-f", "cases.csv"});
     CHECK(r.code == 3);
     CHECK(contains(r.err, "cases.csv: 1 of 4 lines were not IP addresses (first at line 4)"));
     const auto lines = split_lines<std::string>(r.out);
@@ -959,7 +922,7 @@ TEST_CASE("lookup --column: a CSV of cases annotated in place, bad rows reported
     CHECK(parsed->range.contains(anondb::parse_ip("192.0.2.1")->ip));
     CHECK(lines[3] == "c3,not-an-ip,y,,,,,,,not an IP address");
     // A column the header does not have is a usage error naming file and line.
-    const Run missing = run({"lookup", "-d", db, "--column", "addr", "-f", "cases.csv"});
+    const CliRun missing = run({"lookup", "-d", db, "--column", "addr", "-f", "cases.csv"});
     CHECK(missing.code == 2);
     CHECK(contains(missing.err, "cases.csv: line 1: no column named 'addr'"));
 }
@@ -976,7 +939,7 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
         yaml += std::string("  - name: ") + name + "\n    url: https://example.org/" + name + "\n    format: plain\n" +
                 "    category: " + category + "\n    license: test\n    snapshot: " + name + ".txt\n";
     write_text(workdir() / "geo.yaml", yaml);
-    const Run b = run({"build", "--offline", "--feeds", "geo.yaml", "-o", "geo.anondb", "--build-time", "2026-01-01"});
+    const CliRun b = run({"build", "--offline", "--feeds", "geo.yaml", "-o", "geo.anondb", "--build-time", "2026-01-01"});
     INFO(b.out << b.err);
     REQUIRE(b.code == 0);
     const std::string city = kRepo + "/tests/data/mmdb/GeoIP2-City-Test.mmdb";
@@ -985,8 +948,8 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
     const std::string vpn_caveat = "vpn: the location is the VPN server's, not the user's";
     const std::string hosting_caveat = "hosting: a datacenter address; the user may be behind it";
 
-    const Run t = run({"lookup", "-d", "geo.anondb", "--geo", city, "81.2.69.142", "89.160.20.113", "216.160.83.57",
-                       "2.125.160.216", "2001:218::1", "8.8.8.8"});
+    const CliRun t = run({"lookup", "-d", "geo.anondb", "--geo", city, "81.2.69.142", "89.160.20.113", "216.160.83.57",
+                          "2.125.160.216", "2001:218::1", "8.8.8.8"});
     INFO(t.out << t.err);
     REQUIRE(t.code == 0);
     const auto lines = split_lines<std::string>(t.out);
@@ -1001,8 +964,8 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
     CHECK(lines[4].ends_with(")  country JP (Japan)  location unreliable: " + tor_caveat));
     CHECK(lines[5].ends_with(")  no location"));
     // The same lines as without --geo, up to the location.
-    const Run plain = run({"lookup", "-d", "geo.anondb", "81.2.69.142", "89.160.20.113", "216.160.83.57",
-                           "2.125.160.216", "2001:218::1", "8.8.8.8"});
+    const CliRun plain = run({"lookup", "-d", "geo.anondb", "81.2.69.142", "89.160.20.113", "216.160.83.57",
+                              "2.125.160.216", "2001:218::1", "8.8.8.8"});
     REQUIRE(plain.code == 0);
     const auto plain_lines = split_lines<std::string>(plain.out);
     REQUIRE(plain_lines.size() == 6);
@@ -1011,7 +974,7 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
         CHECK_FALSE(contains(plain_lines[i], "country"));
     }
 
-    const Run j = run({"lookup", "--json", "-d", "geo.anondb", "--geo", country, "81.2.69.142", "2.125.160.216", "8.8.8.8"});
+    const CliRun j = run({"lookup", "--json", "-d", "geo.anondb", "--geo", country, "81.2.69.142", "2.125.160.216", "8.8.8.8"});
     REQUIRE(j.code == 0);
     const auto jl = split_lines<std::string>(j.out);
     REQUIRE(jl.size() == 3);
@@ -1031,7 +994,7 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
     CHECK(contains(nowhere["location_caveat"].GetString(), "no location"));
 
     write_text(workdir() / "geo-cases.csv", "case,ip\nc1,81.2.69.142\nc2,2.125.160.216\n");
-    const Run c = run({"lookup", "-d", "geo.anondb", "--geo", city, "--column", "ip", "-f", "geo-cases.csv"});
+    const CliRun c = run({"lookup", "-d", "geo.anondb", "--geo", city, "--column", "ip", "-f", "geo-cases.csv"});
     REQUIRE(c.code == 0);
     const auto rows = split_lines<std::string>(c.out);
     REQUIRE(rows.size() == 3);
@@ -1045,7 +1008,7 @@ TEST_CASE("lookup --geo: country, city and location_reliable in text, json and c
     write_text(workdir() / "not-a.mmdb", "81.2.69.142,GB\n");
     const std::string asn = kRepo + "/tests/data/mmdb/GeoLite2-ASN-Test.mmdb";
     for (const std::string& bad : {asn, std::string("missing/none.mmdb"), std::string("not-a.mmdb")}) {
-        const Run r = run({"lookup", "-d", "geo.anondb", "--geo", bad, "81.2.69.142"});
+        const CliRun r = run({"lookup", "-d", "geo.anondb", "--geo", bad, "81.2.69.142"});
         INFO(bad << ": " << r.err);
         CHECK(r.code == 1);
         CHECK(contains(r.err, bad));

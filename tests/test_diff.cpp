@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <rapidjson/document.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -185,22 +184,6 @@ Content edited(std::mt19937_64& rng, const Content& a, std::uint64_t drop, std::
 
 // ---- snapshot builds --------------------------------------------------------------
 
-const std::string kCli = ANONDB_CLI;
-
-std::string quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-// Runs the CLI; returns its exit code, stdout in `out`.
-int run_cli(const std::string& args, std::string& out, const fs::path& dir) {
-    const std::string cmd = "cd " + quote(dir.string()) + " && " + quote(kCli) + " " + args + " >.stdout 2>.stderr </dev/null";
-    const int status = std::system(cmd.c_str());
-    out = read_text(dir / ".stdout");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // A catalogue of three snapshot feeds (copied into `dir`): the Tor bulk
 // exit list, X4BNet's VPN ranges and FireHOL's proxies.
 void write_catalogue(const fs::path& dir) {
@@ -329,8 +312,7 @@ TEST_CASE("anondb diff: two snapshot builds where one feed changed list exactly 
     const TempDir tmp("anondb-diff");
     const fs::path dir = tmp.path;
     write_catalogue(dir);
-    std::string out;
-    REQUIRE(run_cli("build --offline --feeds feeds.yaml -o old.anondb --build-time 2026-01-01", out, dir) == 0);
+    REQUIRE(run_cli(dir, {"build", "--offline", "--feeds", "feeds.yaml", "-o", "old.anondb", "--build-time", "2026-01-01"}).code == 0);
 
     // The Tor list loses every 20th address and gains 25 of its own
     // neighbours (address + 1, where not already listed).
@@ -354,7 +336,7 @@ TEST_CASE("anondb diff: two snapshot builds where one feed changed list exactly 
     REQUIRE(dropped.size() > 50);
     REQUIRE(added.size() == 25);
     write_text(dir / "snap/tor.txt", edited_list);
-    REQUIRE(run_cli("build --offline --feeds feeds.yaml -o new.anondb --build-time 2026-01-02", out, dir) == 0);
+    REQUIRE(run_cli(dir, {"build", "--offline", "--feeds", "feeds.yaml", "-o", "new.anondb", "--build-time", "2026-01-02"}).code == 0);
 
     // Independently: which of the touched addresses the other two feeds
     // cover (their CIDRs read here), so which become unflagged or merely
@@ -366,10 +348,11 @@ TEST_CASE("anondb diff: two snapshot builds where one feed changed list exactly 
         return std::any_of(others.begin(), others.end(), [&](const Range& r) { return r.contains(Ip::from_v4(v4)); });
     };
 
-    REQUIRE(run_cli("diff old.anondb new.anondb --json", out, dir) == 0);
+    const CliRun json = run_cli(dir, {"diff", "old.anondb", "new.anondb", "--json"});
+    REQUIRE(json.code == 0);
     rapidjson::Document doc;
-    doc.Parse(out.c_str());
-    REQUIRE_MESSAGE(doc.IsObject(), out.substr(0, 300));
+    doc.Parse(json.out.c_str());
+    REQUIRE_MESSAGE(doc.IsObject(), json.out.substr(0, 300));
     // Only the Tor feed gained or lost anything.
     REQUIRE(doc["feeds"].MemberCount() == 1);
     REQUIRE(doc["feeds"].HasMember("tor-bulk"));
@@ -416,22 +399,23 @@ TEST_CASE("anondb diff: two snapshot builds where one feed changed list exactly 
     CHECK(doc["categories"]["vpn"]["gained"]["ranges"].GetUint64() == 0);
 
     // The text form: the same figures, the feed table naming only tor-bulk.
-    REQUIRE(run_cli("diff old.anondb new.anondb --limit 0", out, dir) == 0);
-    const auto feed_table = out.find("\nfeed ");
+    const CliRun text = run_cli(dir, {"diff", "old.anondb", "new.anondb", "--limit", "0"});
+    REQUIRE(text.code == 0);
+    const auto feed_table = text.out.find("\nfeed ");
     REQUIRE(feed_table != std::string::npos);
     std::vector<std::string> feed_rows;
     {
-        std::istringstream in(out.substr(feed_table + 1));
+        std::istringstream in(text.out.substr(feed_table + 1));
         std::string l;
         std::getline(in, l);  // the header
         while (std::getline(in, l) && !l.empty()) feed_rows.push_back(l.substr(0, l.find(' ')));
     }
     CHECK(feed_rows == std::vector<std::string>{"tor-bulk"});
     std::size_t listed_changes = 0;
-    for (const auto& l : data_lines(out)) listed_changes += l.size() > 2 && (l[0] == '+' || l[0] == '-' || l[0] == '~') && l[1] == ' ';
+    for (const auto& l : data_lines(text.out)) listed_changes += l.size() > 2 && (l[0] == '+' || l[0] == '-' || l[0] == '~') && l[1] == ' ';
     CHECK(listed_changes == doc["changes"].Size());
 
     // A database that is not one fails with exit 1.
     write_text(dir / "junk.anondb", "not a database");
-    CHECK(run_cli("diff old.anondb junk.anondb", out, dir) == 1);
+    CHECK(run_cli(dir, {"diff", "old.anondb", "junk.anondb"}).code == 1);
 }

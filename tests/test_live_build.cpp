@@ -296,11 +296,10 @@ TEST_CASE("live build: with the server gone, every feed comes from its last good
     for (const auto& f : db->feeds()) CHECK((f.flags & format::kFeedStale) != 0);
 
     // `anondb info` says so, feed by feed.
-    const auto out = fx.dir.path / "info.txt";
-    const std::string cmd = std::string(ANONDB_CLI) + " info -d '" + fx.options("after.anondb").out_path + "' > '" +
-                            out.string() + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    const auto lines = split_lines<std::string>(read_text(out));
+    const CliRun info = run_cli(fx.dir.path, {"info", "-d", fx.options("after.anondb").out_path});
+    INFO(info.err);
+    REQUIRE(info.code == 0);
+    const auto lines = split_lines<std::string>(info.out);
     for (const char* name : {"tor", "aws", "vpn6", "poison"}) {
         bool stale_line = false;
         for (const auto& l : lines) stale_line |= l.rfind(std::string(name) + " ", 0) == 0 && contains(l, "STALE");

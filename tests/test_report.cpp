@@ -15,7 +15,6 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sys/wait.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -40,7 +39,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kCli = ANONDB_CLI;
 constexpr const char* kCategories[] = {"tor_exit", "vpn", "proxy", "relay", "hosting", "residential_proxy"};
 
 // ---- report JSON, written here -------------------------------------------------------
@@ -474,32 +472,7 @@ std::size_t count_class(const std::vector<Tag>& tags, std::string_view name, std
     return n;
 }
 
-// ---- processes, PNG ------------------------------------------------------------------------------
-
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
-    }
-    return out + "'";
-}
-
-struct Run {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-Run run_in(const fs::path& dir, const std::string& line) {
-    const std::string cmd = "cd " + quote(dir.string()) + " && " + line + " </dev/null >.stdout 2>.stderr";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(dir / ".stdout");
-    r.err = read_text(dir / ".stderr");
-    return r;
-}
+// ---- PNG ------------------------------------------------------------------------------
 
 struct Png {
     std::uint32_t width = 0, height = 0;
@@ -1002,7 +975,7 @@ TEST_CASE("page: the chart has one series per category with a point per build, i
 // ---- end to end: two builds, anondb report, headless Chromium ---------------------------------------
 
 TEST_CASE("anondb report: two offline builds, the page rendered by headless Chromium shows the table and the chart") {
-    const Run which = run_in(fs::temp_directory_path(), "command -v chromium");
+    const CliRun which = run_in(fs::temp_directory_path(), "command -v chromium");
     REQUIRE_MESSAGE(which.code == 0,
                     "chromium is not installed: this test renders the report with headless Chromium; install the "
                     "Debian package (apt-get install chromium; test.sh does)");
@@ -1033,8 +1006,9 @@ TEST_CASE("anondb report: two offline builds, the page rendered by headless Chro
                                         feed("aws", "aws-ip-ranges", "hosting", "data/aws.json") +
                                         feed("relay", "geofeed", "relay", "data/relay.csv"));
     for (const auto& [n, when] : {std::pair{"1", "2026-02-01"}, std::pair{"2", "2026-02-02"}}) {
-        const Run b = run_in(d, quote(kCli) + " build --offline --feeds feeds-" + n + ".yaml -o db-" + n +
-                                    ".anondb --build-time " + when + " --report r" + n + ".json");
+        const CliRun b = run_cli(d, {"build", "--offline", "--feeds", std::string("feeds-") + n + ".yaml", "-o",
+                                     std::string("db-") + n + ".anondb", "--build-time", when, "--report",
+                                     std::string("r") + n + ".json"});
         INFO(b.out << b.err);
         REQUIRE(b.code == 0);
     }
@@ -1047,7 +1021,7 @@ TEST_CASE("anondb report: two offline builds, the page rendered by headless Chro
     CHECK(j2["file_bytes"].GetUint64() == fs::file_size(d / "db-2.anondb"));
 
     // The report's categories are what `anondb info` counts in the database.
-    const Run info = run_in(d, quote(kCli) + " info --json -d db-2.anondb");
+    const CliRun info = run_cli(d, {"info", "--json", "-d", "db-2.anondb"});
     REQUIRE(info.code == 0);
     rapidjson::Document ij;
     ij.Parse(info.out.c_str());
@@ -1064,7 +1038,7 @@ TEST_CASE("anondb report: two offline builds, the page rendered by headless Chro
     CHECK(j2["categories"]["tor_exit"]["ranges"].GetUint64() > j1["categories"]["tor_exit"]["ranges"].GetUint64());
 
     // Newest first on the command line: ordered by build time, not by argument.
-    const Run rep = run_in(d, quote(kCli) + " report --out report.html r2.json r1.json");
+    const CliRun rep = run_cli(d, {"report", "--out", "report.html", "r2.json", "r1.json"});
     INFO(rep.out << rep.err);
     REQUIRE(rep.code == 0);
     CHECK(contains(rep.out, "wrote report.html"));
@@ -1111,25 +1085,25 @@ TEST_CASE("anondb report: two offline builds, the page rendered by headless Chro
 
     // Errors: a missing file, malformed JSON, two reports of one build, none at all.
     write_text(d / "broken.json", "{\"report_version\": 1,,}");
-    const Run missing = run_in(d, quote(kCli) + " report --out x.html r2.json no-such.json");
+    const CliRun missing = run_cli(d, {"report", "--out", "x.html", "r2.json", "no-such.json"});
     CHECK(missing.code == 1);
     CHECK(contains(missing.err, "no-such.json: No such file or directory"));
-    const Run broken = run_in(d, quote(kCli) + " report --out x.html broken.json");
+    const CliRun broken = run_cli(d, {"report", "--out", "x.html", "broken.json"});
     CHECK(broken.code == 1);
     CHECK(contains(broken.err, "broken.json: malformed JSON at offset 21"));  // the second ','
 
     fs::copy_file(d / "r2.json", d / "r2-copy.json");
-    const Run same = run_in(d, quote(kCli) + " report --out x.html r2.json r2-copy.json");
+    const CliRun same = run_cli(d, {"report", "--out", "x.html", "r2.json", "r2-copy.json"});
     CHECK(same.code == 1);
     CHECK(contains(same.err, "same build time"));
-    const Run none = run_in(d, quote(kCli) + " report --out x.html");
+    const CliRun none = run_cli(d, {"report", "--out", "x.html"});
     CHECK(none.code == 2);
     CHECK_FALSE(fs::exists(d / "x.html"));
     // --history DIR: the same page from a directory of reports (the newest named again is read once).
     fs::create_directories(d / "hist");
     fs::copy_file(d / "r1.json", d / "hist/r1.json");
     fs::copy_file(d / "r2.json", d / "hist/r2.json");
-    const Run hist = run_in(d, quote(kCli) + " report --out hist.html --history hist hist/r2.json");
+    const CliRun hist = run_cli(d, {"report", "--out", "hist.html", "--history", "hist", "hist/r2.json"});
     INFO(hist.err);
     CHECK(hist.code == 0);
     CHECK(contains(hist.out, "2 builds charted"));
@@ -1137,12 +1111,12 @@ TEST_CASE("anondb report: two offline builds, the page rendered by headless Chro
     // Headless Chromium: one run writes the screenshot and prints the DOM it rendered.
     fs::create_directories(d / "chromium-profile");
     const auto started = std::chrono::steady_clock::now();
-    const Run shot = run_in(
-        d, "timeout 60 " + quote(chromium) +
+    const CliRun shot = run_in(
+        d, "timeout 60 " + shell_quote(chromium) +
                " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
-               " --disable-component-update --disable-sync --user-data-dir=" + quote((d / "chromium-profile").string()) +
-               " --screenshot=" + quote((d / "report.png").string()) + " --window-size=1280,2000 --dump-dom " +
-               quote("file://" + (d / "report.html").string()));
+               " --disable-component-update --disable-sync --user-data-dir=" +
+               shell_quote((d / "chromium-profile").string()) + " --screenshot=" + shell_quote((d / "report.png").string()) +
+               " --window-size=1280,2000 --dump-dom " + shell_quote("file://" + (d / "report.html").string()));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     MESSAGE("headless Chromium took " << secs << " s");
     INFO(shot.err.substr(0, 4000));

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <rapidjson/document.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,46 +42,15 @@ namespace {
 
 // ---- running the CLI -------------------------------------------------------------------
 
-const std::string kCli = ANONDB_CLI;
-
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    for (const char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
-    }
-    return out + "'";
-}
-
 const fs::path& workdir() {
     static const TempDir w("anondb-stats");
     return w.path;
 }
 
-struct Run {
-    int code = -1;
-    std::string out, err;
-};
-
-// The CLI with `args` in the working directory; stdin from `input`
-// (nullopt: /dev/null).
-Run run(std::initializer_list<std::string_view> args, const std::optional<std::string>& input = std::nullopt) {
-    const fs::path& dir = workdir();
-    std::string cmd = "cd " + quote(dir.string()) + " && " + quote(kCli);
-    for (const auto a : args) cmd += " " + quote(a);
-    if (input) {
-        write_text(dir / ".stdin", *input);
-        cmd += " <.stdin";
-    } else {
-        cmd += " </dev/null";
-    }
-    cmd += " >.stdout 2>.stderr";
-    const int status = std::system(cmd.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(dir / ".stdout");
-    r.err = read_text(dir / ".stderr");
-    return r;
+// The CLI with `args` in the working directory (test_util.hpp's run_cli);
+// stdin from `input` (nullopt: /dev/null).
+CliRun run(std::initializer_list<std::string_view> args, const std::optional<std::string>& input = std::nullopt) {
+    return run_cli(workdir(), args, input);
 }
 
 rapidjson::Document parse_json(const std::string& text) {
@@ -501,7 +469,7 @@ const Snapshot& snapshot() {
         s.tor.assign(tor.begin(), tor.end());
         write_text(workdir() / "snapshot.yaml", catalogue);
         s.db = "snapshot-small.anondb";
-        const Run b = run({"build", "--offline", "--feeds", "snapshot.yaml", "-o", s.db, "--build-time", "2026-01-01"});
+        const CliRun b = run({"build", "--offline", "--feeds", "snapshot.yaml", "-o", s.db, "--build-time", "2026-01-01"});
         INFO(b.out << b.err);
         REQUIRE(b.code == 0);
         // Each feed's row of the report: name status category accepted rejected ...
@@ -711,7 +679,7 @@ TEST_CASE("stats: 1,000 addresses of Tor exits, VPN ranges and unflagged ones, a
     CHECK(w.rows.at("flagged").count < 1000);
     CHECK(w.providers.size() == 2);
 
-    const Run t = run({"stats", "-d", s.db, "addresses.txt"});
+    const CliRun t = run({"stats", "-d", s.db, "addresses.txt"});
     INFO(t.err);
     REQUIRE(t.code == 0);
     CHECK(t.err.empty());
@@ -721,18 +689,18 @@ TEST_CASE("stats: 1,000 addresses of Tor exits, VPN ranges and unflagged ones, a
     CHECK(contains(t.out, std::to_string(flagged.count) + " of 1000 (" + percent(flagged.count, 1000) + ", 1 in " +
                               std::to_string(ratio(flagged.count, 1000)) + ")"));
 
-    const Run j = run({"stats", "--json", "-d", s.db, "addresses.txt"});
+    const CliRun j = run({"stats", "--json", "-d", s.db, "addresses.txt"});
     REQUIRE(j.code == 0);
     check_json(j.out, w, "addresses.txt", 10);
 
     // stdin, as '-' and by default, says the same; --top 1 keeps the leader.
-    const Run dash = run({"stats", "--json", "-d", s.db, "-"}, text);
+    const CliRun dash = run({"stats", "--json", "-d", s.db, "-"}, text);
     REQUIRE(dash.code == 0);
     check_json(dash.out, w, "stdin", 10);
-    const Run piped = run({"stats", "-d", s.db, "--top", "1"}, text);
+    const CliRun piped = run({"stats", "-d", s.db, "--top", "1"}, text);
     REQUIRE(piped.code == 0);
     check_text(piped.out, w, "stdin", 1);
-    const Run file = run({"stats", "-d", s.db, "--file", "addresses.txt", "--top", "0"});
+    const CliRun file = run({"stats", "-d", s.db, "--file", "addresses.txt", "--top", "0"});
     REQUIRE(file.code == 0);
     check_text(file.out, w, "addresses.txt", 0);
 }
@@ -765,18 +733,18 @@ TEST_CASE("stats --column: the same addresses as a CSV column, by name and by nu
         CHECK(w.addresses == 1000);
         CHECK(w.invalid == 8);
         const std::string delim_arg = delim == '\t' ? "tab" : ",";
-        const Run by_name =
+        const CliRun by_name =
             run({"stats", "--json", "-d", s.db, "--column", "client ip", "--delimiter", delim_arg, "cases.csv"});
         INFO(by_name.err);
         REQUIRE(by_name.code == 0);
         check_json(by_name.out, w, "cases.csv", 10);
-        const Run by_number =
+        const CliRun by_number =
             run({"stats", "-d", s.db, "--column", "2", "--header", "--delimiter", delim_arg, "cases.csv"});
         REQUIRE(by_number.code == 0);
         check_text(by_number.out, w, "cases.csv", 10);
     }
     // A column the header lacks is a usage error naming the file and line.
-    const Run missing = run({"stats", "-d", s.db, "--column", "addr", "cases.csv"});
+    const CliRun missing = run({"stats", "-d", s.db, "--column", "addr", "cases.csv"});
     CHECK(missing.code == 2);
     CHECK(contains(missing.err, "anondb stats: cases.csv: line 1: no column named 'addr'"));
 }
@@ -941,10 +909,10 @@ TEST_CASE("stats: top providers by count, ties by name in byte order, --top N li
     for (const std::size_t top : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{6}, std::size_t{10}}) {
         CAPTURE(top);
         const std::string n = std::to_string(top);
-        const Run text = run({"stats", "-d", db, "--top", n, "ties.txt"});
+        const CliRun text = run({"stats", "-d", db, "--top", n, "ties.txt"});
         REQUIRE(text.code == 0);
         check_text(text.out, w, "ties.txt", top);
-        const Run json = run({"stats", "-d", db, "--top", n, "--json", "ties.txt"});
+        const CliRun json = run({"stats", "-d", db, "--top", n, "--json", "ties.txt"});
         REQUIRE(json.code == 0);
         check_json(json.out, w, "ties.txt", top);
     }
@@ -969,14 +937,14 @@ TEST_CASE("stats: hostile provider names are escaped in the table and exact in J
     // An input file name with a control byte is escaped too.
     const std::string name = "in\x1b]0;x\x07.txt";
     write_text(workdir() / name, input);
-    const Run text = run({"stats", "-d", db, name});
+    const CliRun text = run({"stats", "-d", db, name});
     REQUIRE(text.code == 0);
     CHECK_FALSE(contains(text.out, "\x1b"));
     CHECK_FALSE(contains(text.out, "\x07"));
     CHECK(contains(text.out, "\n  Esc\\x1b[31m  "));
     CHECK(contains(text.out, "\n  Line\\x0aBreak \xc3\xa9t\xc3\xa9  "));
     check_text(text.out, w, name, 10);
-    const Run json = run({"stats", "-d", db, "--json", name});
+    const CliRun json = run({"stats", "-d", db, "--json", name});
     REQUIRE(json.code == 0);
     check_json(json.out, w, name, 10);
 }
@@ -1004,15 +972,15 @@ TEST_CASE("stats: empty input divides by nothing: shares of 0 addresses are '-' 
     for (const auto& k : cases) {
         CAPTURE(k.file);
         const std::string source = k.file.empty() ? "stdin" : k.file;
-        const Run text = k.file.empty() ? run({"stats", "-d", db}, std::string()) : run({"stats", "-d", db, k.file});
+        const CliRun text = k.file.empty() ? run({"stats", "-d", db}, std::string()) : run({"stats", "-d", db, k.file});
         REQUIRE(text.code == 0);
         check_text(text.out, k.want, source, 10);
         CHECK(contains(text.out, "\nflagged            "));
         CHECK(contains(text.out, "0 of 0 (-)   "));
         CHECK_FALSE(contains(text.out, "nan"));
         CHECK_FALSE(contains(text.out, "inf"));
-        const Run json = k.file.empty() ? run({"stats", "-d", db, "--json"}, std::string())
-                                        : run({"stats", "-d", db, "--json", k.file});
+        const CliRun json = k.file.empty() ? run({"stats", "-d", db, "--json"}, std::string())
+                                           : run({"stats", "-d", db, "--json", k.file});
         REQUIRE(json.code == 0);
         check_json(json.out, k.want, source, 10);
         const auto d = parse_json(json.out);
@@ -1029,21 +997,21 @@ TEST_CASE("stats: an unreadable database or input is exit 1 naming the file, bad
     const std::string db = write_db(t, "errors.anondb");
     write_text(workdir() / "one.txt", "192.0.2.1\n");
 
-    const Run no_db = run({"stats", "-d", "missing/none.anondb", "one.txt"});
+    const CliRun no_db = run({"stats", "-d", "missing/none.anondb", "one.txt"});
     CHECK(no_db.code == 1);
     CHECK(contains(no_db.err, "missing/none.anondb"));
     CHECK(no_db.out.empty());
     write_text(workdir() / "not-a-db.anondb", "hello\n");
-    const Run bad_db = run({"stats", "-d", "not-a-db.anondb", "one.txt"});
+    const CliRun bad_db = run({"stats", "-d", "not-a-db.anondb", "one.txt"});
     CHECK(bad_db.code == 1);
     CHECK(contains(bad_db.err, "not-a-db.anondb"));
 
-    const Run no_input = run({"stats", "-d", db, "no-such-list.txt"});
+    const CliRun no_input = run({"stats", "-d", db, "no-such-list.txt"});
     CHECK(no_input.code == 1);
     CHECK(contains(no_input.err, "anondb stats: cannot open no-such-list.txt: No such file"));
     CHECK(no_input.out.empty());
     fs::create_directories(workdir() / "a-directory");
-    const Run dir = run({"stats", "-d", db, "a-directory"});
+    const CliRun dir = run({"stats", "-d", db, "a-directory"});
     CHECK(dir.code == 1);
     CHECK(dir.err.starts_with("anondb stats: "));
     CHECK(contains(dir.err, "a-directory: Is a directory"));
@@ -1056,7 +1024,7 @@ TEST_CASE("stats: an unreadable database or input is exit 1 naming the file, bad
     CHECK(run({"stats", "-d", db, "one.txt", "two.txt"}).code == 2);
     // The command is listed, and its help says which count is which.
     CHECK(contains(run({"--help"}).out, "stats"));
-    const Run help = run({"stats", "--help"});
+    const CliRun help = run({"stats", "--help"});
     CHECK(help.code == 0);
     CHECK(contains(help.out, "per occurrence"));
     CHECK(contains(help.out, "distinct addresses"));

@@ -1,19 +1,24 @@
 // Helpers shared by two or more doctest suites. Header-only; every suite is
 // its own executable, so the definitions are inline. Needs ANONDB_SOURCE_DIR,
-// which tests/CMakeLists.txt defines for every suite.
+// which tests/CMakeLists.txt defines for every suite; run_cli also needs
+// ANONDB_CLI (defined there for every suite too) and is left out without it.
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <set>
 #include <span>
 #include <sstream>
@@ -82,6 +87,65 @@ struct TempDir {
         return out;
     }
 };
+
+// ---- processes -------------------------------------------------------------------
+
+// `s` as one POSIX shell word: in single quotes, each ' written '\''.
+inline std::string shell_quote(std::string_view s) {
+    std::string out = "'";
+    for (const char c : s) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
+// A finished command: its exit status (-1 when it did not exit, e.g. killed
+// by a signal), its stdout and its stderr.
+struct CliRun {
+    int code = -1;
+    std::string out, err;
+};
+
+// Runs `command_line` through the shell (std::system) as
+//   cd DIR && COMMAND_LINE <IN >.stdout 2>.stderr
+// so the redirections apply to the line's last simple command. IN is
+// /dev/null when `stdin_text` is nullopt; otherwise DIR/.stdin, written with
+// `stdin_text` first (an empty text is an empty file, not /dev/null). The
+// capture files stay in DIR and are overwritten by the next run there.
+inline CliRun run_in(const std::filesystem::path& dir, const std::string& command_line,
+                     const std::optional<std::string>& stdin_text = std::nullopt) {
+    std::string cmd = "cd " + shell_quote(dir.string()) + " && " + command_line;
+    if (stdin_text) {
+        write_text(dir / ".stdin", *stdin_text);
+        cmd += " <.stdin";
+    } else {
+        cmd += " </dev/null";
+    }
+    cmd += " >.stdout 2>.stderr";
+    const int status = std::system(cmd.c_str());
+    CliRun r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_text(dir / ".stdout");
+    r.err = read_text(dir / ".stderr");
+    return r;
+}
+
+#ifdef ANONDB_CLI
+// The built anondb binary.
+inline const std::string kCli = ANONDB_CLI;
+
+// Runs the anondb binary with `args` (each quoted) in `dir`, as run_in does.
+inline CliRun run_cli(const std::filesystem::path& dir, std::initializer_list<std::string_view> args,
+                      const std::optional<std::string>& stdin_text = std::nullopt) {
+    std::string line = shell_quote(kCli);
+    for (const auto a : args) {
+        line += ' ';
+        line += shell_quote(a);
+    }
+    return run_in(dir, line, stdin_text);
+}
+#endif
 
 // ---- text ------------------------------------------------------------------------
 

@@ -29,25 +29,20 @@ constexpr std::string_view kCsvGeoColumns =
     ",anondb_country,anondb_country_name,anondb_city,anondb_location_reliable,anondb_location_caveat";
 constexpr int kCsvGeoColumnCount = 5;
 
-void json_or_null(JsonWriter& w, std::string_view s) {
-    if (s.empty()) w.Null();
-    else json_str(w, s);
-}
-
 // country, country_name, city, location_reliable, location_caveat: null
 // where there is nothing to say.
 void json_geo_fields(JsonWriter& w, const GeoLocation& g, const LocationVerdict& v) {
     json_str(w, "country");
-    json_or_null(w, g.country);
+    json_str_or_null(w, g.country);
     json_str(w, "country_name");
-    json_or_null(w, g.country_name);
+    json_str_or_null(w, g.country_name);
     json_str(w, "city");
-    json_or_null(w, g.city);
+    json_str_or_null(w, g.city);
     json_str(w, "location_reliable");
     if (v.reliability == Reliability::no_location) w.Null();
     else w.Bool(v.reliability == Reliability::reliable);
     json_str(w, "location_caveat");
-    json_or_null(w, v.caveat);
+    json_str_or_null(w, v.caveat);
 }
 
 std::string_view trim_cr(std::string_view s) {

@@ -277,8 +277,7 @@ void json_evidence(JsonWriter& w, const Evidence& e) {
     json_str(w, "categories");
     json_categories(w, e.categories);
     json_str(w, "provider");
-    if (e.provider.empty()) w.Null();
-    else json_str(w, e.provider);
+    json_str_or_null(w, e.provider);
     json_str(w, "asn");
     if (e.asn == 0) w.Null();
     else w.Uint(e.asn);
@@ -627,8 +626,7 @@ void json_state(JsonWriter& w, const DiffResult& d, std::uint32_t id) {
     json_str(w, "categories");
     json_categories(w, s.categories);
     json_str(w, "provider");
-    if (s.provider.empty()) w.Null();
-    else json_str(w, s.provider);
+    json_str_or_null(w, s.provider);
     json_str(w, "asn");
     if (s.asn == 0) w.Null();
     else w.Uint(s.asn);

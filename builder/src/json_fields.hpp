@@ -19,6 +19,12 @@ inline void json_str(JsonWriter& w, std::string_view s) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// A string, or null when it is empty.
+inline void json_str_or_null(JsonWriter& w, std::string_view s) {
+    if (s.empty()) w.Null();
+    else json_str(w, s);
+}
+
 inline void json_categories(JsonWriter& w, std::uint32_t flags) {
     w.StartArray();
     for (const auto& c : kCategoryNames)
@@ -39,8 +45,7 @@ inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const L
     json_str(w, "categories");
     json_categories(w, r.categories);
     json_str(w, "provider");
-    if (r.provider.empty()) w.Null();
-    else json_str(w, r.provider);
+    json_str_or_null(w, r.provider);
     json_str(w, "asn");
     if (r.asn == 0) w.Null();
     else w.Uint(r.asn);
