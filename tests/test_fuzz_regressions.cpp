@@ -5,10 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <maxminddb.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +25,7 @@
 #include "anondb/sources/asn.hpp"
 #include "anondb/writer.hpp"
 #include "anondb/xxh64.hpp"
+#include "test_mmdb_file.hpp"
 
 using namespace anondb;
 
@@ -251,94 +250,10 @@ TEST_CASE("fuzz reader: a zstd cold section declaring 3 GiB it does not hold is 
 
 namespace {
 
-// A minimal MaxMind DB writer (https://maxmind.github.io/MaxMind-DB/): an
-// IPv6 search tree of 24-bit records, maps {autonomous_system_number: AS}
-// as data, the metadata libmaxminddb needs.
-class MmdbFile {
-public:
-    struct Record {
-        enum Kind { empty, node, data } kind = empty;
-        std::uint32_t value = 0;  // node index, or offset in the data section
-    };
-    std::uint32_t add_node() {
-        nodes_.push_back({});
-        return static_cast<std::uint32_t>(nodes_.size() - 1);
-    }
-    void set(std::uint32_t node, int side, Record r) { nodes_[node][static_cast<std::size_t>(side)] = r; }
-    Record asn_data(std::uint32_t asn) {
-        const auto at = static_cast<std::uint32_t>(data_.size());
-        data_ += '\xe1';  // map, 1 pair
-        put_string(data_, "autonomous_system_number");
-        put_uint(data_, 6, asn);  // uint32
-        return {Record::data, at};
-    }
-    // The file, written to a fresh temporary path (removed by the object).
-    const std::string& write() {
-        const auto n = static_cast<std::uint32_t>(nodes_.size());
-        std::string out;
-        for (const auto& node : nodes_)
-            for (const Record& r : node) {
-                const std::uint32_t v = r.kind == Record::node ? r.value : r.kind == Record::empty ? n : n + 16 + r.value;
-                out += static_cast<char>(v >> 16);
-                out += static_cast<char>(v >> 8);
-                out += static_cast<char>(v);
-            }
-        out.append(16, '\0');
-        out += data_;
-        out += "\xab\xcd\xefMaxMind.com";
-        out += '\xe9';  // map, 9 pairs
-        put_string(out, "node_count");
-        put_uint(out, 6, n);
-        put_string(out, "record_size");
-        put_uint(out, 5, 24);
-        put_string(out, "ip_version");
-        put_uint(out, 5, 6);
-        put_string(out, "binary_format_major_version");
-        put_uint(out, 5, 2);
-        put_string(out, "binary_format_minor_version");
-        put_uint(out, 5, 0);
-        put_string(out, "build_epoch");
-        put_uint(out, 9, 1767225600);
-        put_string(out, "database_type");
-        put_string(out, "Test-ASN");
-        put_string(out, "languages");
-        out += std::string("\x00\x04", 2);  // array, empty
-        put_string(out, "description");
-        out += '\xe0';  // map, empty
-        char tmpl[] = "/tmp/anondb-fuzz-regression-XXXXXX";
-        const int fd = ::mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()));
-        ::close(fd);
-        path_ = tmpl;
-        return path_;
-    }
-    ~MmdbFile() {
-        if (!path_.empty()) ::unlink(path_.c_str());
-    }
-
-private:
-    static void put_string(std::string& out, std::string_view s) {
-        REQUIRE(s.size() < 29);
-        out += static_cast<char>(0x40 | s.size());
-        out += s;
-    }
-    // Unsigned of `type` (5 uint16, 6 uint32, 9 uint64) in the fewest bytes.
-    static void put_uint(std::string& out, unsigned type, std::uint64_t v) {
-        unsigned len = 0;
-        for (std::uint64_t t = v; t; t >>= 8) ++len;
-        if (type <= 7) {
-            out += static_cast<char>(type << 5 | len);
-        } else {
-            out += static_cast<char>(len);
-            out += static_cast<char>(type - 7);
-        }
-        for (unsigned i = len; i-- > 0;) out += static_cast<char>(v >> (8 * i));
-    }
-    std::vector<std::array<Record, 2>> nodes_;
-    std::string data_;
-    std::string path_;
-};
+// {autonomous_system_number: AS}, encoded.
+std::string asn_data(std::uint32_t asn) {
+    return test::TinyMmdb::map({{"autonomous_system_number", test::TinyMmdb::u32(asn)}});
+}
 
 std::uint32_t mmdb_asn_at(const std::string& path, const char* address, bool& found) {
     MMDB_s db{};
@@ -378,15 +293,11 @@ std::uint32_t mmdb_asn_at(const std::string& path, const char* address, bool& fo
 // inside ::ffff:0:0/96 (a network over it is cut around it, a subtree
 // inside it skipped).
 TEST_CASE("fuzz read_mmdb_asn: an IPv6 network covering the IPv4-mapped block does not overlap the IPv4 rows") {
-    MmdbFile f;
-    std::vector<std::uint32_t> path;  // the nodes at depth 0..96 on the way to ::/96
-    for (int d = 0; d <= 96; ++d) path.push_back(f.add_node());
-    for (int d = 0; d < 96; ++d) f.set(path[d], 0, {MmdbFile::Record::node, path[d + 1]});
-    f.set(path[96], 0, f.asn_data(64500));  // ::/97 under ::/96: 0.0.0.0/1
-    const std::uint32_t m = f.add_node();  // depth 81, bit 80 set
-    f.set(path[80], 1, {MmdbFile::Record::node, m});
-    f.set(m, 1, f.asn_data(64501));  // bits 80 and 81 set: ::c000:0:0/82
-    const std::string& file = f.write();
+    const test::TempDir dir("anondb-fuzz-regression");
+    test::TinyMmdb f(6, "Test-ASN");
+    f.insert("::/97", asn_data(64500));           // under ::/96, the IPv4 subtree: 0.0.0.0/1
+    f.insert("::c000:0:0/82", asn_data(64501));  // bits 80 and 81 set: over ::ffff:0:0/96
+    const std::string file = f.write(dir.path, "asn.mmdb");
 
     // What the file says, per libmaxminddb.
     bool found = false;
@@ -423,20 +334,11 @@ TEST_CASE("fuzz read_mmdb_asn: an IPv6 network covering the IPv4-mapped block do
 // ::ffff:0:0/96: libmaxminddb looks IPv4 up in ::/96 and never reaches it,
 // so read_mmdb_asn leaves it out instead of writing IPv4 rows twice.
 TEST_CASE("fuzz read_mmdb_asn: a subtree under ::ffff:0:0/96 beside the IPv4 subtree gives no rows") {
-    MmdbFile f;
-    std::vector<std::uint32_t> path;  // ::/96
-    for (int d = 0; d <= 96; ++d) path.push_back(f.add_node());
-    for (int d = 0; d < 96; ++d) f.set(path[d], 0, {MmdbFile::Record::node, path[d + 1]});
-    f.set(path[96], 1, f.asn_data(64500));  // 128.0.0.0/1
-    // ::ffff:0:0/96: bits 80..95 set, below node path[80] (depth 80).
-    std::uint32_t at = path[80];
-    for (int d = 80; d < 96; ++d) {
-        const std::uint32_t next = f.add_node();
-        f.set(at, 1, {MmdbFile::Record::node, next});
-        at = next;
-    }
-    f.set(at, 0, f.asn_data(64501));  // ::ffff:0:0/97, i.e. 0.0.0.0/1 again
-    const std::string& file = f.write();
+    const test::TempDir dir("anondb-fuzz-regression");
+    test::TinyMmdb f(6, "Test-ASN");
+    f.insert("::8000:0/97", asn_data(64500));    // under ::/96: 128.0.0.0/1
+    f.insert("::ffff:0:0/97", asn_data(64501));  // a subtree of its own under ::ffff:0:0/96: 0.0.0.0/1 again
+    const std::string file = f.write(dir.path, "asn.mmdb");
     bool found = false;
     CHECK(!(mmdb_asn_at(file, "1.2.3.4", found), found));
     CHECK(mmdb_asn_at(file, "200.0.0.1", found) == 64500);
