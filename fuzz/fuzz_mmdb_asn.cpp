@@ -11,8 +11,9 @@
 // Checked: no crash and no leak whatever the bytes; on success every row
 // has one nonzero AS, its text inside the table, rows in address order and
 // disjoint (asn.hpp: "Networks are disjoint": the target found an IPv6
-// network over the IPv4-mapped block overlapping the IPv4 rows, now cut
-// around it; tests/test_fuzz_regressions.cpp), and never more rows than ParseOptions::max_entries.
+// network over the IPv4-mapped block overlapping the IPv4 rows, then a
+// data record at ::/96 doing the same; tests/test_fuzz_regressions.cpp),
+// and never more rows than ParseOptions::max_entries.
 #include <sys/mman.h>
 #include <unistd.h>
 

@@ -349,3 +349,110 @@ TEST_CASE("fuzz read_mmdb_asn: a subtree under ::ffff:0:0/96 beside the IPv4 sub
     CHECK(table->rows[0].range == prefix_range(Ip::from_v4(0x80000000u), 97));
     CHECK(table->asns[table->rows[0].asn_begin] == 64500);
 }
+
+namespace {
+
+// What libmaxminddb answers for `address` and what the table's row holding it
+// says (rows are disjoint, so at most one): the same AS, or both nothing.
+void check_address(const std::string& file, const sources::AsnTable& table, const char* address) {
+    const std::string shown = address;
+    CAPTURE(shown);
+    bool found = false;
+    const std::uint32_t want = mmdb_asn_at(file, address, found);
+    const auto ip = parse_ip(address);
+    REQUIRE(ip);
+    std::uint32_t got = 0;
+    for (const auto& r : table.rows)
+        if (r.range.contains(ip->ip)) got = table.asns[r.asn_begin];
+    CHECK(got == (found ? want : 0));
+}
+
+void check_disjoint(const sources::AsnTable& table) {
+    for (std::size_t i = 1; i < table.rows.size(); ++i) {
+        const auto& a = table.rows[i - 1];
+        const auto& b = table.rows[i];
+        CHECK_MESSAGE(a.range.last < b.range.first, "rows " << format_range(a.range) << " (AS"
+                                                            << table.asns[a.asn_begin] << ") and "
+                                                            << format_range(b.range) << " (AS"
+                                                            << table.asns[b.asn_begin] << ") overlap");
+    }
+}
+
+}  // namespace
+
+// Found by: read_mmdb_asn, its invariant "rows disjoint", in test.sh's 20 s
+// CI run (build-fuzz crash input crash-170541bff6de, 12,485 bytes: the
+// record at depth 96 on the all-left path is data, 0.0.0.0/0, beside a data
+// record ::c000:0:0/82 over ::ffff:0:0/96). The walk looked for an IPv4
+// subtree as a *node* at ::/96; with a data record there it found none, so
+// the /82 was not cut, while the data record itself still came out as
+// IPv4's 0.0.0.0/0: two rows over all IPv4. Fixed: whatever sits at ::/96
+// or above it (a node, a data record at depth 96, a network ::/d with d <
+// 96) is IPv4 for libmaxminddb, and ::ffff:0:0/96 never is, so every record
+// gives its part inside ::/96 as IPv4 and its parts outside both blocks as
+// IPv6.
+TEST_CASE("fuzz read_mmdb_asn: a data record at ::/96 is IPv4, and a network over ::ffff:0:0/96 does not overlap it") {
+    const test::TempDir dir("anondb-fuzz-regression");
+    test::TinyMmdb f(6, "Test-ASN");
+    f.insert("::/96", asn_data(64500));          // all IPv4, as one data record
+    f.insert("::c000:0:0/82", asn_data(64501));  // over ::ffff:0:0/96
+    const std::string file = f.write(dir.path, "asn.mmdb");
+    bool found = false;
+    REQUIRE(mmdb_asn_at(file, "200.0.0.1", found) == 64500);
+    REQUIRE(mmdb_asn_at(file, "::ffff:200.0.0.1", found) == 64501);
+
+    const auto table = sources::read_mmdb_asn(file);
+    REQUIRE_MESSAGE(table, (table ? "" : table.error().message));
+    check_disjoint(*table);
+    for (const char* a : {"1.2.3.4", "200.0.0.1", "255.255.255.255", "::c000:0:1", "::fffe:ffff:ffff", "2001:db8::1"})
+        check_address(file, *table, a);
+    const Range v6 = prefix_range(Ip{0, std::uint64_t{0xc000} << 32}, 82);
+    REQUIRE(table->rows.size() == 2);
+    CHECK(table->rows[0].range == Range{v6.first, ip_prev(kV4First)});
+    CHECK(table->rows[1].range == Range{kV4First, kV4Last});
+    CHECK(table->row_text(table->rows[1]) == "0.0.0.0/0");
+}
+
+// Found with the case above: a network ::/d with 80 < d < 96 covers ::/96
+// (so libmaxminddb answers it for every IPv4 address) but not
+// ::ffff:0:0/96; the walk gave it only as an IPv6 row, and no IPv4 address
+// was attributed to it.
+TEST_CASE("fuzz read_mmdb_asn: a network over ::/96 also holds IPv4") {
+    const test::TempDir dir("anondb-fuzz-regression");
+    test::TinyMmdb f(6, "Test-ASN");
+    f.insert("::/88", asn_data(64500));
+    f.insert("2001:db8::/32", asn_data(64501));
+    const std::string file = f.write(dir.path, "asn.mmdb");
+    bool found = false;
+    REQUIRE(mmdb_asn_at(file, "1.2.3.4", found) == 64500);
+
+    const auto table = sources::read_mmdb_asn(file);
+    REQUIRE_MESSAGE(table, (table ? "" : table.error().message));
+    check_disjoint(*table);
+    for (const char* a : {"1.2.3.4", "255.255.255.255", "::1:0:0", "::ff:ffff:ffff", "::100:0:0", "2001:db8::1"})
+        check_address(file, *table, a);
+    REQUIRE(table->rows.size() == 3);
+    CHECK(table->rows[0].range == Range{Ip{0, std::uint64_t{1} << 32}, prefix_range(Ip{}, 88).last});
+    CHECK(table->rows[1].range == Range{kV4First, kV4Last});
+    CHECK(table->row_text(table->rows[1]) == "::/88");
+}
+
+// Also with the first case: in a tree whose ::/96 holds nothing, a network
+// inside ::ffff:0:0/96 is what libmaxminddb never answers for an IPv4
+// address; it gave IPv4 rows all the same.
+TEST_CASE("fuzz read_mmdb_asn: a network inside ::ffff:0:0/96 with no IPv4 subtree gives no IPv4 rows") {
+    const test::TempDir dir("anondb-fuzz-regression");
+    test::TinyMmdb f(6, "Test-ASN");
+    f.insert("::ffff:0:0/97", asn_data(64500));
+    f.insert("2001:db8::/32", asn_data(64501));
+    const std::string file = f.write(dir.path, "asn.mmdb");
+    bool found = true;
+    mmdb_asn_at(file, "1.2.3.4", found);
+    REQUIRE(!found);
+
+    const auto table = sources::read_mmdb_asn(file);
+    REQUIRE_MESSAGE(table, (table ? "" : table.error().message));
+    for (const char* a : {"1.2.3.4", "127.255.255.255", "2001:db8::1"}) check_address(file, *table, a);
+    REQUIRE(table->rows.size() == 1);
+    CHECK(table->asns[table->rows[0].asn_begin] == 64501);
+}

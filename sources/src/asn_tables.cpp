@@ -181,11 +181,16 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
     auto corrupt = [&path](std::string_view what) { return make_error(Status::corrupt, path + ": " + std::string(what)); };
     auto read_node = [&db](std::uint32_t n, MMDB_search_node_s& node) { return MMDB_read_node(&db, n, &node); };
 
-    // The IPv4 subtree of an IPv6 tree: the node at ::/96 (96 left turns
-    // from the root), when there is one. Other paths that reach it
-    // (::ffff:0:0/96, 2002::/16) are aliases and are skipped. With one,
-    // IPv4 comes out as IPv4-mapped (::ffff:0:0/96) from it alone: the
-    // IPv6 walk emits nothing there (`mapped`), so rows cannot overlap.
+    // An IPv6 tree holds IPv4 at ::/96: libmaxminddb looks an IPv4 address
+    // a.b.c.d up at ::a.b.c.d, through whatever the 96 left turns from the
+    // root reach (a subtree, or a record at or above ::/96). anondb writes
+    // IPv4 as IPv4-mapped, so a record's part inside ::/96 comes out in
+    // ::ffff:0:0/96, and nothing the tree holds in ::ffff:0:0/96 itself
+    // does: that is an alias of ::/96 in MaxMind's writers, and never
+    // reached for an IPv4 address in any tree. (The read_mmdb_asn fuzz
+    // target found rows overlapping when either was taken as IPv4.)
+    // The node at ::/96, when there is one: other paths to it (::ffff:0:0/96,
+    // 2002::/16) are aliases and are skipped.
     constexpr std::uint32_t kNoNode = 0xFFFFFFFFu;
     std::uint32_t v4_node = kNoNode;
     if (ip_version == 6) {
@@ -200,9 +205,8 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
         }
         if (depth == 96) v4_node = n;
     }
-
     const Range mapped{kV4First, kV4Last};
-    const bool has_v4_subtree = v4_node != kNoNode;
+    const Range v4_in_tree{Ip{}, Ip{0, 0xFFFFFFFFull}};  // ::/96
 
     AsnTable table;
     std::vector<bool> visited(node_count, false);
@@ -232,14 +236,13 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
             // In an IPv6 tree, ::/96 holds IPv4 (libmaxminddb looks IPv4
             // addresses up there): a network inside it is an IPv4 network.
             const bool under_v4_subtree = ip_version == 6 && depth >= 96 && addr.hi == 0 && (addr.lo >> 32) == 0;
+            // Inside ::ffff:0:0/96 (above): gives nothing, walked or not.
+            if (ip_version == 6 && depth >= 96 && mapped.contains(addr)) continue;
             switch (type) {
                 case MMDB_RECORD_TYPE_EMPTY: break;
                 case MMDB_RECORD_TYPE_SEARCH_NODE: {
                     const auto child = static_cast<std::uint32_t>(record);
                     if (child == v4_node && !(depth == 96 && addr == Ip{})) break;  // an alias
-                    // A subtree inside ::ffff:0:0/96 beside the IPv4 subtree:
-                    // what libmaxminddb never reaches for an IPv4 address.
-                    if (has_v4_subtree && depth >= 96 && mapped.contains(addr)) break;
                     stack.push_back(Pending{child, depth, addr});
                     break;
                 }
@@ -249,7 +252,7 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
                     if (arc == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR) break;
                     if (arc != MMDB_SUCCESS) return corrupt(std::string("bad data record: ") + MMDB_strerror(arc));
                     if (!data.has_data) break;
-                    // The network: IPv4 as IPv4-mapped, written as IPv4.
+                    // The network, as written: IPv4 as IPv4.
                     Range range;
                     std::string text;
                     if (in_v4_tree || under_v4_subtree) {
@@ -258,14 +261,8 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
                         range = prefix_range(v4, len + 96);
                         text = format_ip(v4) + "/" + std::to_string(len);
                     } else {
-                        // (A network shorter than /96 that covers ::/96
-                        // comes out as one IPv6 network; writers do not
-                        // produce one.)
                         range = prefix_range(addr, depth);
-                        // An IPv6 network that would print as IPv4 (inside
-                        // ::ffff:0:0/96 in a tree without an IPv4 subtree).
-                        text = (range.first.is_v4() ? "::ffff:" : "") + format_ip(range.first) + "/" +
-                               std::to_string(depth);
+                        text = format_ip(range.first) + "/" + std::to_string(depth);
                     }
                     std::uint64_t asn = 0;
                     if (data.type == MMDB_DATA_TYPE_UINT32) asn = data.uint32;
@@ -281,16 +278,21 @@ Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& op
                     }
                     if (asn == 0) break;
                     const std::vector<std::uint32_t> asns{static_cast<std::uint32_t>(asn)};
-                    if (!has_v4_subtree || under_v4_subtree || range.last < mapped.first || mapped.last < range.first) {
+                    if (in_v4_tree || under_v4_subtree) {
                         add_row(table, options, range, 0, text, asns);
                         break;
                     }
-                    // An IPv6 network over ::ffff:0:0/96 (found by the
-                    // read_mmdb_asn fuzz target): its parts outside it.
-                    if (range.first < mapped.first)
-                        add_row(table, options, {range.first, ip_prev(mapped.first)}, 0, text, asns);
+                    // An IPv6 network: its part over ::/96 as IPv4 (a
+                    // network ::/d, d < 96), then its parts outside ::/96
+                    // and ::ffff:0:0/96 (which follows it) as they are.
+                    if (range.first <= v4_in_tree.last)
+                        add_row(table, options, mapped, 0, text, asns);
+                    const Ip below_first = std::max(range.first, ip_next(v4_in_tree.last));
+                    const Ip below_last = std::min(range.last, ip_prev(mapped.first));
+                    if (below_first <= below_last) add_row(table, options, {below_first, below_last}, 0, text, asns);
                     if (mapped.last < range.last)
-                        add_row(table, options, {ip_next(mapped.last), range.last}, 0, text, asns);
+                        add_row(table, options, {std::max(range.first, ip_next(mapped.last)), range.last}, 0, text,
+                                asns);
                     break;
                 }
                 default: return corrupt("invalid search tree record");

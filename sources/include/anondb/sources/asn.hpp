@@ -61,8 +61,11 @@ AsnTable parse_pfx2as(std::string_view body, const ParseOptions& options = {});
 
 // An ASN database in MaxMind DB format (GeoLite2-ASN, DB-IP ASN Lite, GeoIP2
 // ISP layouts: `autonomous_system_number`), read with libmaxminddb by walking
-// the whole search tree. IPv4 networks come out IPv4-mapped, once. Networks
-// are disjoint; those without the key or with AS 0 are left out. The walk
+// the whole search tree. IPv4 is what libmaxminddb answers for an IPv4
+// address: in an IPv6 tree, what the tree holds at ::/96 (or over it); it
+// comes out IPv4-mapped, once, and the tree's ::ffff:0:0/96 (an alias, or
+// data never reached for IPv4) gives nothing. Networks are disjoint; those
+// without the key or with AS 0 are left out. The walk
 // stops at options.max_entries rows (over_max_entries, a reject on line 0).
 Expected<AsnTable> read_mmdb_asn(const std::string& path, const ParseOptions& options = {});
 
