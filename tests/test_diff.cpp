@@ -74,8 +74,8 @@ std::vector<WantChange> expected_changes(const Oracle& a, const Oracle& b) {
     return out;
 }
 
-builder::DiffCount count_of(const std::vector<Range>& ranges) {
-    builder::DiffCount c;
+builder::RangeCount count_of(const std::vector<Range>& ranges) {
+    builder::RangeCount c;
     for (const Range& r : ranges) {
         ++c.ranges;
         if (r.first.is_v4()) c.ipv4_addresses += std::uint64_t{r.last.v4()} - r.first.v4() + 1;
@@ -84,7 +84,7 @@ builder::DiffCount count_of(const std::vector<Range>& ranges) {
     return c;
 }
 
-void check_count(const builder::DiffCount& got, const builder::DiffCount& want) {
+void check_count(const builder::RangeCount& got, const builder::RangeCount& want) {
     CHECK(got.ranges == want.ranges);
     CHECK(got.ipv4_addresses == want.ipv4_addresses);
     CHECK(got.ipv6_ranges == want.ipv6_ranges);

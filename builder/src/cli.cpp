@@ -424,35 +424,36 @@ std::string signer_of(const Database& db) {
     return key_fingerprint(key);
 }
 
-// Counts per category over the address partition: ranges and addresses.
-struct CategoryCounts {
-    std::uint64_t ranges = 0;
-    std::uint64_t v4_addresses = 0;
-    std::uint64_t v6_ranges = 0;
-};
+// {ranges, ipv4_addresses, ipv6_ranges}, as info, diff and the build report write them.
+void json_count(JsonWriter& w, const RangeCount& c) {
+    w.StartObject();
+    json_str(w, "ranges");
+    w.Uint64(c.ranges);
+    json_str(w, "ipv4_addresses");
+    w.Uint64(c.ipv4_addresses);
+    json_str(w, "ipv6_ranges");
+    w.Uint64(c.ipv6_ranges);
+    w.EndObject();
+}
 
-std::map<std::string, CategoryCounts> count_categories(const Database& db) {
-    std::map<std::string, CategoryCounts> out;
-    auto add = [&](const Segment& s, bool v4) {
+// Counts per category over the address partition: ranges and addresses.
+std::map<std::string, RangeCount> count_categories(const Database& db) {
+    std::map<std::string, RangeCount> out;
+    auto add = [&](const Segment& s) {
         const auto r = db.answer(s.answer);
-        for (const auto& c : kCategoryNames) {
-            if (!(r.categories & c.bit)) continue;
-            auto& n = out[std::string(c.name)];
-            ++n.ranges;
-            if (v4) n.v4_addresses += std::uint64_t{s.range.last.v4()} - s.range.first.v4() + 1;
-            else ++n.v6_ranges;
-        }
+        for (const auto& c : kCategoryNames)
+            if (r.categories & c.bit) out[std::string(c.name)].add(s.range);
     };
     // Walk the partition segment by segment via locate(), in address order.
     for (Ip at = kV4First;;) {
         const Segment s = db.locate(at);
-        if (s.answer) add(s, true);
+        if (s.answer) add(s);
         if (s.range.last == kV4Last) break;
         at = ip_next(s.range.last);
     }
     for (Ip at = kIpMin;;) {
         const Segment s = db.locate(at);
-        if (!at.is_v4() && s.answer) add(s, false);
+        if (!at.is_v4() && s.answer) add(s);
         if (s.range.last == kIpMax) break;
         at = ip_next(s.range.last);
         if (at == kV4First) at = ip_next(kV4Last);
@@ -490,14 +491,7 @@ int cmd_info(const DbArgs& a) {
         w.StartObject();
         for (const auto& [name, n] : counts) {
             json_str(w, name);
-            w.StartObject();
-            json_str(w, "ranges");
-            w.Uint64(n.ranges);
-            json_str(w, "ipv4_addresses");
-            w.Uint64(n.v4_addresses);
-            json_str(w, "ipv6_ranges");
-            w.Uint64(n.v6_ranges);
-            w.EndObject();
+            json_count(w, n);
         }
         w.EndObject();
         json_str(w, "feeds");
@@ -542,7 +536,7 @@ int cmd_info(const DbArgs& a) {
     std::printf("\n%-18s %10s %16s %12s\n", "category", "ranges", "IPv4 addresses", "IPv6 ranges");
     for (const auto& [name, n] : counts)
         std::printf("%-18s %10llu %16llu %12llu\n", name.c_str(), static_cast<unsigned long long>(n.ranges),
-                    static_cast<unsigned long long>(n.v4_addresses), static_cast<unsigned long long>(n.v6_ranges));
+                    static_cast<unsigned long long>(n.ipv4_addresses), static_cast<unsigned long long>(n.ipv6_ranges));
     std::printf("\n%-28s %-8s %-18s %9s %8s  %s\n", "feed", "copy", "category", "accepted", "rejected", "fetched");
     for (const auto& f : db->feeds()) {
         const char* copy = (f.flags & format::kFeedStale) ? "STALE" : (f.flags & format::kFeedSnapshot) ? "snapshot" : "live";
@@ -597,17 +591,6 @@ struct DiffArgs {
     bool json = false;
     std::size_t limit = 50;  // changes listed in text output; 0: all
 };
-
-void json_count(JsonWriter& w, const DiffCount& c) {
-    w.StartObject();
-    json_str(w, "ranges");
-    w.Uint64(c.ranges);
-    json_str(w, "ipv4_addresses");
-    w.Uint64(c.ipv4_addresses);
-    json_str(w, "ipv6_ranges");
-    w.Uint64(c.ipv6_ranges);
-    w.EndObject();
-}
 
 void json_gain_loss(JsonWriter& w, std::string_view name, const GainLoss& gl) {
     json_str(w, name);

@@ -116,12 +116,6 @@ void count_change(DiffResult& d, const RangeChange& c) {
 
 }  // namespace
 
-void DiffCount::add(Range r) noexcept {
-    ++ranges;
-    if (r.first.is_v4()) ipv4_addresses += std::uint64_t{r.last.v4()} - r.first.v4() + 1;
-    else ++ipv6_ranges;
-}
-
 DiffResult diff_databases(const Database& old_db, const ColdData& old_cold, const Database& new_db,
                           const ColdData& new_cold) {
     DiffResult d;

@@ -93,7 +93,7 @@ std::string build_json(const BuildReport& report, std::int64_t build_time, std::
         w.StartObject();
         for (std::size_t k = 0; k < std::size(kCategoryNames); ++k) {
             const auto& name = kCategoryNames[k].name;
-            const CategoryTotals& t = report.categories[k];
+            const RangeCount& t = report.categories[k];
             w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
             w.StartObject();
             put_u64(w, "ranges", t.ranges);
@@ -812,16 +812,9 @@ Expected<Compiled> compile(const std::vector<PreparedFeed>& feeds, std::int64_t 
     report.input_entries = static_cast<std::uint64_t>(std::count(published.begin(), published.end(), true));
 
     report.ranges = merge_into(inputs, c);
-    for (const auto& r : c.ranges) {
-        const bool v4 = r.range.first.is_v4() && r.range.last.is_v4();
-        for (std::size_t k = 0; k < std::size(kCategoryNames); ++k) {
-            if (!(r.categories & kCategoryNames[k].bit)) continue;
-            CategoryTotals& t = report.categories[k];
-            ++t.ranges;
-            if (v4) t.ipv4_addresses += std::uint64_t{r.range.last.v4()} - r.range.first.v4() + 1;
-            else ++t.ipv6_ranges;
-        }
-    }
+    for (const auto& r : c.ranges)
+        for (std::size_t k = 0; k < std::size(kCategoryNames); ++k)
+            if (r.categories & kCategoryNames[k].bit) report.categories[k].add(r.range);
     {
         std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> answers;
         for (const auto& r : c.ranges) answers.insert({r.categories, r.provider, r.asn});

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "anondb/builder/range_count.hpp"
 #include "anondb/category.hpp"
 #include "anondb/ip.hpp"
 
@@ -53,30 +54,19 @@ struct RangeChange {
     std::uint32_t new_state;  // kNoState when removed
 };
 
-// Ranges and addresses: IPv4 addresses are counted, IPv6 only as ranges
-// (their address counts are not useful figures).
-struct DiffCount {
-    std::uint64_t ranges = 0;
-    std::uint64_t ipv4_addresses = 0;
-    std::uint64_t ipv6_ranges = 0;
-
-    void add(Range r) noexcept;
-    bool empty() const noexcept { return ranges == 0; }
-};
-
 // Per category and per feed: the space that gained it and the space that
 // lost it (a category gained by a range newly flagged with it, or by a
 // flagged range that now has it too; a feed gained by a range it now
 // lists, alone or beside others).
 struct GainLoss {
-    DiffCount gained;
-    DiffCount lost;
+    RangeCount gained;
+    RangeCount lost;
 };
 
 struct DiffResult {
     std::vector<RangeState> states;     // each distinct state of either side, once
     std::vector<RangeChange> changes;   // in address order
-    DiffCount added, removed, changed;  // by kind
+    RangeCount added, removed, changed;  // by kind
     // Per category, in kCategoryNames order (bit order), changed or not.
     std::array<GainLoss, std::size(kCategoryNames)> categories;
     std::map<std::string, GainLoss> feeds;  // only feeds with a change, by name

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "anondb/builder/range_count.hpp"
 #include "anondb/builder/asn_expand.hpp"
 #include "anondb/builder/catalogue.hpp"
 #include "anondb/builder/last_good.hpp"
@@ -85,15 +86,6 @@ struct FeedReport {
 // version only.
 inline constexpr int kReportVersion = 1;
 
-// What the published database holds of one category: its merged ranges
-// (maximal runs of one answer that include the category), the IPv4
-// addresses they cover and how many of them are IPv6.
-struct CategoryTotals {
-    std::uint64_t ranges = 0;
-    std::uint64_t ipv4_addresses = 0;
-    std::uint64_t ipv6_ranges = 0;
-};
-
 struct BuildReport {
     std::vector<FeedReport> feeds;
     std::uint64_t input_entries = 0;
@@ -107,7 +99,9 @@ struct BuildReport {
     std::uint64_t derived_ranges = 0;   // ranges ASN expansion published
     std::uint64_t excluded_ranges = 0;  // ASN-derived ranges (or parts) exclusions removed
     // Per category, in kCategoryNames order.
-    std::array<CategoryTotals, std::size(kCategoryNames)> categories{};
+    // Per category (kCategoryNames order): the merged ranges (maximal runs of
+    // one answer) that include it.
+    std::array<RangeCount, std::size(kCategoryNames)> categories{};
 };
 
 // One feed ready to compile: its bytes, and what parsing gave. A range feed
