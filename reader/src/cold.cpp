@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "anondb/explain.hpp"
+#include "anondb/seen.hpp"
 
 namespace anondb {
 
@@ -32,7 +33,7 @@ struct ColdData::Impl {
         std::vector<std::byte> owned;
         std::span<const std::byte> bytes;
     };
-    Section providers_sec, origins_sec, origin_text, evidence_sec, exclusions_sec, metadata;
+    Section providers_sec, origins_sec, origin_text, evidence_sec, exclusions_sec, metadata, first_seen_sec;
 
     std::vector<format::StrRef> providers;
     std::vector<Origin> origins;
@@ -40,6 +41,12 @@ struct ColdData::Impl {
     std::vector<std::uint32_t> row_origin;  // and their origins
     std::vector<Ip> block_max_last;         // per kBlock rows: the highest last
     std::span<const format::ExclusionEntry> exclusions;
+    bool has_first_seen = false;
+    std::vector<Range> seen_ranges;         // first_seen rows, in order
+    std::vector<std::uint32_t> seen_days;   // and their days
+
+    // The first_seen row holding ip, or seen_ranges.size().
+    std::size_t seen_row(Ip ip) const;
 
     Evidence evidence(std::uint32_t origin) const;
     Contribution contribution(std::uint32_t origin) const;
@@ -270,7 +277,76 @@ Expected<ColdData> ColdData::load(const Database& db) {
         if (last < first || x.origin >= norig || x.rule >= norig)
             return corrupt(SectionKind::exclusions, "entry refers outside the file or is empty");
     }
+    // First-seen days (2.2, optional): rows sorted and disjoint.
+    if (db.find_section(SectionKind::first_seen)) {
+        if (auto e = load_section(db, SectionKind::first_seen, impl->first_seen_sec); e.status != Status::ok) return e;
+        auto fc = columns_of(impl->first_seen_sec, format::kFirstSeenColumns, SectionKind::first_seen);
+        if (!fc) return fc.error();
+        for (unsigned k = 0; k < 4; ++k) fc->decode_delta(format::kFirstSeenFirst + k);
+        const std::size_t n = fc->rows;
+        const std::uint32_t* firsts[4];
+        std::uint32_t* lasts[4];
+        for (unsigned k = 0; k < 4; ++k) {
+            firsts[k] = fc->column(format::kFirstSeenFirst + k);
+            lasts[k] = fc->column(format::kFirstSeenLast + k);
+            for (std::size_t i = 0; i < n; ++i) lasts[k][i] += firsts[k][i];  // stored minus first
+        }
+        const std::uint32_t* const last_view[4] = {lasts[0], lasts[1], lasts[2], lasts[3]};
+        impl->has_first_seen = true;
+        impl->seen_ranges.resize(n);
+        impl->seen_days.assign(fc->column(format::kFirstSeenDay), fc->column(format::kFirstSeenDay) + n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Range r{ip_of_limbs(firsts, i), ip_of_limbs(last_view, i)};
+            if (r.last < r.first) return corrupt(SectionKind::first_seen, "row " + std::to_string(i) + ": last before first");
+            if (i > 0 && !(impl->seen_ranges[i - 1].last < r.first))
+                return corrupt(SectionKind::first_seen, "row " + std::to_string(i) + ": not sorted and disjoint");
+            impl->seen_ranges[i] = r;
+        }
+    }
     return ColdData(std::move(impl));
+}
+
+std::size_t ColdData::Impl::seen_row(Ip ip) const {
+    const auto it = std::upper_bound(seen_ranges.begin(), seen_ranges.end(), ip,
+                                     [](Ip a, const Range& r) { return a < r.first; });
+    if (it == seen_ranges.begin() || std::prev(it)->last < ip) return seen_ranges.size();
+    return static_cast<std::size_t>(std::prev(it) - seen_ranges.begin());
+}
+
+bool ColdData::has_first_seen() const { return impl_->has_first_seen; }
+
+std::optional<std::uint32_t> ColdData::first_seen(Ip ip) const {
+    const std::size_t i = impl_->seen_row(ip);
+    if (i == impl_->seen_ranges.size()) return std::nullopt;
+    return impl_->seen_days[i];
+}
+
+void ColdData::for_each_first_seen(const std::function<void(Range, std::uint32_t)>& fn) const {
+    for (std::size_t i = 0; i < impl_->seen_ranges.size(); ++i) fn(impl_->seen_ranges[i], impl_->seen_days[i]);
+}
+
+Assessment ColdData::assess(std::span<const std::uint32_t> rows) const {
+    Assessment out;
+    if (rows.empty()) return out;
+    const Database& db = *impl_->db;
+    const std::uint32_t build_day = seen::day_of(db.header().build_time);
+    // Each feed once, by its strongest rows: (feed, direct).
+    std::vector<std::pair<std::uint32_t, bool>> feeds;
+    feeds.reserve(rows.size());
+    for (const std::uint32_t row : rows) {
+        const std::uint32_t feed = impl_->origins[impl_->row_origin[row]].feed;
+        feeds.emplace_back(feed, db.feeds()[feed].role == static_cast<std::uint32_t>(format::FeedRole::ranges));
+    }
+    std::sort(feeds.begin(), feeds.end());
+    seen::ConfidenceSum sum;
+    for (std::size_t i = 0; i < feeds.size(); ++i) {
+        if (i + 1 < feeds.size() && feeds[i + 1].first == feeds[i].first) continue;  // the last is the strongest
+        const std::uint32_t day = seen::fetch_day(db.feeds()[feeds[i].first].fetched_at, db.header().build_time);
+        out.last_seen = std::max(out.last_seen, day);
+        sum.add(seen::feed_weight(feeds[i].second, build_day - day));
+    }
+    out.confidence = sum.value();
+    return out;
 }
 
 ColdData::ColdData(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -370,6 +446,8 @@ void ColdData::for_each_piece(const std::function<void(const Piece&)>& fn) const
     std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, decltype(ends_later)> active(ends_later);
     std::vector<std::uint32_t> covering;  // active rows, as the heap holds them
     std::vector<std::uint32_t> rows;      // a piece's rows, ascending
+    const auto& seen_ranges = impl_->seen_ranges;
+    std::size_t seen = 0;                 // the first first_seen row not below cur
     std::size_t next = 0;
     Ip cur = kIpMin;
     while (true) {
@@ -380,9 +458,20 @@ void ColdData::for_each_piece(const std::function<void(const Piece&)>& fn) const
         Ip last = kIpMax;
         if (!active.empty()) last = ranges[active.top()].last;
         if (next < n && ranges[next].first <= last) last = ip_prev(ranges[next].first);  // first > cur here
+        // The first_seen row holding cur, or the gap before the next one.
+        std::optional<std::uint32_t> first_seen;
+        while (seen < seen_ranges.size() && seen_ranges[seen].last < cur) ++seen;
+        if (seen < seen_ranges.size()) {
+            if (seen_ranges[seen].first <= cur) {
+                first_seen = impl_->seen_days[seen];
+                last = std::min(last, seen_ranges[seen].last);
+            } else {
+                last = std::min(last, ip_prev(seen_ranges[seen].first));
+            }
+        }
         rows = covering;
         std::sort(rows.begin(), rows.end());
-        fn(Piece{{cur, last}, rows});
+        fn(Piece{{cur, last}, rows, first_seen});
         if (last == kIpMax) break;
         cur = ip_next(last);
         bool ended = false;
@@ -427,7 +516,23 @@ Explanation ColdData::explain(Ip ip) const {
             covering.emplace_back(impl_->row_origin[i], static_cast<std::uint32_t>(i));
         }
     }
+    // One first-seen day: inside its row, or in the gap between rows.
+    if (const std::size_t s = impl_->seen_row(ip); s < impl_->seen_ranges.size()) {
+        out.first_seen = impl_->seen_days[s];
+        around.first = std::max(around.first, impl_->seen_ranges[s].first);
+        around.last = std::min(around.last, impl_->seen_ranges[s].last);
+    } else {
+        const auto& sr = impl_->seen_ranges;
+        const auto it = std::upper_bound(sr.begin(), sr.end(), ip, [](Ip a, const Range& r) { return a < r.first; });
+        if (it != sr.end()) around.last = std::min(around.last, ip_prev(it->first));
+        if (it != sr.begin()) around.first = std::max(around.first, ip_next(std::prev(it)->last));
+    }
     out.range = around;
+    {
+        std::vector<std::uint32_t> rows;
+        for (const auto& [origin, row] : covering) rows.push_back(row);
+        out.assessment = assess(rows);
+    }
     // One contribution per origin (an origin's rows are disjoint in a
     // valid file), ascending.
     std::sort(covering.begin(), covering.end());
@@ -448,6 +553,29 @@ Explanation ColdData::explain(Ip ip) const {
     return out;
 }
 
+AssessmentTable::AssessmentTable(const ColdData& cold) {
+    cold.for_each_piece([&](const Piece& piece) {
+        if (piece.rows.empty()) return;
+        const Assessment a = cold.assess(piece.rows);
+        if (!entries_.empty()) {
+            Entry& back = entries_.back();
+            if (ip_next(back.range.last) == piece.range.first && back.first_seen == piece.first_seen &&
+                back.assessment.last_seen == a.last_seen && back.assessment.confidence == a.confidence) {
+                back.range.last = piece.range.last;
+                return;
+            }
+        }
+        entries_.push_back({piece.range, a, piece.first_seen});
+    });
+}
+
+const AssessmentTable::Entry* AssessmentTable::find(Ip ip) const {
+    const auto it = std::upper_bound(entries_.begin(), entries_.end(), ip,
+                                     [](Ip a, const Entry& e) { return a < e.range.first; });
+    if (it == entries_.begin() || std::prev(it)->range.last < ip) return nullptr;
+    return &*std::prev(it);
+}
+
 Expected<Ok> verify(const Database& db) {
     // Whatever checks `db` was opened with (OpenChecks::deferred skips
     // them), everything open() can prove is proved here.
@@ -466,6 +594,24 @@ Expected<Ok> verify(const Database& db) {
     std::optional<Error> mismatch;
     cold->for_each_piece([&](const Piece& piece) {
         if (mismatch) return;
+        // First-seen rows hold exactly the flagged addresses, none seen
+        // first after it was last seen.
+        if (cold->has_first_seen()) {
+            const bool flagged = !piece.rows.empty();
+            if (flagged != piece.first_seen.has_value()) {
+                mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) +
+                                                           (flagged ? " is flagged but has no first-seen day"
+                                                                    : " is not flagged but has a first-seen day"));
+                return;
+            }
+            if (flagged && *piece.first_seen > cold->assess(piece.rows).last_seen) {
+                mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) +
+                                                           " first seen on " + seen::iso_date(*piece.first_seen) +
+                                                           ", after it was last seen (" +
+                                                           seen::iso_date(cold->assess(piece.rows).last_seen) + ")");
+                return;
+            }
+        }
         const LookupResult want = cold->answer_of(piece.rows);
         for (Ip at = piece.range.first;;) {
             const Segment seg = full->locate(at);

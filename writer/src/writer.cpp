@@ -209,6 +209,12 @@ Error check_content(const DatabaseContent& c) {
         if (r.provider >= nprov) return fail("range provider out of range");
         if (i > 0 && !(c.ranges[i - 1].range.last < r.range.first)) return fail("ranges not sorted and disjoint");
     }
+    const auto& seen = c.first_seen ? *c.first_seen : std::vector<FirstSeenInfo>{};
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        const auto& r = seen[i].range;
+        if (r.last < r.first) return fail("first-seen range end before start");
+        if (i > 0 && !(seen[i - 1].range.last < r.first)) return fail("first-seen ranges not sorted and disjoint");
+    }
     for (const auto& e : c.evidence) {
         if (e.range.last < e.range.first) return fail("evidence range end before start");
         if (e.origin >= norig) return fail("evidence of an unknown origin");
@@ -354,6 +360,18 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         return key(a) < key(b);
     });
 
+    const auto& seen = c.first_seen ? *c.first_seen : std::vector<FirstSeenInfo>{};
+    ColumnTable first_seen(format::kFirstSeenColumns, seen.size());
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        const Range& r = seen[i].range;
+        for (unsigned k = 0; k < 4; ++k) {
+            first_seen.at(format::kFirstSeenFirst + k, i) = limb(r.first, k);
+            first_seen.at(format::kFirstSeenLast + k, i) = limb(r.last, k) - limb(r.first, k);
+        }
+        first_seen.at(format::kFirstSeenDay, i) = seen[i].day;
+    }
+    for (unsigned k = 0; k < 4; ++k) first_seen.delta(format::kFirstSeenFirst + k);
+
     std::vector<PendingSection> sections;
     sections.push_back({SectionKind::v4_index, as_bytes(v4_index), false});
     sections.push_back({SectionKind::v4_starts, as_bytes(v4_low), false});
@@ -385,6 +403,7 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         std::memcpy(raw.data(), &sig, sizeof sig);
         sections.push_back({SectionKind::signature, std::move(raw), false});
     }
+    if (c.first_seen) sections.push_back({SectionKind::first_seen, first_seen.bytes(), true});
 
     // Lay out: header, table, then each section at the next 64-byte boundary.
     const std::uint64_t table_offset = sizeof(format::Header);
@@ -449,7 +468,10 @@ Expected<std::vector<std::byte>> serialize(const DatabaseContent& c, const Write
         // Sign the file as it stands (the message reads the signature, its
         // checksum and the table checksum as zeros: FORMAT.md), then fill
         // in the signature and the two checksums that cover it.
-        const std::size_t entry = table.size() - 1;
+        const auto entry = static_cast<std::size_t>(
+            std::find_if(table.begin(), table.end(),
+                         [](const format::SectionEntry& e) { return e.kind == std::uint32_t(SectionKind::signature); }) -
+            table.begin());
         auto sig = options.signing_key->sign(signed_message(out, entry));
         if (!sig) return sig.error();
         format::SectionEntry& e = table[entry];

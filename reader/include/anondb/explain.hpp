@@ -52,19 +52,31 @@ struct Exclusion {
     Evidence rule;         // the exclusion list line
 };
 
+// What the evidence says of a flagged address beside its answer (FORMAT.md,
+// Seen dates and confidence). Days are days since 1970-01-01 UTC.
+struct Assessment {
+    std::uint32_t last_seen = 0;  // the latest fetch day of the feeds that list it
+    unsigned confidence = 0;      // 1 to 99; 0 when not flagged
+};
+
 struct Explanation {
     Range range;          // the largest range around the address with exactly these contributions
+                          // (and one first-seen day)
     Segment segment;      // the lookup segment: the largest range around it with the same answer
     LookupResult result;  // what lookup() answers for it
     std::vector<Contribution> contributions;  // ascending origin id
     std::vector<Exclusion> exclusions;        // covering the address, in file order
+    Assessment assessment;                    // of the contributions; zero when not flagged
+    std::optional<std::uint32_t> first_seen;  // day; none when not flagged or the file has no first_seen
 };
 
 // A stretch of the address space covered by exactly one set of evidence
 // rows (possibly none).
+// Flagged pieces also lie inside one first_seen row, whose day they carry.
 struct Piece {
     Range range;
-    std::span<const std::uint32_t> rows;  // evidence row numbers, ascending
+    std::span<const std::uint32_t> rows;      // evidence row numbers, ascending
+    std::optional<std::uint32_t> first_seen;  // day; none when not flagged or the file has no first_seen
 };
 
 // Decoded, verified cold sections of one Database. The views it returns stay
@@ -79,12 +91,24 @@ public:
 
     // Calls fn for every piece of the whole address space, in address
     // order: the pieces partition the space, and touching pieces have
-    // different rows. One sweep over the evidence: for exports and verify.
+    // different rows or first-seen days. One sweep over the evidence: for
+    // exports and verify.
     void for_each_piece(const std::function<void(const Piece&)>& fn) const;
 
     // What the evidence rows `rows` give as an answer (FORMAT.md, Answer
     // semantics); `flagged` is false for no rows.
     LookupResult answer_of(std::span<const std::uint32_t> rows) const;
+
+    // Last-seen day and confidence of an address covered by exactly `rows`
+    // (FORMAT.md, Seen dates and confidence); zero for no rows.
+    Assessment assess(std::span<const std::uint32_t> rows) const;
+
+    // Whether the file has first-seen days (format 2.2), and the day of one
+    // address (none when it is not flagged or the file has none).
+    bool has_first_seen() const;
+    std::optional<std::uint32_t> first_seen(Ip ip) const;
+    // Every first_seen row, in address order.
+    void for_each_first_seen(const std::function<void(Range, std::uint32_t day)>& fn) const;
 
     // The distinct feed names of the origins of `rows`, in origin order:
     // a range's sources, as the exports name them. Into `out` (cleared).
@@ -108,6 +132,24 @@ public:
 private:
     explicit ColdData(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
+};
+
+// The seen dates and confidence of every flagged address, for many
+// lookups (`anondb lookup --json`): one sweep of the evidence at
+// construction, then a binary search per address.
+class AssessmentTable {
+public:
+    struct Entry {
+        Range range;                              // a maximal run with these values
+        Assessment assessment;
+        std::optional<std::uint32_t> first_seen;  // none when the file has no first_seen
+    };
+    explicit AssessmentTable(const ColdData& cold);
+    const Entry* find(Ip ip) const;  // nullptr when the address is not flagged
+    std::size_t size() const noexcept { return entries_.size(); }
+
+private:
+    std::vector<Entry> entries_;
 };
 
 // Full check of a file: everything open() checks with OpenChecks::full

@@ -18,7 +18,7 @@ static_assert(std::endian::native == std::endian::little,
 
 inline constexpr unsigned char kMagic[8] = {0x89, 'A', 'N', 'O', 'N', 'D', 'B', '\n'};
 inline constexpr std::uint16_t kMajor = 2;  // readers refuse other majors
-inline constexpr std::uint16_t kMinor = 1;  // additions only; readers accept any minor
+inline constexpr std::uint16_t kMinor = 2;  // additions only; readers accept any minor
 inline constexpr std::uint64_t kSectionAlign = 64;
 
 struct Header {
@@ -74,8 +74,10 @@ enum class SectionKind : std::uint32_t {
     metadata = 15,    // UTF-8 JSON             cold
     // 2.1; optional.
     signature = 16,   // SignatureSection       raw, checked at open
+    // 2.2; optional.
+    first_seen = 17,  // column table, 9 cols   cold
 };
-inline constexpr std::uint32_t kMaxKnownKind = 16;
+inline constexpr std::uint32_t kMaxKnownKind = 17;
 inline constexpr std::uint32_t kMaxRequiredKind = 15;  // kinds 1..15 are in every file
 
 // Sections opened raw and checked at open (lookups read all but feeds).
@@ -102,6 +104,7 @@ constexpr std::string_view section_name(std::uint32_t kind) noexcept {
         case SectionKind::exclusions: return "exclusions";
         case SectionKind::metadata: return "metadata";
         case SectionKind::signature: return "signature";
+        case SectionKind::first_seen: return "first_seen";
     }
     return "unknown";
 }
@@ -121,6 +124,7 @@ constexpr unsigned answer_id_width(std::uint64_t answer_count) noexcept {
 // Column counts of the column tables (docs/FORMAT.md, Conventions).
 inline constexpr std::uint32_t kOriginColumns = 8;
 inline constexpr std::uint32_t kEvidenceColumns = 10;
+inline constexpr std::uint32_t kFirstSeenColumns = 9;
 
 // The columns of `origins`, in order; Δfeed ones are delta-coded per feed
 // (from the previous row with the same feed column).
@@ -142,6 +146,14 @@ enum EvidenceColumn : std::uint32_t {
     kEvidenceOrigin = 1,  // Δfeed
     kEvidenceFirst = 2,
     kEvidenceLast = 6,
+};
+
+// The columns of `first_seen`: first limbs 0..3 (Δ each), last limbs 0..3
+// (each minus the first's limb), the day (days since 1970-01-01 UTC).
+enum FirstSeenColumn : std::uint32_t {
+    kFirstSeenFirst = 0,
+    kFirstSeenLast = 4,
+    kFirstSeenDay = 8,
 };
 
 struct Ip128 {

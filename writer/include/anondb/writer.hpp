@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,6 +67,13 @@ struct EvidenceInfo {
     std::uint32_t origin = 0;
 };
 
+// The day a run of flagged addresses was first seen (FORMAT.md, First
+// seen): days since 1970-01-01 UTC.
+struct FirstSeenInfo {
+    Range range;
+    std::uint32_t day = 0;
+};
+
 struct DatabaseContent {
     std::int64_t build_time = 0;
     std::uint64_t data_version = 0;
@@ -82,6 +90,10 @@ struct DatabaseContent {
     // and verify() checks them.
     std::vector<EvidenceInfo> evidence;
     std::vector<ExclusionInfo> exclusions;  // any order; written sorted
+    // First-seen days: sorted and disjoint, and they must hold exactly the
+    // flagged addresses (FORMAT.md, First seen; verify() checks that). None:
+    // the file has no first_seen section (builder/history.hpp makes them).
+    std::optional<std::vector<FirstSeenInfo>> first_seen;
     std::string metadata_json = "{}";
 };
 
