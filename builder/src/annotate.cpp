@@ -510,6 +510,11 @@ Error Annotator::annotate(const InputLine& l) {
             JsonWriter& w = json_->start();
             w.StartObject();
             json_result_fields(w, l.ip, seg, r);
+            if (options_.assessments) {
+                const AssessmentTable::Entry* e = options_.assessments->find(l.ip);
+                json_assessment_fields(w, e != nullptr, e ? e->assessment : Assessment{},
+                                       e ? e->first_seen : std::nullopt);
+            }
             if (options_.geo) json_geo_fields(w, g, v);
             w.EndObject();
             put_json_line();

@@ -156,6 +156,20 @@ int cmd_lookup(const LookupArgs& a) {
         geo.emplace(std::move(*g));
         options.geo = &*geo;
     }
+    // Seen dates and confidence come from the evidence: one sweep of the
+    // cold sections before the first line.
+    std::optional<ColdData> cold;
+    std::optional<AssessmentTable> assessments;
+    if (a.json) {
+        auto c = ColdData::load(*db);
+        if (!c) {
+            std::cerr << "anondb lookup: " << a.db << ": " << c.error().message << "\n";
+            return kExitFailure;
+        }
+        cold.emplace(std::move(*c));
+        assessments.emplace(*cold);
+        options.assessments = &*assessments;
+    }
     auto annotator = Annotator::create(*db, options, STDOUT_FILENO);
     if (!annotator) {
         std::cerr << "anondb lookup: " << annotator.error().message << "\n";
@@ -327,6 +341,7 @@ int cmd_explain(const ExplainArgs& a) {
         JsonWriter w(buf);
         w.StartObject();
         json_result_fields(w, ip->ip, ex.segment, ex.result);
+        json_assessment_fields(w, ex.result.flagged, ex.assessment, ex.first_seen);
         json_str(w, "evidence_range");  // where exactly this evidence applies
         json_str(w, format_range(ex.range));
         json_str(w, "evidence");
@@ -363,6 +378,9 @@ int cmd_explain(const ExplainArgs& a) {
                   << "\n";
         std::cout << "  provider  " << or_dash(ex.result.provider) << "\n";
         if (ex.result.asn) std::cout << "  asn       AS" << ex.result.asn << "\n";
+        std::cout << "  confidence " << ex.assessment.confidence << " of 99\n";
+        std::cout << "  seen      " << (ex.first_seen ? seen::iso_date(*ex.first_seen) : std::string("(first seen unknown)"))
+                  << " to " << seen::iso_date(ex.assessment.last_seen) << "\n";
         // Origins are numbered feed by feed, so one feed's entries are adjacent:
         // print each feed's fetch record once, then its lines.
         std::size_t nfeeds = 0;
@@ -935,6 +953,9 @@ int run_cli(int argc, char** argv) {
     b->add_option("--sign", build.options.sign_key_path,
                   "Sign the database with this Ed25519 private key (PEM, as `openssl genpkey -algorithm ed25519` "
                   "writes it); check with verify --key");
+    b->add_option("--previous", build.options.previous_path,
+                  "The previous build's database: flagged addresses keep the day they were first seen "
+                  "(docs/FORMAT.md, Seen dates and confidence); may be the output file itself");
     b->add_option("--max-total-entries", build.options.max_total_entries,
                   "Fail the build when all feeds together publish more than N ranges, ASN-derived ones included "
                   "(default: feeds.yaml's max_total_entries, 10000000)");

@@ -2,14 +2,17 @@
 // and `explain --json` (cli.cpp), so both print them the same way.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "anondb/category.hpp"
+#include "anondb/explain.hpp"
 #include "anondb/ip.hpp"
 #include "anondb/reader.hpp"
+#include "anondb/seen.hpp"
 
 namespace anondb::builder {
 
@@ -53,6 +56,22 @@ inline void json_result_fields(JsonWriter& w, Ip ip, const Segment& seg, const L
     json_str(w, std::string_view(text, format_range_to(text, seg.range)));
     json_str(w, "answer");
     w.Uint(seg.answer);
+}
+
+// first_seen, last_seen (dates, "YYYY-MM-DD") and confidence (1-99) of an
+// address (FORMAT.md, Seen dates and confidence); null when it is not
+// flagged, first_seen null when the file has no first-seen days.
+inline void json_assessment_fields(JsonWriter& w, bool flagged, const Assessment& a,
+                                   const std::optional<std::uint32_t>& first_seen) {
+    json_str(w, "first_seen");
+    if (flagged && first_seen) json_str(w, seen::iso_date(*first_seen));
+    else w.Null();
+    json_str(w, "last_seen");
+    if (flagged) json_str(w, seen::iso_date(a.last_seen));
+    else w.Null();
+    json_str(w, "confidence");
+    if (flagged) w.Uint(a.confidence);
+    else w.Null();
 }
 
 }  // namespace anondb::builder

@@ -14,6 +14,7 @@
 
 #include "anondb/builder/asn_expand.hpp"
 #include "anondb/builder/guard.hpp"
+#include "anondb/builder/history.hpp"
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"  // sha256_hex
 #include "anondb/signing.hpp"
@@ -835,6 +836,12 @@ Expected<BuildReport> run_build(const BuildOptions& options) {
         if (!key) return make_error(key.error().status, "--sign: " + key.error().message);
         signing_key.emplace(std::move(*key));
     }
+    std::vector<writer::FirstSeenInfo> previous;
+    if (!options.previous_path.empty()) {
+        auto rows = previous_first_seen(options.previous_path);
+        if (!rows) return rows.error();
+        previous = std::move(*rows);
+    }
     auto catalogue = load_catalogue(options.feeds_path);
     if (!catalogue) return catalogue.error();
     const auto out_dir = std::filesystem::path(options.out_path).parent_path();
@@ -881,6 +888,7 @@ Expected<BuildReport> run_build(const BuildOptions& options) {
         return make_error(Status::io, msg);
     }
 
+    compiled.content.first_seen = first_seen_rows(compiled.content, previous);
     compiled.content.metadata_json = build_json(report, options.build_time, data_version, false);
     writer::WriteOptions write_options;
     write_options.signing_key = signing_key ? &*signing_key : nullptr;

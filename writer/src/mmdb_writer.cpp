@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "anondb/seen.hpp"
+
 namespace anondb::mmdb {
 namespace {
 
@@ -72,7 +74,8 @@ void put_bool_true(std::string& out, std::string_view key) {
 
 // The data map of one range: its answer and sources (keys in a fixed
 // order, so output is stable).
-Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::string_view>& sources) {
+Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::string_view>& sources,
+                                 const Assessment& assessment, std::optional<std::uint32_t> first_seen) {
     const std::uint32_t cats = r.categories;
     const struct {
         std::string_view key;
@@ -85,7 +88,8 @@ Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::s
         {"is_residential_proxy", (cats & kResidentialProxy) != 0},
         {"is_tor_exit_node", (cats & kTorExit) != 0},
     };
-    std::uint32_t pairs = 1;  // sources
+    std::uint32_t pairs = 3;  // sources, anonymizer_confidence, network_last_seen
+    if (first_seen) ++pairs;
     if (r.asn) ++pairs;
     if (!r.provider.empty()) ++pairs;
     for (const auto& f : flags) pairs += f.on;
@@ -96,8 +100,16 @@ Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::s
         (void)put_string(out, "autonomous_system_number");
         put_uint(out, kUint32, r.asn);
     }
+    (void)put_string(out, "anonymizer_confidence");
+    put_uint(out, kUint16, assessment.confidence);
     for (const auto& f : flags)
         if (f.on) put_bool_true(out, f.key);
+    if (first_seen) {
+        (void)put_string(out, "network_first_seen");
+        (void)put_string(out, seen::iso_date(*first_seen));
+    }
+    (void)put_string(out, "network_last_seen");
+    (void)put_string(out, seen::iso_date(assessment.last_seen));
     if (!r.provider.empty()) {
         (void)put_string(out, "provider_name");
         if (auto e = put_string(out, r.provider); e.status != Status::ok) return e;
@@ -278,12 +290,13 @@ Expected<std::vector<std::byte>> export_mmdb(const Database& db, const ColdData&
     cold.for_each_piece([&](const Piece& piece) {
         if (piece.rows.empty() || failed.status != Status::ok) return;
         cold.sources_of(piece.rows, sources);
+        const Assessment assessment = cold.assess(piece.rows);
         for (const Range& zone : zones) {
             const Range r{std::max(piece.range.first, zone.first), std::min(piece.range.last, zone.last)};
             if (r.last < r.first) continue;
             const LookupResult answer = db.lookup(r.first);
             if (!answer.flagged) continue;
-            auto map = encode_map(answer, sources);
+            auto map = encode_map(answer, sources, assessment, piece.first_seen);
             if (!map) {
                 failed = map.error();
                 return;

@@ -20,7 +20,10 @@
 // Plus provider_name (utf8 string) when the answer has a provider,
 // autonomous_system_number (uint32) when it has an ASN, and sources (array of
 // utf8 strings): the distinct feed names of the evidence covering the range,
-// in origin order. Identical maps are written once.
+// in origin order. As in MaxMind's Anonymous Plus: anonymizer_confidence
+// (uint16, 1-99) and network_last_seen (utf8 "YYYY-MM-DD"); and
+// network_first_seen (same form) when the file has first-seen days
+// (docs/FORMAT.md, Seen dates and confidence). Identical maps are written once.
 //
 // Address placement and aliases (as MaxMind's writer does):
 //   anondb's IPv4 (::ffff:a.b.c.d) is stored under ::a.b.c.d, the IPv4

@@ -15,7 +15,8 @@
 //         `TEXT  error: REASON`. Feed text (provider names) and input text
 //         have control bytes escaped (\xNN).
 //   json  one object per line: ip, flagged, anonymous, categories, provider,
-//         asn, range, answer (as explain --json); a bad line gives
+//         asn, range, answer (as explain --json), then (`lookup` always
+//         loads them) first_seen, last_seen, confidence; a bad line gives
 //         {"ip": TEXT, "error": REASON, "line": N}.
 //   csv   (with a column) the input row unchanged, then the columns
 //         anondb_flagged, anondb_anonymous, anondb_categories ('|'-joined),
@@ -47,6 +48,7 @@
 
 #include "anondb/builder/geo.hpp"
 #include "anondb/error.hpp"
+#include "anondb/explain.hpp"
 #include "anondb/reader.hpp"
 
 namespace anondb::builder {
@@ -156,6 +158,9 @@ struct AnnotateOptions : InputOptions {
     // Geolocation (lookup --geo): not owned, must outlive the Annotator.
     // nullptr: no location output.
     GeoDatabase* geo = nullptr;
+    // Seen dates and confidence (json only; not owned, must outlive the
+    // Annotator): json adds first_seen, last_seen, confidence.
+    const AssessmentTable* assessments = nullptr;
 };
 
 class Annotator : private LineSink {

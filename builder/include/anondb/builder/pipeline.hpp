@@ -46,6 +46,10 @@ struct BuildOptions {
     // docs/SECURITY.md); "" = unsigned. Read before anything is fetched,
     // so a bad key fails the build at once.
     std::string sign_key_path;
+    // The previous build's database, whose first-seen days carry over
+    // (history.hpp); "" = none, every flagged address is new. Read before
+    // anything is fetched.
+    std::string previous_path;
 };
 
 // How one feed fared in a build.
