@@ -180,6 +180,11 @@ int anondb_merge(const std::string& path) {
     return 0;
 }
 
+double file_bytes(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) : -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,8 +224,20 @@ int main(int argc, char** argv) {
         const std::string out = tmp + "/build-bench-snapshot.anondb";
         const Child full = in_child(
             [&] { return exec_to_null({cli, "build", "--offline", "--feeds", feeds, "-o", out, "--build-time", "2026-01-01"}); });
-        std::printf("  full offline build of the snapshot   %7.3f s  peak RSS %7.1f MiB\n", full.seconds, full.peak_mib);
+        std::printf("  full offline build of the snapshot   %7.3f s  peak RSS %7.1f MiB  %9.0f bytes\n", full.seconds,
+                    full.peak_mib, file_bytes(out));
         std::printf("BUILD %-45s %9.3f s %9.1f MiB\n", "full offline snapshot build", full.seconds, full.peak_mib);
+        // The next night: the same build over the first one (--previous
+        // reads its first-seen days), side by side with the build without.
+        const std::string next = tmp + "/build-bench-snapshot-next.anondb";
+        const Child again = in_child([&] {
+            return exec_to_null({cli, "build", "--offline", "--feeds", feeds, "-o", next, "--build-time", "2026-01-02",
+                                 "--previous", out});
+        });
+        std::printf("  the same over it with --previous     %7.3f s  peak RSS %7.1f MiB  %9.0f bytes\n", again.seconds,
+                    again.peak_mib, file_bytes(next));
+        std::printf("BUILD %-45s %9.3f s %9.3f s\n", "snapshot build --previous vs without", again.seconds, full.seconds);
+        ::unlink(next.c_str());
         ::unlink(out.c_str());
     }
     ::unlink(path.c_str());

@@ -14,7 +14,11 @@
 // - libmaxminddb finds an entry exactly where the native reader is flagged,
 //   and its is_* keys, provider_name, autonomous_system_number and sources
 //   are the native answer's (sources: the distinct feed names of explain's
-//   contributions, in origin order), as tests/test_mmdb_export.cpp checks;
+//   contributions, in origin order), as tests/test_mmdb_export.cpp checks,
+//   and so are anonymizer_confidence, network_last_seen and
+//   network_first_seen (explain's assessment; feeds fetched at fuzzed ages,
+//   first-seen days from builder::first_seen_rows over fuzzed previous
+//   rows, or no first_seen section);
 // - serialize succeeds, the file passes verify() (which opens it with full
 //   checks), and the export is deterministic.
 #include <arpa/inet.h>
@@ -36,12 +40,14 @@
 #include <tuple>
 #include <vector>
 
+#include "anondb/builder/history.hpp"
 #include "anondb/builder/merge.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/category.hpp"
 #include "anondb/explain.hpp"
 #include "anondb/mmdb_writer.hpp"
 #include "anondb/reader.hpp"
+#include "anondb/seen.hpp"
 #include "anondb/writer.hpp"
 #include "fuzz_common.hpp"
 
@@ -128,6 +134,8 @@ Built build_content(FuzzedDataProvider& in) {
         b.c.feeds.push_back(f);
     }
     b.c.build_time = 1767225600 + in.ConsumeIntegral<std::uint16_t>();  // libmaxminddb refuses epoch 0
+    // Fetched up to 64 days before the build, or a little after it.
+    for (auto& f : b.c.feeds) f.fetched_at = b.c.build_time - in.ConsumeIntegralInRange<std::int64_t>(-86400, 64 * 86400);
     b.c.data_version = 1;
     b.teredo = in.ConsumeBool();
     b.compress = in.ConsumeBool();
@@ -156,6 +164,17 @@ Built build_content(FuzzedDataProvider& in) {
     std::vector<builder::MergeInput> inputs;
     for (const Row& r : b.rows) inputs.push_back({r.range, r.origin, 0, 0, 0});
     builder::merge_into(inputs, b.c);
+    // First-seen days: none (a file without the section), or over a
+    // previous database's rows (sorted, disjoint, any days).
+    if (in.ConsumeIntegralInRange(0, 3) != 0) {
+        std::vector<writer::FirstSeenInfo> previous;
+        for (int n = in.ConsumeIntegralInRange(0, 6); n > 0; --n) {
+            const Range r = pick_range(in);
+            if (!previous.empty() && !(previous.back().range.last < r.first)) continue;
+            previous.push_back({r, seen::day_of(b.c.build_time) - in.ConsumeIntegralInRange<std::uint32_t>(0, 900)});
+        }
+        b.c.first_seen = builder::first_seen_rows(b.c, previous);
+    }
     return b;
 }
 
@@ -214,9 +233,12 @@ struct Answer {
     std::string provider;
     std::uint32_t asn = 0;
     std::vector<std::string> sources;
+    unsigned confidence = 0;
+    std::string first_seen, last_seen;  // "" when absent
     bool operator==(const Answer& o) const {
         return found == o.found && std::equal(keys, keys + 6, o.keys) && provider == o.provider && asn == o.asn &&
-               sources == o.sources;
+               sources == o.sources && confidence == o.confidence && first_seen == o.first_seen &&
+               last_seen == o.last_seen;
     }
 };
 
@@ -238,6 +260,15 @@ Answer read_entry(MMDB_lookup_result_s res) {
         FUZZ_CHECK(d.type == MMDB_DATA_TYPE_UINT32 && d.uint32 != 0);
         a.asn = d.uint32;
     }
+    FUZZ_CHECK(MMDB_get_value(&res.entry, &d, "anonymizer_confidence", nullptr) == MMDB_SUCCESS);
+    FUZZ_CHECK(d.has_data && d.type == MMDB_DATA_TYPE_UINT16 && d.uint16 >= 1 && d.uint16 <= 99);
+    a.confidence = d.uint16;
+    for (auto [key, out] : {std::pair{"network_first_seen", &a.first_seen}, {"network_last_seen", &a.last_seen}}) {
+        if (MMDB_get_value(&res.entry, &d, key, nullptr) != MMDB_SUCCESS || !d.has_data) continue;
+        FUZZ_CHECK(d.type == MMDB_DATA_TYPE_UTF8_STRING);
+        out->assign(d.utf8_string, d.data_size);
+    }
+    FUZZ_CHECK(!a.last_seen.empty());
     FUZZ_CHECK(MMDB_get_value(&res.entry, &d, "sources", nullptr) == MMDB_SUCCESS);
     FUZZ_CHECK(d.has_data && d.type == MMDB_DATA_TYPE_ARRAY);
     const std::uint32_t n = d.data_size;
@@ -284,7 +315,12 @@ Answer expected(const Database& db, const ColdData& cold, Ip a) {
     w.provider = std::string(r.provider);
     w.asn = r.asn;
     // Sources: distinct feed names of the covering evidence, in origin order.
-    for (const Contribution& k : cold.explain(a).contributions) {
+    const Explanation ex = cold.explain(a);
+    w.confidence = ex.assessment.confidence;
+    w.last_seen = seen::iso_date(ex.assessment.last_seen);
+    if (ex.first_seen) w.first_seen = seen::iso_date(*ex.first_seen);
+    FUZZ_CHECK(ex.first_seen.has_value() == cold.has_first_seen());
+    for (const Contribution& k : ex.contributions) {
         const std::string name(k.feed_name);
         if (std::find(w.sources.begin(), w.sources.end(), name) == w.sources.end()) w.sources.push_back(name);
     }

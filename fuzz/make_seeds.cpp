@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "anondb/builder/history.hpp"
 #include "anondb/builder/merge.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/category.hpp"
@@ -125,6 +126,9 @@ Content tiny() {
     const auto rule = t.origin(excl, "prefix,5.180.63.0/24,an ISP,https://example.org/isp", 0, 0);
     t.c.exclusions.push_back({range_of("5.180.63.0/24"), derived, rule});
     builder::merge_into(t.inputs, t.c);
+    // First-seen days (format 2.2): a previous database's day on part of the space.
+    const writer::FirstSeenInfo previous[] = {{range_of("185.220.0.0/16"), 20300}};
+    t.c.first_seen = builder::first_seen_rows(t.c, previous);
     return t;
 }
 
