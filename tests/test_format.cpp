@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "anondb/anondb.h"
+#include "anondb/builder/history.hpp"
 #include "anondb/builder/merge.hpp"
 #include "anondb/builder/pipeline.hpp"
 #include "anondb/explain.hpp"
@@ -956,6 +957,38 @@ std::vector<std::byte> encode_evidence(const std::vector<EvidenceRow>& rows) {
     return join_columns(c);
 }
 
+// first_seen (FORMAT.md, First seen): first limbs Δ, last limbs minus first, the day.
+struct SeenRow {
+    Range range;
+    std::uint32_t day = 0;
+};
+std::vector<SeenRow> decode_first_seen(std::span<const std::byte> bytes) {
+    Columns c = split_columns(bytes, 9);
+    for (unsigned k = 0; k < 4; ++k) delta_decode(c[k]);
+    std::vector<SeenRow> out(c[0].size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        std::uint32_t first[4], last[4];
+        for (unsigned k = 0; k < 4; ++k) {
+            first[k] = c[k][i];
+            last[k] = c[4 + k][i] + first[k];
+        }
+        out[i] = {{ip_of_limbs(first), ip_of_limbs(last)}, c[8][i]};
+    }
+    return out;
+}
+std::vector<std::byte> encode_first_seen(const std::vector<SeenRow>& rows) {
+    Columns c(9);
+    for (const auto& r : rows) {
+        for (unsigned k = 0; k < 4; ++k) {
+            c[k].push_back(limb_of(r.range.first, k));
+            c[4 + k].push_back(limb_of(r.range.last, k) - limb_of(r.range.first, k));
+        }
+        c[8].push_back(r.day);
+    }
+    for (unsigned k = 0; k < 4; ++k) delta_encode(c[k]);
+    return join_columns(c);
+}
+
 std::vector<format::StrRef> read_providers(const Buffer& b) {
     const auto raw = raw_of(b, SectionKind::providers);
     REQUIRE(raw.size() % 8 == 0);
@@ -1164,6 +1197,14 @@ void check_hot_tables(const Buffer& b, const writer::DatabaseContent& c, const O
 // The cold sections as this file decodes them (column tables by FORMAT.md's
 // codings, zstd by libzstd), against the content.
 void check_cold_tables(const Buffer& b, const writer::DatabaseContent& c, const Oracle& oracle) {
+    if (c.first_seen) {  // read with this file's own coder
+        const auto seen = decode_first_seen(raw_of(b, SectionKind::first_seen));
+        REQUIRE(seen.size() == c.first_seen->size());
+        bool same = true;
+        for (std::size_t i = 0; i < seen.size(); ++i)
+            same = same && seen[i].range == (*c.first_seen)[i].range && seen[i].day == (*c.first_seen)[i].day;
+        CHECK(same);
+    }
     const auto providers = read_providers(b);
     REQUIRE(providers.size() == c.providers.size());
     CHECK(providers[0].length == 0);
@@ -1254,12 +1295,15 @@ void check_round_trip(const writer::DatabaseContent& c, bool compress, Rng& rng,
         CHECK(fe.asn_table == f.asn_table);
         CHECK((fe.reserved[0] == 0 && fe.reserved[1] == 0 && fe.reserved[2] == 0));
     }
-    // Sections: kinds 1..15 in kind order, aligned, hot ones raw; cold ones
-    // compressed only when asked (and only when that is smaller).
+    // Sections: kinds 1..15, and 17 (first_seen) when the content has
+    // first-seen days (16 is a signature), in kind order, aligned, hot ones
+    // raw; cold ones compressed only when asked (and only when that is
+    // smaller).
     const auto table = table_of(buf);
-    REQUIRE(table.size() == 15);
-    for (std::uint32_t k = 1; k <= 15; ++k) {
-        const auto& s = table[k - 1];
+    REQUIRE(table.size() == (c.first_seen ? 16u : 15u));
+    for (std::uint32_t i = 1; i <= table.size(); ++i) {
+        const auto& s = table[i - 1];
+        const std::uint32_t k = i <= 15 ? i : 17;
         INFO("section " << format::section_name(k));
         CHECK(s.kind == k);
         CHECK(s.offset % 64 == 0);
@@ -1486,6 +1530,9 @@ void small_content(Generated& g) {
     c.exclusions = {{range_of("2001:db8:1::/48"), 42, 44}};
     c.metadata_json = "{\"generator\":\"test_format\",\"note\":\"" + std::string(400, 'm') + "\"}";
     merge_ranges(c);
+    // First-seen days (2.2): a previous build's day over part of the touching rows.
+    const writer::FirstSeenInfo previous[] = {{range_of("100.64.0.0/22"), 19000}};
+    c.first_seen = builder::first_seen_rows(c, previous);
 }
 
 Buffer small_db(bool compress) {
@@ -1747,6 +1794,8 @@ TEST_CASE("round trip: random contents against a brute-force oracle") {
         ranges += g.content.ranges.size();
         exclusions += g.content.exclusions.size();
         for (const auto& o : g.content.origins) derived += o.link != format::kNoLink;
+        // Half the contents with first-seen days (format 2.2).
+        if (i % 2) g.content.first_seen = builder::first_seen_rows(g.content, {});
         for (bool compress : {true, false}) {
             INFO("round " << i << ", compress_cold " << compress << ", " << g.content.evidence.size() << " rows, "
                           << g.content.ranges.size() << " ranges");
@@ -2674,14 +2723,18 @@ TEST_CASE("hostile: section table") {
         }
     }
     SUBCASE("a section of unknown kind is skipped but checksummed") {
-        // The table has room for one more entry before the first section
-        // (15 entries end at 784, the first section starts at 832): a 16th
-        // entry of an unknown kind, its bytes appended to the file.
-        Buffer b = intact;
+        // Without first_seen, the table has room for one more entry before
+        // the first section (15 entries end at 784, the first section starts
+        // at 832): a 16th entry of an unknown kind, its bytes appended to
+        // the file.
+        auto secs = sections_of(intact);
+        std::erase_if(secs, [](const Stored& s) { return s.e.kind == static_cast<std::uint32_t>(SectionKind::first_seen); });
+        const Buffer base = assemble(intact, secs);
+        Buffer b = base;
         auto h = header_of(b);
         REQUIRE(h.section_count == 15);
         REQUIRE(table_of(b).front().offset >= 64 + 16 * 48);
-        const std::uint64_t extra_off = (intact.size() + 63) / 64 * 64;
+        const std::uint64_t extra_off = (base.size() + 63) / 64 * 64;
         const std::string payload = "data a later minor version adds";
         b.resize(extra_off + payload.size());
         std::memcpy(b.data() + extra_off, payload.data(), payload.size());
@@ -3269,6 +3322,63 @@ TEST_CASE("hostile: evidence") {
     SUBCASE("evidence that contradicts the answers behind valid checksums: verify() says so") {
         // One row fewer: structurally fine, but some answer loses its cause.
         expect_verify_error(with([&](auto& r) { r.erase(r.begin() + k); }), {"section answers"});
+    }
+}
+
+TEST_CASE("hostile: first_seen") {
+    const Buffer intact = small_db(false);
+    const auto rows0 = decode_first_seen(raw_of(intact, SectionKind::first_seen));
+    REQUIRE(rows0.size() > 3);
+    // The small database's days: the previous build's where it had them.
+    for (const auto& r : rows0)
+        if (range_of("100.64.0.0/22").contains(r.range.first)) CHECK(r.day == 19000);
+    auto with = [&](auto edit) {
+        auto rows = rows0;
+        edit(rows);
+        Buffer b = intact;
+        replace_section(b, SectionKind::first_seen, encode_first_seen(rows));
+        return b;
+    };
+    SUBCASE("the coder here reads and writes the writer's bytes") {
+        CHECK(encode_first_seen(rows0) == raw_of(intact, SectionKind::first_seen));
+    }
+    SUBCASE("not whole rows") {
+        for (std::int64_t delta : {std::int64_t{4}, std::int64_t{-4}, std::int64_t{35}}) {
+            Buffer b = intact;
+            auto raw = raw_of(b, SectionKind::first_seen);
+            raw.resize(static_cast<std::size_t>(static_cast<std::int64_t>(raw.size()) + delta));
+            replace_section(b, SectionKind::first_seen, raw);
+            expect_cold_error(b, Status::corrupt, {"first_seen", "whole number of rows"});
+        }
+    }
+    SUBCASE("last before first, rows out of order or overlapping") {
+        expect_cold_error(with([](auto& r) { r[1].range.last = ip_prev(r[1].range.first); }),
+                          Status::corrupt, {"first_seen", "row 1: last before first"});
+        expect_cold_error(with([](auto& r) { std::swap(r[1], r[2]); }), Status::corrupt,
+                          {"first_seen", "row 2: not sorted and disjoint"});
+        expect_cold_error(with([](auto& r) { r[2].range.first = r[1].range.last; }), Status::corrupt,
+                          {"first_seen", "row 2: not sorted and disjoint"});
+    }
+    SUBCASE("rows that do not hold exactly the flagged addresses, or a day after the last seen: verify() says so") {
+        expect_verify_error(with([](auto& r) { r.erase(r.begin() + 1); }), {"section first_seen", "no first-seen day"});
+        expect_verify_error(with([](auto& r) { r.back().range.last = ip_next(r.back().range.last); }),
+                            {"section first_seen", "is not flagged but has a first-seen day"});
+        expect_verify_error(with([](auto& r) { r[0].day = 0x7fffffff; }), {"section first_seen", "after it was last seen"});
+    }
+    SUBCASE("no section: a 2.1 file; no first-seen days, the rest as before") {
+        auto secs = sections_of(intact);
+        std::erase_if(secs, [](const auto& s) { return s.e.kind == static_cast<std::uint32_t>(SectionKind::first_seen); });
+        const Buffer b = assemble(intact, secs);
+        auto db = Database::from_bytes(b.bytes());
+        REQUIRE(db);
+        auto cold = ColdData::load(*db);
+        REQUIRE(cold);
+        CHECK(!cold->has_first_seen());
+        const Explanation ex = cold->explain(ip_of("100.64.0.1"));
+        CHECK(ex.result.flagged);
+        CHECK(!ex.first_seen);
+        CHECK(ex.assessment.confidence > 0);
+        CHECK(verify(*db).has_value());
     }
 }
 

@@ -594,24 +594,6 @@ Expected<Ok> verify(const Database& db) {
     std::optional<Error> mismatch;
     cold->for_each_piece([&](const Piece& piece) {
         if (mismatch) return;
-        // First-seen rows hold exactly the flagged addresses, none seen
-        // first after it was last seen.
-        if (cold->has_first_seen()) {
-            const bool flagged = !piece.rows.empty();
-            if (flagged != piece.first_seen.has_value()) {
-                mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) +
-                                                           (flagged ? " is flagged but has no first-seen day"
-                                                                    : " is not flagged but has a first-seen day"));
-                return;
-            }
-            if (flagged && *piece.first_seen > cold->assess(piece.rows).last_seen) {
-                mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) +
-                                                           " first seen on " + seen::iso_date(*piece.first_seen) +
-                                                           ", after it was last seen (" +
-                                                           seen::iso_date(cold->assess(piece.rows).last_seen) + ")");
-                return;
-            }
-        }
         const LookupResult want = cold->answer_of(piece.rows);
         for (Ip at = piece.range.first;;) {
             const Segment seg = full->locate(at);
@@ -628,6 +610,22 @@ Expected<Ok> verify(const Database& db) {
             if (seg.range.last >= piece.range.last) break;
             at = ip_next(seg.range.last);
         }
+        // Then the first-seen rows: they hold exactly the flagged
+        // addresses, none seen first after it was last seen.
+        if (!cold->has_first_seen()) return;
+        const bool flagged = !piece.rows.empty();
+        if (flagged != piece.first_seen.has_value()) {
+            mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) +
+                                                       (flagged ? " is flagged but has no first-seen day"
+                                                                : " is not flagged but has a first-seen day"));
+            return;
+        }
+        if (!flagged) return;
+        const std::uint32_t last_seen = cold->assess(piece.rows).last_seen;
+        if (*piece.first_seen > last_seen)
+            mismatch = make_error(Status::corrupt, "section first_seen: " + format_range(piece.range) + " first seen on " +
+                                                       seen::iso_date(*piece.first_seen) + ", after it was last seen (" +
+                                                       seen::iso_date(last_seen) + ")");
     });
     if (mismatch) return *mismatch;
     return Ok{};

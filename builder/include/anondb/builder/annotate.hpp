@@ -163,7 +163,7 @@ struct AnnotateOptions : InputOptions {
     const AssessmentTable* assessments = nullptr;
 };
 
-class Annotator : private LineSink {
+class Annotator final : private LineSink {
 public:
     // Writes to `out_fd` (not owned). Fails when the options contradict
     // each other (a delimiter that is a quote or a line break; csv output

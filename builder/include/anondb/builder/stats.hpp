@@ -61,7 +61,7 @@ struct StatsReport {
     std::vector<ProviderFigure> providers;
 };
 
-class StatsCollector : private LineSink {
+class StatsCollector final : private LineSink {
 public:
     // Fails as AddressReader::create does.
     static Expected<StatsCollector> create(const Database& db, InputOptions options);
