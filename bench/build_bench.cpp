@@ -1,6 +1,7 @@
 // build_bench: merge speed side by side, in one run and on the same input
 // file, with FireHOL iprange (Debian package iprange), which merges IPv4
-// CIDRs; and the time of a full offline build.
+// CIDRs; and the time of a full offline build, and of the next night's
+// build over it (--previous: first-seen days carried over).
 // Figures are printed, never asserted.
 //
 //   build_bench [--cidrs N] [--seed S] [--iprange PATH] [--cli ANONDB --feeds FEEDS.yaml] [--tmp DIR]
@@ -220,6 +221,36 @@ int main(int argc, char** argv) {
                 ref.seconds / ours.seconds);
     std::printf("RSS %-47s %9.1f MiB %9.1f MiB\n", "build IPv4 merge vs iprange", ours.peak_mib, ref.peak_mib);
 
+    if (!cli.empty()) {
+        // The same CIDRs as one feed of a catalogue, built twice: the
+        // second night over the first (--previous), next to the first.
+        const std::string catalogue = tmp + "/build-bench-feeds.yaml";
+        {
+            const std::string yaml = "version: 1\nmax_total_entries: 100000000\nfeeds:\n  - name: random-cidrs\n"
+                                     "    url: https://bench.example/cidrs.txt\n    format: plain\n    category: vpn\n    license: bench\n"
+                                     "    snapshot: build-bench-cidrs.txt\n    snapshot_date: 2026-01-01\n"
+                                     "    max_entries: 100000000\n    max_bytes: 4GiB\n    max_breadth_v4: 8\n";
+            std::FILE* f = std::fopen(catalogue.c_str(), "w");
+            if (!f || std::fwrite(yaml.data(), 1, yaml.size(), f) != yaml.size() || std::fclose(f) != 0)
+                die("writing " + catalogue);
+        }
+        const std::string night1 = tmp + "/build-bench-night1.anondb", night2 = tmp + "/build-bench-night2.anondb";
+        const Child first = in_child([&] {
+            return exec_to_null({cli, "build", "--offline", "--feeds", catalogue, "-o", night1, "--build-time", "2026-01-01"});
+        });
+        const Child next = in_child([&] {
+            return exec_to_null({cli, "build", "--offline", "--feeds", catalogue, "-o", night2, "--build-time", "2026-01-02",
+                                 "--previous", night1});
+        });
+        std::printf("  build of the CIDRs as a feed         %7.3f s  peak RSS %7.1f MiB  %9.0f bytes\n", first.seconds,
+                    first.peak_mib, file_bytes(night1));
+        std::printf("  the next night with --previous       %7.3f s  peak RSS %7.1f MiB  %9.0f bytes\n", next.seconds,
+                    next.peak_mib, file_bytes(night2));
+        std::printf("BUILD %-45s %9.3f s %9.3f s\n", "CIDR feed build --previous vs without", next.seconds, first.seconds);
+        ::unlink(night1.c_str());
+        ::unlink(night2.c_str());
+        ::unlink(catalogue.c_str());
+    }
     if (!cli.empty() && !feeds.empty()) {
         const std::string out = tmp + "/build-bench-snapshot.anondb";
         const Child full = in_child(
