@@ -134,6 +134,24 @@ struct Columns {
         std::vector<std::uint32_t> last(feeds, 0);
         for (std::size_t i = 0; i < rows; ++i) last[f[i]] = v[i] += last[f[i]];  // modulo 2^32
     }
+    // The ranges of the rows, from first limbs in columns `first` to
+    // `first + 3` (Δ each, decoded here) and last limbs in `last` to
+    // `last + 3` (each stored minus the first's limb), limb 0 most
+    // significant (FORMAT.md, Conventions).
+    std::vector<Range> ranges(std::uint32_t first, std::uint32_t last) {
+        for (unsigned k = 0; k < 4; ++k) decode_delta(first + k);
+        std::vector<Range> out(rows);
+        std::uint32_t a[4], b[4];
+        for (std::size_t i = 0; i < rows; ++i) {
+            for (unsigned k = 0; k < 4; ++k) {
+                a[k] = column(first + k)[i];
+                b[k] = column(last + k)[i] + a[k];  // modulo 2^32
+            }
+            out[i] = {Ip{std::uint64_t{a[0]} << 32 | a[1], std::uint64_t{a[2]} << 32 | a[3]},
+                      Ip{std::uint64_t{b[0]} << 32 | b[1], std::uint64_t{b[2]} << 32 | b[3]}};
+        }
+        return out;
+    }
     // The first row whose value in `c` is `limit` or more; rows if none.
     std::size_t first_at_or_above(std::uint32_t c, std::uint64_t limit) {
         const std::uint32_t* v = column(c);
@@ -152,9 +170,6 @@ Expected<Columns> columns_of(const ColdData::Impl::Section& s, std::uint32_t k, 
     return c;
 }
 
-Ip ip_of_limbs(const std::uint32_t* const limbs[4], std::size_t i) {
-    return Ip{std::uint64_t{limbs[0][i]} << 32 | limbs[1][i], std::uint64_t{limbs[2][i]} << 32 | limbs[3][i]};
-}
 
 // last - first of a range, compared as a number (the "narrowest" rule).
 Ip width(Range r) { return Ip{r.last.hi - r.first.hi - (r.last.lo < r.first.lo ? 1u : 0u), r.last.lo - r.first.lo}; }
@@ -231,22 +246,13 @@ Expected<ColdData> ColdData::load(const Database& db) {
     if (const std::size_t bad = ec->first_at_or_above(format::kEvidenceFeed, nfeed); bad < ec->rows)
         return corrupt(SectionKind::evidence, "row " + std::to_string(bad) + ": unknown feed");
     ec->decode_delta_per_feed(format::kEvidenceOrigin, format::kEvidenceFeed, nfeed);
-    for (unsigned k = 0; k < 4; ++k) ec->decode_delta(format::kEvidenceFirst + k);
     const std::size_t nrows = ec->rows;
     if (nrows > 0xffffffffu) return corrupt(SectionKind::evidence, "too many rows");
-    const std::uint32_t* first_limbs[4];
-    std::uint32_t* last_limbs[4];
-    for (unsigned k = 0; k < 4; ++k) {
-        first_limbs[k] = ec->column(format::kEvidenceFirst + k);
-        last_limbs[k] = ec->column(format::kEvidenceLast + k);
-        for (std::size_t i = 0; i < nrows; ++i) last_limbs[k][i] += first_limbs[k][i];  // stored minus first
-    }
-    const std::uint32_t* const last_view[4] = {last_limbs[0], last_limbs[1], last_limbs[2], last_limbs[3]};
-    impl->row_ranges.resize(nrows);
+    impl->row_ranges = ec->ranges(format::kEvidenceFirst, format::kEvidenceLast);
     impl->row_origin.assign(ec->column(format::kEvidenceOrigin), ec->column(format::kEvidenceOrigin) + nrows);
     impl->block_max_last.assign((nrows + kBlock - 1) / kBlock, kIpMin);
     for (std::size_t i = 0; i < nrows; ++i) {
-        const Range r{ip_of_limbs(first_limbs, i), ip_of_limbs(last_view, i)};
+        const Range r = impl->row_ranges[i];
         const std::uint32_t o = impl->row_origin[i];
         auto at = [&] { return "row " + std::to_string(i); };
         if (o >= norig) return corrupt(SectionKind::evidence, at() + ": unknown origin");
@@ -263,7 +269,6 @@ Expected<ColdData> ColdData::load(const Database& db) {
                                  (p.first == r.first && (r.last < p.last || (r.last == p.last && impl->row_origin[i - 1] < o)));
             if (!ordered) return corrupt(SectionKind::evidence, at() + ": not in evidence order");
         }
-        impl->row_ranges[i] = r;
         Ip& m = impl->block_max_last[i / kBlock];
         m = std::max(m, r.last);
     }
@@ -282,25 +287,14 @@ Expected<ColdData> ColdData::load(const Database& db) {
         if (auto e = load_section(db, SectionKind::first_seen, impl->first_seen_sec); e.status != Status::ok) return e;
         auto fc = columns_of(impl->first_seen_sec, format::kFirstSeenColumns, SectionKind::first_seen);
         if (!fc) return fc.error();
-        for (unsigned k = 0; k < 4; ++k) fc->decode_delta(format::kFirstSeenFirst + k);
-        const std::size_t n = fc->rows;
-        const std::uint32_t* firsts[4];
-        std::uint32_t* lasts[4];
-        for (unsigned k = 0; k < 4; ++k) {
-            firsts[k] = fc->column(format::kFirstSeenFirst + k);
-            lasts[k] = fc->column(format::kFirstSeenLast + k);
-            for (std::size_t i = 0; i < n; ++i) lasts[k][i] += firsts[k][i];  // stored minus first
-        }
-        const std::uint32_t* const last_view[4] = {lasts[0], lasts[1], lasts[2], lasts[3]};
         impl->has_first_seen = true;
-        impl->seen_ranges.resize(n);
-        impl->seen_days.assign(fc->column(format::kFirstSeenDay), fc->column(format::kFirstSeenDay) + n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const Range r{ip_of_limbs(firsts, i), ip_of_limbs(last_view, i)};
+        impl->seen_ranges = fc->ranges(format::kFirstSeenFirst, format::kFirstSeenLast);
+        impl->seen_days.assign(fc->column(format::kFirstSeenDay), fc->column(format::kFirstSeenDay) + fc->rows);
+        for (std::size_t i = 0; i < fc->rows; ++i) {
+            const Range& r = impl->seen_ranges[i];
             if (r.last < r.first) return corrupt(SectionKind::first_seen, "row " + std::to_string(i) + ": last before first");
             if (i > 0 && !(impl->seen_ranges[i - 1].last < r.first))
                 return corrupt(SectionKind::first_seen, "row " + std::to_string(i) + ": not sorted and disjoint");
-            impl->seen_ranges[i] = r;
         }
     }
     return ColdData(std::move(impl));
