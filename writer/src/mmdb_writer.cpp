@@ -127,7 +127,6 @@ Expected<std::string> encode_map(const LookupResult& r, const std::vector<std::s
 struct Slot {
     enum Kind : std::uint8_t { empty, node, data } kind = empty;
     std::uint32_t value = 0;
-    friend bool operator==(const Slot&, const Slot&) = default;
 };
 
 struct Node {
