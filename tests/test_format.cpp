@@ -3184,6 +3184,22 @@ TEST_CASE("hostile: providers") {
     }
 }
 
+namespace {
+
+// A column table section `kind` whose size is off by each of `deltas` bytes
+// from whole rows: refused when the cold sections load.
+void expect_torn_rows(const Buffer& intact, SectionKind kind, std::initializer_list<std::int64_t> deltas) {
+    for (const std::int64_t delta : deltas) {
+        Buffer b = intact;
+        auto raw = raw_of(b, kind);
+        raw.resize(static_cast<std::size_t>(static_cast<std::int64_t>(raw.size()) + delta));
+        replace_section(b, kind, raw);
+        expect_cold_error(b, Status::corrupt, {format::section_name(static_cast<std::uint32_t>(kind)), "whole number of rows"});
+    }
+}
+
+}  // namespace
+
 TEST_CASE("hostile: origins") {
     const Buffer intact = small_db(false);
     auto db0 = Database::from_bytes(intact.bytes());
@@ -3199,15 +3215,7 @@ TEST_CASE("hostile: origins") {
         replace_section(b, SectionKind::origins, encode_origins(rows));
         return b;
     };
-    SUBCASE("not whole rows") {
-        for (std::int64_t delta : {std::int64_t{4}, std::int64_t{-4}, std::int64_t{1}}) {
-            Buffer b = intact;
-            auto raw = raw_of(b, SectionKind::origins);
-            raw.resize(static_cast<std::size_t>(static_cast<std::int64_t>(raw.size()) + delta));
-            replace_section(b, SectionKind::origins, raw);
-            expect_cold_error(b, Status::corrupt, {"origins", "whole number of rows"});
-        }
-    }
+    SUBCASE("not whole rows") { expect_torn_rows(intact, SectionKind::origins, {4, -4, 1}); }
     SUBCASE("unknown feed") {
         for (std::uint32_t feed : {static_cast<std::uint32_t>(db0->feeds().size()), ~0u})
             expect_cold_error(with([&](auto& r) { r[3].feed = feed; }), Status::corrupt, {"origins", "origin 3: unknown feed"});
@@ -3264,15 +3272,7 @@ TEST_CASE("hostile: evidence") {
     while (rows0[k].range.first == rows0[k].range.last) ++k;
     const std::string row = "row " + std::to_string(k);
 
-    SUBCASE("not whole rows") {
-        for (std::int64_t delta : {std::int64_t{4}, std::int64_t{-4}, std::int64_t{39}}) {
-            Buffer b = intact;
-            auto raw = raw_of(b, SectionKind::evidence);
-            raw.resize(static_cast<std::size_t>(static_cast<std::int64_t>(raw.size()) + delta));
-            replace_section(b, SectionKind::evidence, raw);
-            expect_cold_error(b, Status::corrupt, {"evidence", "whole number of rows"});
-        }
-    }
+    SUBCASE("not whole rows") { expect_torn_rows(intact, SectionKind::evidence, {4, -4, 39}); }
     SUBCASE("unknown feed, or not its origin's") {
         expect_cold_error(with([&](auto& r) { r[k].feed = nfeed; }), Status::corrupt, {"evidence", row + ": unknown feed"});
         expect_cold_error(with([&](auto& r) { r[k].feed = r[k].feed == 0 ? 1 : 0; }), Status::corrupt,
@@ -3342,15 +3342,7 @@ TEST_CASE("hostile: first_seen") {
     SUBCASE("the coder here reads and writes the writer's bytes") {
         CHECK(encode_first_seen(rows0) == raw_of(intact, SectionKind::first_seen));
     }
-    SUBCASE("not whole rows") {
-        for (std::int64_t delta : {std::int64_t{4}, std::int64_t{-4}, std::int64_t{35}}) {
-            Buffer b = intact;
-            auto raw = raw_of(b, SectionKind::first_seen);
-            raw.resize(static_cast<std::size_t>(static_cast<std::int64_t>(raw.size()) + delta));
-            replace_section(b, SectionKind::first_seen, raw);
-            expect_cold_error(b, Status::corrupt, {"first_seen", "whole number of rows"});
-        }
-    }
+    SUBCASE("not whole rows") { expect_torn_rows(intact, SectionKind::first_seen, {4, -4, 35}); }
     SUBCASE("last before first, rows out of order or overlapping") {
         expect_cold_error(with([](auto& r) { r[1].range.last = ip_prev(r[1].range.first); }),
                           Status::corrupt, {"first_seen", "row 1: last before first"});
