@@ -45,9 +45,6 @@ struct ColdData::Impl {
     std::vector<Range> seen_ranges;         // first_seen rows, in order
     std::vector<std::uint32_t> seen_days;   // and their days
 
-    // The first_seen row holding ip, or seen_ranges.size().
-    std::size_t seen_row(Ip ip) const;
-
     Evidence evidence(std::uint32_t origin) const;
     Contribution contribution(std::uint32_t origin) const;
 };
@@ -300,20 +297,7 @@ Expected<ColdData> ColdData::load(const Database& db) {
     return ColdData(std::move(impl));
 }
 
-std::size_t ColdData::Impl::seen_row(Ip ip) const {
-    const auto it = std::upper_bound(seen_ranges.begin(), seen_ranges.end(), ip,
-                                     [](Ip a, const Range& r) { return a < r.first; });
-    if (it == seen_ranges.begin() || std::prev(it)->last < ip) return seen_ranges.size();
-    return static_cast<std::size_t>(std::prev(it) - seen_ranges.begin());
-}
-
 bool ColdData::has_first_seen() const { return impl_->has_first_seen; }
-
-std::optional<std::uint32_t> ColdData::first_seen(Ip ip) const {
-    const std::size_t i = impl_->seen_row(ip);
-    if (i == impl_->seen_ranges.size()) return std::nullopt;
-    return impl_->seen_days[i];
-}
 
 void ColdData::for_each_first_seen(const std::function<void(Range, std::uint32_t)>& fn) const {
     for (std::size_t i = 0; i < impl_->seen_ranges.size(); ++i) fn(impl_->seen_ranges[i], impl_->seen_days[i]);
@@ -510,16 +494,18 @@ Explanation ColdData::explain(Ip ip) const {
             covering.emplace_back(impl_->row_origin[i], static_cast<std::uint32_t>(i));
         }
     }
-    // One first-seen day: inside its row, or in the gap between rows.
-    if (const std::size_t s = impl_->seen_row(ip); s < impl_->seen_ranges.size()) {
-        out.first_seen = impl_->seen_days[s];
-        around.first = std::max(around.first, impl_->seen_ranges[s].first);
-        around.last = std::min(around.last, impl_->seen_ranges[s].last);
+    // One first-seen day: inside the row before the first one starting
+    // above ip, or in the gap between those two rows.
+    const auto& sr = impl_->seen_ranges;
+    const auto above = std::upper_bound(sr.begin(), sr.end(), ip, [](Ip a, const Range& r) { return a < r.first; });
+    if (above != sr.begin() && ip <= std::prev(above)->last) {
+        const auto row = static_cast<std::size_t>(std::prev(above) - sr.begin());
+        out.first_seen = impl_->seen_days[row];
+        around.first = std::max(around.first, sr[row].first);
+        around.last = std::min(around.last, sr[row].last);
     } else {
-        const auto& sr = impl_->seen_ranges;
-        const auto it = std::upper_bound(sr.begin(), sr.end(), ip, [](Ip a, const Range& r) { return a < r.first; });
-        if (it != sr.end()) around.last = std::min(around.last, ip_prev(it->first));
-        if (it != sr.begin()) around.first = std::max(around.first, ip_next(std::prev(it)->last));
+        if (above != sr.end()) around.last = std::min(around.last, ip_prev(above->first));
+        if (above != sr.begin()) around.first = std::max(around.first, ip_next(std::prev(above)->last));
     }
     out.range = around;
     {

@@ -103,10 +103,9 @@ public:
     // (FORMAT.md, Seen dates and confidence); zero for no rows.
     Assessment assess(std::span<const std::uint32_t> rows) const;
 
-    // Whether the file has first-seen days (format 2.2), and the day of one
-    // address (none when it is not flagged or the file has none).
+    // Whether the file has first-seen days (format 2.2); explain() gives
+    // one address's day.
     bool has_first_seen() const;
-    std::optional<std::uint32_t> first_seen(Ip ip) const;
     // Every first_seen row, in address order.
     void for_each_first_seen(const std::function<void(Range, std::uint32_t day)>& fn) const;
 
